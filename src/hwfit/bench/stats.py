@@ -1,0 +1,125 @@
+"""Statistics of latency samples: percentiles, the CI of the median, noise flags (pure)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from hwfit.records import LatencyStats
+
+__all__ = ["median_ci", "noise_flags", "summarize"]
+
+Z95 = 1.959963984540054
+
+
+def median_ci(samples: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
+    """Distribution-free confidence interval of the median (binomial order statistics).
+
+    The interval is ``[x_(j), x_(k)]`` with ``j, k`` chosen so that the number of samples below
+    the true median, Binomial(n, 1/2), falls between them with at least ``confidence``.
+
+    Example:
+        >>> median_ci([float(i) for i in range(1, 101)])
+        (40.0, 61.0)
+    """
+    xs = sorted(samples)
+    n = len(xs)
+    if n == 0:
+        raise ValueError("median_ci needs at least one sample")
+    if n < 6:  # too few for any 95% interval: the whole range is the honest answer
+        return xs[0], xs[-1]
+    alpha = 1.0 - confidence
+    if n <= 1000:
+        # Largest j with P(B <= j-1) <= alpha/2, from the exact binomial CDF.
+        cdf, j = 0.0, 0
+        for i in range(n + 1):
+            cdf += math.comb(n, i) / 2.0**n
+            if cdf > alpha / 2:
+                break
+            j = i + 1
+        j = max(j, 1)
+    else:
+        j = max(1, math.floor(n / 2 - Z95 * math.sqrt(n) / 2))
+    k = n - j + 1
+    return xs[j - 1], xs[k - 1]
+
+
+def noise_flags(samples: Sequence[float], ci_rel: float, target_ci_rel: float) -> tuple[str, ...]:
+    """Reasons not to trust a measurement blindly: wide CI, two modes, drift, heavy tail."""
+    flags: list[str] = []
+    xs = np.asarray(samples, dtype=float)
+    n = len(xs)
+    median = float(np.median(xs))
+    if ci_rel > target_ci_rel:
+        flags.append(f"wide CI: median +-{ci_rel:.1%} (target +-{target_ci_rel:.0%})")
+    if n >= 20 and _bimodal(xs):
+        flags.append("bimodal: latencies fall in two separate groups")
+    if n >= 30:
+        third = n // 3
+        first, last = float(np.median(xs[:third])), float(np.median(xs[-third:]))
+        drift = (last - first) / first
+        if abs(drift) > 0.05:
+            flags.append(f"drift: last third {drift:+.0%} vs first third")
+    if n >= 20:
+        p99 = float(np.percentile(xs, 99))
+        if p99 > 2.0 * median:
+            flags.append(f"heavy tail: p99 is {p99 / median:.1f}x the median")
+    return tuple(flags)
+
+
+def _bimodal(xs: np.ndarray) -> bool:
+    """Return True for two groups of latencies (a 1-D two-means split).
+
+    Each group holds >= 10% of samples; they are separated by more than 10% of the median and
+    by more than three times their own spread.
+    """
+    s = np.sort(xs)
+    n = len(s)
+    best_split, best_cost = 0, math.inf
+    csum, csum2 = np.cumsum(s), np.cumsum(s * s)
+    total, total2 = csum[-1], csum2[-1]
+    for i in range(max(2, n // 10), n - max(2, n // 10)):
+        left_n, right_n = i, n - i
+        left_var = csum2[i - 1] - csum[i - 1] ** 2 / left_n
+        right_var = (total2 - csum2[i - 1]) - (total - csum[i - 1]) ** 2 / right_n
+        cost = left_var + right_var
+        if cost < best_cost:
+            best_split, best_cost = i, cost
+    if best_split == 0:
+        return False
+    left, right = s[:best_split], s[best_split:]
+    gap = float(np.median(right) - np.median(left))
+    spread = float(max(_mad(left), _mad(right)))
+    return gap > 0.10 * float(np.median(s)) and gap > 3.0 * 1.4826 * spread
+
+
+def _mad(x: np.ndarray) -> float:
+    return float(np.median(np.abs(x - np.median(x))))
+
+
+def summarize(
+    samples_ms: Sequence[float], *, warmup_runs: int, timed_s: float, target_ci_rel: float = 0.02
+) -> LatencyStats:
+    """Summarize timed latencies (ms) into :class:`LatencyStats` with noise flags."""
+    xs = np.asarray(samples_ms, dtype=float)
+    p50, p90, p99 = (float(v) for v in np.percentile(xs, [50, 90, 99]))
+    low, high = median_ci(list(xs))
+    ci_rel = max(p50 - low, high - p50) / p50 if p50 > 0 else math.inf
+    return LatencyStats(
+        n=len(xs),
+        p50_ms=p50,
+        p90_ms=p90,
+        p99_ms=p99,
+        mean_ms=float(xs.mean()),
+        std_ms=float(xs.std(ddof=1)) if len(xs) > 1 else 0.0,
+        min_ms=float(xs.min()),
+        max_ms=float(xs.max()),
+        ci_low_ms=float(low),
+        ci_high_ms=float(high),
+        ci_rel=float(ci_rel),
+        warmup_runs=warmup_runs,
+        timed_s=timed_s,
+        noise=noise_flags(list(xs), ci_rel, target_ci_rel),
+    )

@@ -1,0 +1,26 @@
+"""``hwfit hardware``: the inference environment as hwfit sees it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+__all__ = ["hardware"]
+
+
+def hardware(
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print JSON instead of tables.")
+    ] = False,
+) -> None:
+    """Show the CPU, ISA features, memory, GPUs and every runtime with its version and devices."""
+    from hwfit.cli.render import console, hardware_table, print_json
+    from hwfit.hardware import probe
+
+    profile = probe(include_runtimes=True)
+    if json_out:
+        print_json(profile.to_dict())
+        return
+    for table in hardware_table(profile):
+        console().print(table)

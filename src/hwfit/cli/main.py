@@ -1,0 +1,61 @@
+"""The ``hwfit`` entry point: the one place where errors become one line and an exit code."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from hwfit.cli import app
+from hwfit.errors import HwfitError
+
+__all__ = ["main"]
+
+EXIT_INTERRUPTED = 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return (and exit with) its exit code."""
+    code = run(argv)
+    sys.exit(code)
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code (tests call this)."""
+    from hwfit.cli.render import console_err
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    if debug:
+        args.remove("--debug")
+    _configure_logging(args)
+    command = typer.main.get_command(app)
+    try:
+        # Standalone mode: typer prints usage errors itself and exits through SystemExit.
+        command.main(args=args, prog_name="hwfit", standalone_mode=True)
+    except HwfitError as exc:
+        if debug:
+            raise
+        console_err().print(f"[bold red]Error:[/] {exc.message}", highlight=False, soft_wrap=True)
+        if exc.hint:
+            console_err().print(f"[dim]{exc.hint}[/]", highlight=False, soft_wrap=True)
+        return exc.exit_code
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except KeyboardInterrupt:
+        console_err().print("[yellow]Interrupted.[/]")
+        return EXIT_INTERRUPTED
+    return 0
+
+
+def _configure_logging(args: list[str]) -> None:
+    from rich.logging import RichHandler
+
+    level = logging.WARNING
+    if "-v" in args or "--verbose" in args:
+        level = logging.INFO
+        for flag in ("-v", "--verbose"):
+            while flag in args:
+                args.remove(flag)
+    logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(show_path=False)])

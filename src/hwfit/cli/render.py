@@ -1,0 +1,225 @@
+"""Rich rendering of records: tables, progress, sizes (rich is imported only under cli/)."""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.table import Table
+
+from hwfit.records import RowState
+
+if TYPE_CHECKING:
+    from hwfit.bench import BenchReport
+    from hwfit.hardware import HardwareProfile
+    from hwfit.records import BenchResult
+
+__all__ = [
+    "bench_table",
+    "console",
+    "console_err",
+    "fmt_bytes",
+    "hardware_table",
+    "history_table",
+    "print_json",
+]
+
+
+@functools.cache
+def console() -> Console:
+    """The stdout console."""
+    return Console(soft_wrap=False)
+
+
+@functools.cache
+def console_err() -> Console:
+    """The stderr console (errors, progress)."""
+    return Console(stderr=True)
+
+
+def print_json(data: Any) -> None:
+    """Print machine-readable JSON on stdout (no colours, no wrapping)."""
+    print(json.dumps(data, indent=2))
+
+
+def fmt_bytes(n: int | float | None) -> str:
+    """``1234567`` -> ``"1.2 MB"``."""
+    if n is None:
+        return "-"
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return str(n)
+
+
+def _fmt_count(n: int | None) -> str:
+    if n is None:
+        return "-"
+    if n >= 1e9:
+        return f"{n / 1e9:.2f} G"
+    if n >= 1e6:
+        return f"{n / 1e6:.2f} M"
+    return f"{n / 1e3:.1f} K"
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if value < 10 else f"{value:.2f}" if value < 100 else f"{value:.1f}"
+
+
+def hardware_table(profile: HardwareProfile) -> list[Table]:
+    """The machine and its runtimes as two tables."""
+    cpu = profile.cpu
+    machine = Table(
+        title=f"Hardware  (fingerprint {profile.fingerprint})",
+        show_header=False,
+        title_justify="left",
+    )
+    machine.add_column(style="bold")
+    machine.add_column()
+    machine.add_row("CPU", f"{cpu.brand} ({cpu.vendor}, {cpu.arch})")
+    machine.add_row(
+        "Cores",
+        f"{cpu.physical_cores} physical, {cpu.logical_threads} threads "
+        f"({cpu.usable_threads} usable)",
+    )
+    caches = ", ".join(
+        f"{name} {fmt_bytes(size)}"
+        for name, size in (
+            ("L1d", cpu.l1d_cache_bytes),
+            ("L2", cpu.l2_cache_bytes),
+            ("L3", cpu.l3_cache_bytes),
+        )
+        if size
+    )
+    machine.add_row("Cache", caches or "unknown")
+    if cpu.frequency_mhz:
+        machine.add_row("Clock", f"{cpu.frequency_mhz:.0f} MHz")
+    machine.add_row("ISA", profile.isa_summary)
+    machine.add_row("Memory", fmt_bytes(profile.memory_bytes))
+    machine.add_row("OS", profile.os)
+    machine.add_row("Python", profile.python)
+    gpus = "; ".join(
+        f"{g.name} ({fmt_bytes(g.memory_bytes)}, driver {g.driver_version or '?'})"
+        for g in profile.gpus
+    )
+    machine.add_row("GPUs", gpus or "none found")
+    runtimes = Table(title="Runtimes", title_justify="left")
+    for col in ("runtime", "available", "version", "devices / reason"):
+        runtimes.add_column(col)
+    for rt in profile.runtimes:
+        runtimes.add_row(
+            rt.name,
+            "[green]yes[/]" if rt.ok else "[red]no[/]",
+            rt.version or "-",
+            ", ".join(rt.devices) if rt.ok else (rt.reason or "-"),
+        )
+    return [machine, runtimes]
+
+
+def bench_table(report: BenchReport) -> tuple[Table, list[str]]:
+    """Return the table of measured rows and the notes to print under it.
+
+    Rows go fastest per sample first, with speed-up over PyTorch eager FP32; notes are the noise
+    flags and the skipped and failed rows.
+    """
+    info = report.model
+    title = (
+        f"{info.source}  input {info.input.shape_str} {info.input.dtype}, "
+        f"params {_fmt_count(info.params)}, MACs {_fmt_count(info.macs)}"
+    )
+    table = Table(title=title, title_justify="left")
+    headers = (
+        "runtime",
+        "batch",
+        "precision\n(executed)",
+        "threads",
+        "p50\nms",
+        "p90\nms",
+        "p99\nms",
+        "CI95\nof p50",
+        "runs",
+        "samples/s\n(async)",
+        "speed\n-up",
+        "compile\ns",
+        "1st run\nms",
+        "peak\nRSS",
+        "size",
+    )
+    for h in headers:
+        left = h in ("runtime", "precision\n(executed)")
+        table.add_column(h, justify="left" if left else "right", no_wrap=left)
+    notes: list[str] = []
+    for r in report.sorted_results():
+        cfg = r.config
+        label = f"{cfg.runtime} batch {cfg.batch} threads {cfg.threads or 'default'}"
+        if r.latency is None or r.executed is None:
+            colour = "yellow" if r.state is RowState.SKIPPED else "red"
+            notes.append(f"[{colour}]{label}: {r.state.value}: {r.reason}[/]")
+            continue
+        lat, ex = r.latency, r.executed
+        speed = report.speedup(r)
+        marker = ""
+        if lat.noise:
+            notes.append(f"[yellow]({len(notes) + 1}) {label} is noisy: {'; '.join(lat.noise)}[/]")
+            marker = f" [yellow]({len(notes)})[/]"
+        tput = f"{r.throughput:.1f}" if r.throughput else "-"
+        if r.async_throughput:
+            tput += f"\n({r.async_throughput:.1f})"
+        table.add_row(
+            cfg.runtime + marker,
+            str(cfg.batch),
+            ex.precision,
+            f"{ex.threads}" + (f" x{ex.streams} streams" if ex.streams and ex.streams > 1 else ""),
+            _ms(lat.p50_ms),
+            _ms(lat.p90_ms),
+            _ms(lat.p99_ms),
+            f"+-{lat.ci_rel:.1%}",
+            str(lat.n),
+            tput,
+            f"{speed:.2f}x" if speed else "-",
+            f"{r.compile_s:.2f}" if r.compile_s is not None else "-",
+            _ms(r.first_run_ms),
+            fmt_bytes((r.peak_rss_mb or 0) * 2**20),
+            fmt_bytes(r.artifact_size_bytes),
+        )
+    return table, notes
+
+
+def history_table(results: list[BenchResult]) -> Table:
+    """Past results, newest first."""
+    table = Table(title=f"{len(results)} results", title_justify="left")
+    for h in (
+        "when (UTC)",
+        "machine",
+        "model",
+        "runtime",
+        "batch",
+        "threads",
+        "precision",
+        "p50 ms",
+        "CI95",
+        "state",
+    ):
+        table.add_column(h)
+    for r in results:
+        lat, ex = r.latency, r.executed
+        table.add_row(
+            (r.created_at or "-")[:19].replace("T", " "),
+            (r.fingerprint or "-")[:8],
+            r.model.source,
+            r.config.runtime,
+            str(r.config.batch),
+            str(ex.threads) if ex else str(r.config.threads or "default"),
+            ex.precision if ex else r.config.precision,
+            _ms(lat.p50_ms) if lat else "-",
+            f"+-{lat.ci_rel:.1%}" if lat else "-",
+            r.state.value
+            + (f": {r.reason}" if r.reason else "")
+            + (" (noisy)" if lat and lat.noisy else ""),
+        )
+    return table

@@ -1,0 +1,86 @@
+"""SQLAlchemy tables of the results database.
+
+Three tables:
+
+* ``hwfit_meta``: key/value pairs; ``schema_version`` says which layout the file holds.
+* ``machines``: one row per machine fingerprint, with its hardware profile as JSON.
+* ``results``: one row per benchmark row. The columns that history queries filter and sort on
+  are copied out of the record; ``record`` holds the whole :class:`~hwfit.records.BenchResult`
+  as :func:`~hwfit.records.to_dict` JSON, so reads rebuild the exact record.
+
+Only :mod:`hwfit.db.store` uses these classes; nothing outside ``hwfit.db`` sees an ORM object.
+Timestamps are stored as naive UTC so that SQLite (which keeps no time zone) and PostgreSQL
+compare them the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Double, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = ["SCHEMA_VERSION", "Base", "MachineRow", "MetaRow", "ResultRow"]
+
+SCHEMA_VERSION = "1"
+"""The layout this hwfit writes; bumped (with an Alembic revision) when a table changes."""
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the hwfit tables."""
+
+
+class MetaRow(Base):
+    """A key/value pair about the database itself (``schema_version``)."""
+
+    __tablename__ = "hwfit_meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class MachineRow(Base):
+    """A machine results were measured on, keyed by its stable fingerprint."""
+
+    __tablename__ = "machines"
+
+    fingerprint: Mapped[str] = mapped_column(String(128), primary_key=True)
+    # None until a caller saves the machine's profile (a result may arrive first).
+    profile: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    first_seen: Mapped[dt.datetime] = mapped_column(DateTime)
+    last_seen: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class ResultRow(Base):
+    """One benchmark row: query columns plus the full record as JSON."""
+
+    __tablename__ = "results"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    hwfit_version: Mapped[str | None] = mapped_column(String(32))
+    fingerprint: Mapped[str | None] = mapped_column(
+        String(128), ForeignKey("machines.fingerprint"), index=True
+    )
+    model_source: Mapped[str] = mapped_column(Text)
+    model_hash: Mapped[str] = mapped_column(String(128), index=True)
+    model_kind: Mapped[str] = mapped_column(String(32))
+    runtime: Mapped[str] = mapped_column(String(64), index=True)
+    runtime_version: Mapped[str | None] = mapped_column(String(64))
+    # The RowState value; a plain string so a new state needs no database enum migration.
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    batch: Mapped[int] = mapped_column(Integer)
+    threads_requested: Mapped[int | None] = mapped_column(Integer)
+    precision_requested: Mapped[str] = mapped_column(String(32))
+    precision_executed: Mapped[str | None] = mapped_column(String(32))
+    threads_executed: Mapped[int | None] = mapped_column(Integer)
+    p50_ms: Mapped[float | None] = mapped_column(Double)
+    p90_ms: Mapped[float | None] = mapped_column(Double)
+    p99_ms: Mapped[float | None] = mapped_column(Double)
+    mean_ms: Mapped[float | None] = mapped_column(Double)
+    ci_rel: Mapped[float | None] = mapped_column(Double)
+    noisy: Mapped[bool] = mapped_column(Boolean, default=False)
+    throughput: Mapped[float | None] = mapped_column(Double)
+    record: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -1,0 +1,49 @@
+"""ModelArtifact: a resolved model source, its identity and a lazily built framework object."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+from hwfit.errors import InternalError
+
+if TYPE_CHECKING:
+    from hwfit.records import ModelInfo
+
+__all__ = ["ModelArtifact"]
+
+
+@dataclasses.dataclass
+class ModelArtifact:
+    """A model hwfit can benchmark: its :class:`ModelInfo` and, for PyTorch sources, the module.
+
+    Build one with :func:`hwfit.models.load_model`. Worker processes rebuild it from the info
+    alone with :meth:`from_info`, which rebuilds the module only when a runtime needs it.
+    """
+
+    info: ModelInfo
+    _module: Any = dataclasses.field(default=None, repr=False)
+
+    @classmethod
+    def from_info(cls, info: ModelInfo) -> ModelArtifact:
+        """Rebuild an artifact from its recorded info (no hashing, no validation)."""
+        return cls(info=info)
+
+    @property
+    def is_torch(self) -> bool:
+        """True when the source is a PyTorch model."""
+        return self.info.kind == "torch"
+
+    def torch_module(self) -> Any:
+        """Return the ``torch.nn.Module`` in eval mode (built on first use).
+
+        Raises:
+            InternalError: The source is not a PyTorch model.
+        """
+        if not self.is_torch:
+            raise InternalError(f"Model {self.info.source!r} is not a PyTorch model.")
+        if self._module is None:
+            from hwfit.models.sources import build_torch_module
+
+            self._module = build_torch_module(self.info.source, self.info.weights)
+        return self._module

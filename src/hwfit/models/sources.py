@@ -1,0 +1,371 @@
+"""Model sources: turn a spec into a model hwfit can measure.
+
+Sources: ``timm:``, ``torchvision:``, ``.onnx``, OpenVINO ``.xml``, TorchScript,
+``torch.export`` (``.pt2``) and ``module.path:factory``.
+
+Each source turns a spec into a :class:`ModelInfo` (identity, input, size) and, for PyTorch
+sources, a module. PyTorch models are built with a fixed seed, so random weights are the same in
+every process and the content hash is stable.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import importlib
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hwfit.errors import InputShapeError, ModelSourceError, UnknownNameError, UserError
+from hwfit.models.shapes import Dim, merge_shape
+from hwfit.records import InputSpec, ModelInfo
+
+__all__ = ["build_torch_module", "describe", "source_kind"]
+
+TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".ts", ".jit", ".torchscript")
+FACTORY_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+SEED = 0  # random weights are built under this seed: same spec, same weights, same hash
+
+SOURCE_HELP = (
+    "Use timm:NAME, torchvision:NAME, a .onnx, .xml (OpenVINO IR), .pt (TorchScript) or .pt2 "
+    "(torch.export) file, or module.path:factory."
+)
+
+
+def source_kind(spec: str) -> str:
+    """Classify a model spec: timm, torchvision, onnx, openvino, torchscript, export, factory.
+
+    Raises:
+        ModelSourceError: A model file that does not exist.
+        UnknownNameError: The spec is none of the known forms.
+    """
+    if spec.startswith("timm:"):
+        return "timm"
+    if spec.startswith("torchvision:"):
+        return "torchvision"
+    suffix = Path(spec).suffix.lower()
+    by_suffix = {".onnx": "onnx", ".xml": "openvino", ".pt2": "export"}
+    by_suffix.update(dict.fromkeys(TORCHSCRIPT_SUFFIXES, "torchscript"))
+    if suffix in by_suffix:
+        if not Path(spec).is_file():
+            raise ModelSourceError(
+                f"Model file {spec!r} not found.", hint="Check the path (relative to this folder)."
+            )
+        return by_suffix[suffix]
+    if FACTORY_RE.match(spec):
+        return "factory"
+    raise UnknownNameError(f"Cannot tell what model {spec!r} is.", hint=SOURCE_HELP)
+
+
+def describe(
+    spec: str, *, input_shape: tuple[int, ...] | None, weights: str | None
+) -> tuple[ModelInfo, Any]:
+    """Resolve ``spec`` into its :class:`ModelInfo` and (PyTorch sources) the built module.
+
+    PyTorch models are run once on the input shape, which checks the shape and counts MACs.
+
+    Raises:
+        UserError: Unknown name, missing or corrupt file, bad weights, wrong or unknown shape.
+    """
+    kind = source_kind(spec)
+    if weights is not None and kind not in ("timm", "torchvision", "factory"):
+        raise UserError(
+            f"--weights applies to timm:, torchvision: and module:factory models, not {spec!r}.",
+            hint="The weights of a model file are inside the file.",
+        )
+    if weights is not None and not Path(weights).is_file():
+        raise ModelSourceError(f"Weights file {weights!r} not found.", hint="Check the path.")
+    if kind == "onnx":
+        return _describe_onnx(spec, input_shape), None
+    if kind == "openvino":
+        return _describe_openvino(spec, input_shape), None
+    module = build_torch_module(spec, weights)
+    native = _native_torch_shape(spec, kind, module)
+    shape = merge_shape(spec, native, input_shape)
+    params, macs = _check_forward(spec, module, shape)
+    info = ModelInfo(
+        source=spec,
+        kind="torch",
+        content_hash=_hash_module(spec, module),
+        input=InputSpec("input", shape),
+        params=params,
+        macs=macs,
+        weights=str(Path(weights).resolve()) if weights else None,
+        path=str(Path(spec).resolve()) if kind in ("torchscript", "export") else None,
+    )
+    return info, module
+
+
+def build_torch_module(spec: str, weights: str | None) -> Any:
+    """Build the ``torch.nn.Module`` of a PyTorch source, in eval mode, weights loaded.
+
+    Raises:
+        UserError: Unknown name, unreadable file, or weights that do not fit the model.
+    """
+    import torch
+
+    kind = source_kind(spec)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(SEED)
+        if kind == "timm":
+            module = _build_timm(spec.removeprefix("timm:"))
+        elif kind == "torchvision":
+            module = _build_torchvision(spec.removeprefix("torchvision:"))
+        elif kind == "torchscript":
+            module = _load_torchscript(spec)
+        elif kind == "export":
+            module = _load_export(spec)
+        elif kind == "factory":
+            module = _build_factory(spec)
+        else:
+            raise ModelSourceError(f"Model {spec!r} is not a PyTorch model.")
+    if weights:
+        _load_weights(spec, module, weights)
+    return module.eval()
+
+
+def _suggest(name: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=5, cutoff=0.6)
+    if not close:
+        close = [k for k in known if name.lower() in k.lower()][:5]
+    return f" Did you mean: {', '.join(close)}?" if close else ""
+
+
+def _build_timm(name: str) -> Any:
+    import timm
+
+    if not timm.is_model(name):
+        known = timm.list_models()
+        raise UnknownNameError(
+            f"Unknown timm model {name!r}.{_suggest(name, known)}",
+            hint="List names with: python -c \"import timm; print(timm.list_models('*net*'))\"",
+        )
+    return timm.create_model(name, pretrained=False)
+
+
+def _build_torchvision(name: str) -> Any:
+    import torchvision
+
+    known = torchvision.models.list_models()
+    if name not in known:
+        raise UnknownNameError(f"Unknown torchvision model {name!r}.{_suggest(name, known)}")
+    return torchvision.models.get_model(name, weights=None)
+
+
+def _load_torchscript(path: str) -> Any:
+    import torch
+
+    try:
+        return torch.jit.load(path, map_location="cpu")
+    except Exception as exc:
+        raise ModelSourceError(
+            f"Cannot read TorchScript model {path!r}: {_first_line(exc)}",
+            hint="Save it with torch.jit.save(torch.jit.script(model), path); a state dict needs "
+            "a model: pass it with --weights to a timm: or module:factory model.",
+        ) from exc
+
+
+def _load_export(path: str) -> Any:
+    import torch
+
+    try:
+        return torch.export.load(path).module()
+    except Exception as exc:
+        raise ModelSourceError(
+            f"Cannot read torch.export program {path!r}: {_first_line(exc)}",
+            hint="Save it with torch.export.save(torch.export.export(model, args), path).",
+        ) from exc
+
+
+def _build_factory(spec: str) -> Any:
+    import torch
+
+    module_name, _, attr = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ModelSourceError(
+            f"Cannot import {module_name!r} for model {spec!r}: {exc}",
+            hint="Make sure the module is importable (installed, or on PYTHONPATH).",
+        ) from exc
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise ModelSourceError(f"{module_name!r} has no callable {attr!r}.")
+    try:
+        built = factory()
+    except Exception as exc:
+        raise ModelSourceError(f"Factory {spec!r} raised: {_first_line(exc)}") from exc
+    if not isinstance(built, torch.nn.Module):
+        raise ModelSourceError(
+            f"Factory {spec!r} returned {type(built).__name__}, not a torch.nn.Module."
+        )
+    return built
+
+
+def _load_weights(spec: str, module: Any, weights: str) -> None:
+    import torch
+
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ModelSourceError(f"Cannot read weights {weights!r}: {_first_line(exc)}") from exc
+    for key in ("state_dict", "model", "model_state_dict"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict):
+        raise ModelSourceError(
+            f"Weights {weights!r} hold a {type(state).__name__}, not a state dict."
+        )
+    result = module.load_state_dict(state, strict=False)
+    problems = [f"missing {k}" for k in result.missing_keys[:3]]
+    problems += [f"unexpected {k}" for k in result.unexpected_keys[:3]]
+    if problems:
+        raise ModelSourceError(
+            f"Weights {weights!r} do not fit model {spec!r} ({len(result.missing_keys)} missing, "
+            f"{len(result.unexpected_keys)} unexpected keys: {', '.join(problems)}).",
+            hint="Use the weights saved from this very architecture.",
+        )
+
+
+def _native_torch_shape(spec: str, kind: str, module: Any) -> list[Dim] | None:
+    cfg = getattr(module, "pretrained_cfg", None)
+    if isinstance(cfg, dict) and cfg.get("input_size"):
+        return [None, *cfg["input_size"]]
+    if kind == "torchvision":
+        import torchvision
+
+        try:
+            weights = torchvision.models.get_model_weights(spec.removeprefix("torchvision:"))
+            crop = weights.DEFAULT.transforms().crop_size  # read from code: no download
+            return [None, 3, crop[0], crop[0]]
+        except Exception:  # models without published weights: the user must say
+            return None
+    if kind == "export":
+        placeholders = [n for n in module.graph.nodes if n.op == "placeholder"]
+        val = placeholders[-1].meta.get("val") if placeholders else None
+        if val is not None:
+            return [int(d) for d in val.shape]
+    return None
+
+
+def _check_forward(spec: str, module: Any, shape: tuple[int, ...]) -> tuple[int, int | None]:
+    """Run one forward pass (batch 1): validates the shape, counts params and MACs."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    params = sum(p.numel() for p in module.parameters())
+    x = torch.zeros((1, *shape[1:]))
+    counter = FlopCounterMode(display=False)
+    try:
+        with torch.inference_mode(), counter:
+            module(x)
+    except Exception as exc:
+        raise InputShapeError(
+            f"Model {spec!r} rejects input shape {'x'.join(map(str, shape))}: {_first_line(exc)}",
+            hint="Pass the shape the model expects with --input-shape, e.g. 1x3x224x224.",
+        ) from exc
+    flops = counter.get_total_flops()
+    return params, (flops // 2 if flops else None)
+
+
+def _hash_module(spec: str, module: Any) -> str:
+    digest = hashlib.sha256(type(module).__qualname__.encode())
+    for name, tensor in sorted(module.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(str(tuple(tensor.shape)).encode())
+        digest.update(tensor.detach().contiguous().cpu().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _hash_files(*paths: Path) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _describe_onnx(path: str, user: tuple[int, ...] | None) -> ModelInfo:
+    import onnx
+
+    try:
+        onnx.checker.check_model(path)
+        proto = onnx.load(path)
+    except Exception as exc:
+        raise ModelSourceError(
+            f"Cannot read ONNX model {path!r}: {_first_line(exc)}",
+            hint="The file is not a valid ONNX model; export it again.",
+        ) from exc
+    initializers = {i.name for i in proto.graph.initializer}
+    inputs = [i for i in proto.graph.input if i.name not in initializers]
+    if len(inputs) != 1:
+        raise UserError(
+            f"Model {path!r} has {len(inputs)} inputs; hwfit benchmarks single-input models."
+        )
+    tensor_type = inputs[0].type.tensor_type
+    native = [
+        d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
+        for d in tensor_type.shape.dim
+    ]
+    shape = merge_shape(path, native, user)
+    dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor_type.elem_type).name
+    params = sum(int(_prod(i.dims)) for i in proto.graph.initializer)
+    return ModelInfo(
+        source=path,
+        kind="onnx",
+        content_hash=_hash_files(Path(path)),
+        input=InputSpec(inputs[0].name, shape, dtype),
+        params=params,
+        path=str(Path(path).resolve()),
+        batch_fixed=native[0] is not None,
+    )
+
+
+def _describe_openvino(path: str, user: tuple[int, ...] | None) -> ModelInfo:
+    import openvino as ov
+
+    bin_path = Path(path).with_suffix(".bin")
+    try:
+        model = ov.Core().read_model(path)
+    except Exception as exc:
+        raise ModelSourceError(
+            f"Cannot read OpenVINO IR {path!r}: {_first_line(exc)}",
+            hint=f"An IR is a .xml with its .bin ({bin_path.name}) beside it; convert it again.",
+        ) from exc
+    if len(model.inputs) != 1:
+        raise UserError(
+            f"Model {path!r} has {len(model.inputs)} inputs; hwfit benchmarks single-input models."
+        )
+    port = model.inputs[0]
+    pshape = port.get_partial_shape()
+    native = [d.get_length() if d.is_static else None for d in pshape]
+    shape = merge_shape(path, native, user)
+    params = 0
+    for op in model.get_ops():
+        if op.get_type_name() == "Constant" and op.get_element_type().is_real():
+            params += int(_prod(op.get_output_shape(0)))
+    files = [Path(path)] + ([bin_path] if bin_path.exists() else [])
+    return ModelInfo(
+        source=path,
+        kind="openvino",
+        content_hash=_hash_files(*files),
+        input=InputSpec(port.get_any_name(), shape, port.get_element_type().to_dtype().name),
+        params=params,
+        path=str(Path(path).resolve()),
+        batch_fixed=native[0] is not None,
+    )
+
+
+def _prod(dims: Any) -> int:
+    out = 1
+    for d in dims:
+        out *= int(d)
+    return out
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:300]

@@ -1,0 +1,226 @@
+"""Frozen result records shared by every command, the database and the JSON output.
+
+Records are plain frozen dataclasses of JSON-friendly values, so that ``to_dict`` /
+``from_dict`` round-trip them through JSON files, worker processes and the database.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from typing import Any, TypeVar
+
+__all__ = [
+    "Availability",
+    "BenchResult",
+    "Executed",
+    "InputSpec",
+    "LatencyStats",
+    "ModelInfo",
+    "RowState",
+    "RunConfig",
+    "from_dict",
+    "to_dict",
+]
+
+
+class RowState(enum.StrEnum):
+    """How a benchmark row (or later a candidate) ended."""
+
+    COMPLETE = "complete"
+    FAILED = "failed"  # the runtime crashed, hung or raised; `reason` holds the error
+    SKIPPED = "skipped"  # the runtime cannot run this here; `reason` says why
+    REJECTED = "rejected"  # measured, but broke a budget (accuracy, latency)
+
+    def is_final(self) -> bool:
+        """Return True for states that end an attempt (all of them today)."""
+        return True
+
+    @property
+    def measured(self) -> bool:
+        """Return True when the row carries measurements."""
+        return self in (RowState.COMPLETE, RowState.REJECTED)
+
+
+@dataclasses.dataclass(frozen=True)
+class InputSpec:
+    """The model input a benchmark feeds: name, full shape (batch first) and dtype."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str = "float32"
+
+    def with_batch(self, batch: int) -> InputSpec:
+        """Return the same input with the batch (first) dimension replaced."""
+        return dataclasses.replace(self, shape=(batch, *self.shape[1:]))
+
+    @property
+    def shape_str(self) -> str:
+        """The shape written as ``1x3x224x224``."""
+        return "x".join(str(d) for d in self.shape)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelInfo:
+    """What identifies a model: its source, its format, a content hash and its size."""
+
+    source: str
+    kind: str  # "torch", "onnx" or "openvino": the format the source is in
+    content_hash: str
+    input: InputSpec
+    params: int | None = None
+    macs: int | None = None  # multiply-accumulates of one batch-1 forward pass
+    weights: str | None = None
+    path: str | None = None  # the file, for file sources
+    batch_fixed: bool = False  # a file whose batch dimension is static (cannot be changed)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """One benchmark configuration: which runtime, batch, threads, precision and method."""
+
+    runtime: str
+    batch: int = 1
+    threads: int | None = None  # None: the runtime's own default (reported as executed)
+    precision: str = "fp32"
+    end_to_end: bool = False  # include the host -> runtime input copy in the timed region
+    duration_s: float = 10.0  # time limit of the timed loop
+    min_runs: int = 10
+    max_runs: int = 100_000
+    target_ci_rel: float = 0.02  # stop once the 95% CI of the median is within +-2%
+    warmup_max_s: float | None = None  # default: 30% of duration_s
+    async_throughput: bool = True  # also measure multi-stream throughput where supported
+
+
+@dataclasses.dataclass(frozen=True)
+class Executed:
+    """What actually ran, read back from the runtime (never copied from the request)."""
+
+    precision: str
+    threads: int | None
+    streams: int | None = None
+    device: str = "CPU"
+    provider: str | None = None
+    details: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class LatencyStats:
+    """Latency of one inference call over the timed runs, in milliseconds."""
+
+    n: int
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    mean_ms: float
+    std_ms: float
+    min_ms: float
+    max_ms: float
+    ci_low_ms: float  # 95% confidence interval of the median
+    ci_high_ms: float
+    ci_rel: float  # half-width of that interval relative to the median
+    warmup_runs: int
+    timed_s: float
+    noise: tuple[str, ...] = ()  # why this measurement should not be trusted blindly
+
+    @property
+    def noisy(self) -> bool:
+        """Return True when any noise flag was raised."""
+        return bool(self.noise)
+
+
+@dataclasses.dataclass(frozen=True)
+class Availability:
+    """Whether a runtime can run on this machine, its version and devices, or why not."""
+
+    name: str
+    ok: bool
+    version: str | None = None
+    devices: tuple[str, ...] = ()
+    reason: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchResult:
+    """One benchmark row: a model under one runtime configuration, and how it ended."""
+
+    model: ModelInfo
+    config: RunConfig
+    state: RowState
+    reason: str | None = None
+    runtime_version: str | None = None
+    executed: Executed | None = None
+    latency: LatencyStats | None = None
+    throughput: float | None = None  # samples/s of back-to-back synchronous calls (batch / p50)
+    async_throughput: float | None = None  # samples/s with the runtime's async multi-stream API
+    convert_s: float | None = None  # export/conversion to the runtime's format (0 when cached)
+    compile_s: float | None = None
+    first_run_ms: float | None = None
+    peak_rss_mb: float | None = None  # peak resident memory of the worker process
+    rss_model_mb: float | None = None  # peak minus the process's memory before loading
+    artifact_size_bytes: int | None = None  # the file (or weights) the runtime ran
+    fingerprint: str | None = None
+    hwfit_version: str | None = None
+    created_at: str | None = None  # ISO 8601, UTC
+
+    @property
+    def p50_ms(self) -> float | None:
+        """Median latency, or None for rows without measurements."""
+        return self.latency.p50_ms if self.latency else None
+
+
+R = TypeVar("R")
+
+
+def to_dict(record: Any) -> dict[str, Any]:
+    """Return a JSON-ready dict of a record (tuples become lists, enums their values)."""
+    return _jsonable(dataclasses.asdict(record))  # type: ignore[no-any-return]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+def from_dict(cls: type[R], data: dict[str, Any]) -> R:
+    """Rebuild a record of type ``cls`` from :func:`to_dict` output.
+
+    Example:
+        >>> spec = InputSpec("x", (1, 3, 8, 8))
+        >>> from_dict(InputSpec, to_dict(spec)) == spec
+        True
+    """
+    import typing
+
+    hints = typing.get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for field in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if field.name not in data:
+            continue
+        kwargs[field.name] = _convert(hints[field.name], data[field.name])
+    return cls(**kwargs)
+
+
+def _convert(hint: Any, value: Any) -> Any:
+    import types
+    import typing
+
+    if value is None:
+        return None
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _convert(inner[0], value) if len(inner) == 1 else value
+    if origin is tuple:
+        args = typing.get_args(hint)
+        return tuple(_convert(args[0], v) for v in value) if args else tuple(value)
+    if dataclasses.is_dataclass(hint) and isinstance(value, dict):
+        return from_dict(hint, value)  # type: ignore[arg-type]
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return hint(value)
+    return value

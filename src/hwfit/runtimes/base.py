@@ -1,0 +1,108 @@
+"""The runtime plug-in contract: :class:`Runtime` and :class:`CompiledModel`."""
+
+from __future__ import annotations
+
+import abc
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from hwfit.models.artifact import ModelArtifact
+    from hwfit.records import Availability, Executed, RunConfig
+
+__all__ = ["CompiledModel", "Runtime"]
+
+
+class CompiledModel(abc.ABC):
+    """A model prepared by one runtime for repeated inference on one input shape.
+
+    Contract:
+        * ``executed`` is read back from the runtime (precision, threads, streams, provider),
+          never copied from the request.
+        * :meth:`bind` does every input copy, so :meth:`run` times inference alone;
+          :meth:`run_copy` includes the host -> runtime copy (``--end-to-end``).
+        * :meth:`run` returns only once the outputs are complete and on the host.
+    """
+
+    executed: Executed
+    artifact_size_bytes: int | None = None
+    convert_s: float = 0.0
+
+    @abc.abstractmethod
+    def bind(self, x: np.ndarray) -> None:
+        """Hand the input to the runtime once, outside any timed region."""
+
+    @abc.abstractmethod
+    def run(self) -> None:
+        """Run one inference on the bound input."""
+
+    @abc.abstractmethod
+    def run_copy(self, x: np.ndarray) -> None:
+        """Run one inference including the copy of ``x`` into the runtime."""
+
+    @abc.abstractmethod
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        """Return the (first) output for ``x`` as a NumPy array."""
+
+    def async_throughput(
+        self, x: np.ndarray, seconds: float
+    ) -> tuple[float, dict[str, str]] | None:
+        """Measure samples/s with the runtime's asynchronous multi-stream API, if it has one.
+
+        Returns:
+            ``(samples_per_s, details)``, or None when the runtime has no such API.
+        """
+        return None
+
+    def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
+        """Release the runtime's resources."""
+
+
+class Runtime(abc.ABC):
+    """A way to execute a model on this machine.
+
+    Contract:
+        * :meth:`probe` never raises for a missing package; it returns
+          ``Availability(ok=False, reason=...)``.
+        * :meth:`compile` does all one-off work (conversion, compilation) and is timed apart
+          from inference.
+        * A runtime that cannot run a model raises :class:`~hwfit.errors.UnsupportedModelError`
+          naming the reason; the row is recorded as failed and the run goes on.
+    """
+
+    name: ClassVar[str]
+    #: Precisions this runtime can be asked for (the optimize issue adds more).
+    precisions: ClassVar[frozenset[str]] = frozenset({"fp32"})
+    #: Model kinds it accepts: "torch", "onnx", "openvino".
+    accepts: ClassVar[frozenset[str]] = frozenset({"torch"})
+    #: The device it runs on, as shown to users.
+    device: ClassVar[str] = "CPU"
+
+    @classmethod
+    @abc.abstractmethod
+    def probe(cls) -> Availability:
+        """Report whether this runtime can run here, its version and devices, or why not."""
+
+    @abc.abstractmethod
+    def compile(self, model: ModelArtifact, config: RunConfig) -> CompiledModel:
+        """Prepare ``model`` for repeated inference under ``config``.
+
+        Raises:
+            UnsupportedModelError: The runtime cannot run this model (the message says why).
+        """
+
+    @classmethod
+    def skip_reason(cls, model_kind: str, precision: str) -> str | None:
+        """Why this runtime cannot take this model or precision, or None when it can."""
+        if model_kind not in cls.accepts:
+            names = {
+                "torch": "a PyTorch model",
+                "onnx": "an ONNX file",
+                "openvino": "an OpenVINO IR",
+            }
+            accepted = " or ".join(names[k] for k in sorted(cls.accepts))
+            return f"{cls.name} runs {accepted}; this is {names.get(model_kind, model_kind)}"
+        if precision not in cls.precisions:
+            return f"{cls.name} does not offer precision {precision!r} yet"
+        return None

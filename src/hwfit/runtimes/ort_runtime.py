@@ -1,0 +1,147 @@
+"""ONNX Runtime: the CPU execution provider, and CUDA / TensorRT where they are present."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import onnxruntime as ort
+
+from hwfit.errors import UnsupportedModelError
+from hwfit.models.convert import file_size, to_onnx
+from hwfit.records import Availability, Executed
+from hwfit.runtimes.base import CompiledModel, Runtime
+
+if TYPE_CHECKING:
+    from hwfit.models.artifact import ModelArtifact
+    from hwfit.records import RunConfig
+
+__all__ = ["OrtCudaRuntime", "OrtRuntime", "OrtTensorrtRuntime"]
+
+
+def _weights_precision(path: Any) -> str:
+    """The precision the CPU EP computes in: that of the model's weights (by element count)."""
+    import onnx
+
+    names = {1: "fp32", 10: "fp16", 16: "bf16", 3: "int8", 2: "int8"}  # onnx.TensorProto types
+    counts: dict[str, int] = {}
+    for init in onnx.load(str(path), load_external_data=False).graph.initializer:
+        size = 1
+        for d in init.dims:
+            size *= d
+        key = names.get(init.data_type)
+        if key:
+            counts[key] = counts.get(key, 0) + size
+    return max(counts, key=lambda k: counts[k]) if counts else "fp32"
+
+
+class OrtCompiledModel(CompiledModel):
+    """An InferenceSession with an IOBinding, so the timed call excludes the input copy."""
+
+    def __init__(self, session: ort.InferenceSession, device: str, executed: Executed) -> None:
+        self._session = session
+        self._device = device
+        self._input = session.get_inputs()[0].name
+        self._outputs = [o.name for o in session.get_outputs()]
+        self._binding = session.io_binding()
+        self.executed = executed
+
+    def bind(self, x: np.ndarray) -> None:
+        value = ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(x), self._device, 0)
+        self._value = value  # keep it alive as long as it is bound
+        self._binding.bind_ortvalue_input(self._input, value)
+        for name in self._outputs:
+            self._binding.bind_output(name, "cpu")
+
+    def run(self) -> None:
+        self._session.run_with_iobinding(self._binding)
+
+    def run_copy(self, x: np.ndarray) -> None:
+        self._session.run(self._outputs, {self._input: x})
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self._session.run(self._outputs[:1], {self._input: x})[0])
+
+
+class OrtRuntime(Runtime):
+    """ONNX Runtime with the CPU execution provider."""
+
+    name: ClassVar[str] = "onnxruntime"
+    accepts: ClassVar[frozenset[str]] = frozenset({"torch", "onnx"})
+    providers: ClassVar[tuple[str, ...]] = ("CPUExecutionProvider",)
+    ort_device: ClassVar[str] = "cpu"
+
+    @classmethod
+    def probe(cls) -> Availability:  # noqa: D102
+        available = ort.get_available_providers()
+        missing = [p for p in cls.providers if p not in available]
+        if missing:
+            return Availability(
+                name=cls.name,
+                ok=False,
+                version=ort.__version__,
+                devices=tuple(available),
+                reason=f"execution provider {missing[0]} is not available "
+                f"(have: {', '.join(available)})",
+            )
+        return Availability(
+            name=cls.name, ok=True, version=ort.__version__, devices=tuple(available)
+        )
+
+    def compile(self, model: ModelArtifact, config: RunConfig) -> CompiledModel:  # noqa: D102
+        path, convert_s = to_onnx(model, model.info.input.with_batch(config.batch))
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.log_severity_level = 3
+        if config.threads:
+            options.intra_op_num_threads = config.threads
+            options.inter_op_num_threads = 1
+        try:
+            session = ort.InferenceSession(str(path), options, providers=list(self.providers))
+        except Exception as exc:
+            raise UnsupportedModelError(
+                f"ONNX Runtime cannot load the model: {str(exc).strip().splitlines()[0][:400]}"
+            ) from exc
+        compiled = OrtCompiledModel(session, self.ort_device, self._executed(session, path))
+        compiled.artifact_size_bytes = file_size(path)
+        compiled.convert_s = convert_s
+        return compiled
+
+    def _executed(self, session: ort.InferenceSession, path: Any) -> Executed:
+        used = session.get_providers()
+        threads = session.get_session_options().intra_op_num_threads
+        details = {"providers": ",".join(used), "graph_optimization": "ORT_ENABLE_ALL"}
+        if threads == 0:  # ORT's default: one intra-op thread per physical core
+            import psutil
+
+            threads = psutil.cpu_count(logical=False) or 1
+            details["threads_source"] = "ORT default (one per physical core)"
+        return Executed(
+            precision=_weights_precision(path),
+            threads=threads,
+            streams=1,
+            device=self.device,
+            provider=used[0],
+            details=details,
+        )
+
+
+class OrtCudaRuntime(OrtRuntime):
+    """ONNX Runtime with the CUDA execution provider (skipped without one)."""
+
+    name: ClassVar[str] = "onnxruntime-cuda"
+    providers: ClassVar[tuple[str, ...]] = ("CUDAExecutionProvider", "CPUExecutionProvider")
+    ort_device: ClassVar[str] = "cuda"
+    device: ClassVar[str] = "GPU"
+
+
+class OrtTensorrtRuntime(OrtCudaRuntime):
+    """ONNX Runtime with the TensorRT execution provider (skipped without one)."""
+
+    name: ClassVar[str] = "onnxruntime-tensorrt"
+    providers: ClassVar[tuple[str, ...]] = (
+        "TensorrtExecutionProvider",
+        "CUDAExecutionProvider",
+        "CPUExecutionProvider",
+    )

@@ -1,0 +1,176 @@
+"""OpenVINO: the CPU plug-in, and the GPU plug-in where there is an Intel GPU.
+
+On CPUs with BF16 support OpenVINO runs "FP32" models in BF16 unless told otherwise, so an
+``fp32`` request sets ``INFERENCE_PRECISION_HINT=f32``, and the executed precision is read
+back from the compiled model's per-layer runtime precisions.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import openvino as ov
+
+from hwfit.errors import UnsupportedModelError
+from hwfit.models.convert import file_size, to_openvino
+from hwfit.records import Availability, Executed
+from hwfit.runtimes.base import CompiledModel, Runtime
+
+if TYPE_CHECKING:
+    from hwfit.models.artifact import ModelArtifact
+    from hwfit.records import RunConfig
+
+__all__ = ["OVGpuRuntime", "OVRuntime"]
+
+_PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
+_TYPE_NAMES = {"f32": "fp32", "bf16": "bf16", "f16": "fp16", "i8": "int8", "u8": "int8"}
+_COMPUTE_LAYERS = {"Convolution", "FullyConnected", "MatMul", "GroupConvolution", "Deconvolution"}
+
+
+class OVCompiledModel(CompiledModel):
+    """A compiled model and one infer request whose input tensor is set once."""
+
+    def __init__(
+        self, core: ov.Core, model: ov.Model, device: str, config: dict[str, Any]
+    ) -> None:
+        self._core = core
+        self._model = model
+        self._device = device
+        self._config = config
+        self._compiled = core.compile_model(model, device, config)
+        self._request = self._compiled.create_infer_request()
+
+    def bind(self, x: np.ndarray) -> None:
+        self._x = np.ascontiguousarray(x)
+        self._request.set_input_tensor(ov.Tensor(self._x))
+
+    def run(self) -> None:
+        self._request.infer()
+
+    def run_copy(self, x: np.ndarray) -> None:
+        self._request.infer({0: x}, share_inputs=False)
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self._request.infer({0: x}, share_inputs=False)[0]).copy()
+
+    def executed_info(self) -> Executed:
+        """Read back what the compiled model runs with."""
+        compiled = self._compiled
+        hint = str(compiled.get_property("INFERENCE_PRECISION_HINT"))
+        layers: collections.Counter[str] = collections.Counter()
+        for op in compiled.get_runtime_model().get_ops():
+            info = op.get_rt_info()
+            if "layerType" in info and info["layerType"].astype(str) in _COMPUTE_LAYERS:
+                layers[info["runtimePrecision"].astype(str)] += 1
+        if layers:
+            main, count = layers.most_common(1)[0]
+            precision = _TYPE_NAMES.get(main.lower(), main.lower())
+            if count < sum(layers.values()):
+                mix = ", ".join(f"{_TYPE_NAMES.get(k.lower(), k)}:{v}" for k, v in layers.items())
+                precision += f" (compute layers {mix})"
+        else:
+            precision = _TYPE_NAMES.get(_hint_name(hint), hint)
+        return Executed(
+            precision=precision,
+            threads=int(compiled.get_property("INFERENCE_NUM_THREADS")),
+            streams=int(compiled.get_property("NUM_STREAMS")),
+            device=",".join(compiled.get_property("EXECUTION_DEVICES")),
+            provider=f"OpenVINO {self._device}",
+            details={
+                "INFERENCE_PRECISION_HINT": _hint_name(hint),
+                "PERFORMANCE_HINT": str(compiled.get_property("PERFORMANCE_HINT")),
+            },
+        )
+
+    def async_throughput(
+        self, x: np.ndarray, seconds: float
+    ) -> tuple[float, dict[str, str]] | None:
+        """Throughput with PERFORMANCE_HINT=THROUGHPUT and an AsyncInferQueue (OpenVINO's way)."""
+        config = dict(self._config, PERFORMANCE_HINT="THROUGHPUT")
+        compiled = self._core.compile_model(self._model, self._device, config)
+        jobs = int(compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+        queue = ov.AsyncInferQueue(compiled, jobs)
+        tensor = ov.Tensor(np.ascontiguousarray(x))
+        for request in queue:
+            request.set_input_tensor(tensor)
+        for _ in range(jobs):  # warm every request once
+            queue.start_async()
+        queue.wait_all()
+        done = 0
+        start = time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            queue.start_async()
+            done += 1
+        queue.wait_all()
+        elapsed = time.perf_counter() - start
+        details = {
+            "streams": str(compiled.get_property("NUM_STREAMS")),
+            "infer_requests": str(jobs),
+            "threads": str(compiled.get_property("INFERENCE_NUM_THREADS")),
+        }
+        return done * x.shape[0] / elapsed, details
+
+
+def _hint_name(hint: str) -> str:
+    # str(ov.Type.f32) is "<Type: 'float32'>" in some releases and "f32" in others.
+    text = hint.lower()
+    for short, long in (("bf16", "bfloat16"), ("f16", "float16"), ("f32", "float32")):
+        if long in text or text == short:
+            return short
+    return text
+
+
+class OVRuntime(Runtime):
+    """OpenVINO on the CPU."""
+
+    name: ClassVar[str] = "openvino"
+    accepts: ClassVar[frozenset[str]] = frozenset({"torch", "onnx", "openvino"})
+    ov_device: ClassVar[str] = "CPU"
+
+    @classmethod
+    def probe(cls) -> Availability:  # noqa: D102
+        devices = tuple(ov.Core().available_devices)
+        if cls.ov_device not in devices:
+            return Availability(
+                name=cls.name,
+                ok=False,
+                version=ov.get_version(),
+                devices=devices,
+                reason=f"OpenVINO has no {cls.ov_device} device here",
+            )
+        return Availability(name=cls.name, ok=True, version=ov.get_version(), devices=devices)
+
+    def compile(self, model: ModelArtifact, config: RunConfig) -> CompiledModel:  # noqa: D102
+        spec = model.info.input.with_batch(config.batch)
+        path, convert_s = to_openvino(model, spec)
+        core = ov.Core()
+        try:
+            ov_model = core.read_model(str(path))
+            if list(ov_model.inputs[0].get_partial_shape()) != list(spec.shape):
+                ov_model.reshape({ov_model.inputs[0]: list(spec.shape)})
+            options: dict[str, Any] = {
+                "PERFORMANCE_HINT": "LATENCY",
+                "INFERENCE_PRECISION_HINT": _PRECISION_HINTS[config.precision],
+            }
+            if config.threads:
+                options["INFERENCE_NUM_THREADS"] = config.threads
+            compiled = OVCompiledModel(core, ov_model, self.ov_device, options)
+        except Exception as exc:
+            raise UnsupportedModelError(
+                f"OpenVINO cannot compile the model: {str(exc).strip().splitlines()[0][:400]}"
+            ) from exc
+        compiled.executed = compiled.executed_info()
+        compiled.artifact_size_bytes = file_size(path)
+        compiled.convert_s = convert_s
+        return compiled
+
+
+class OVGpuRuntime(OVRuntime):
+    """OpenVINO's GPU plug-in (Intel GPUs; skipped where there is none)."""
+
+    name: ClassVar[str] = "openvino-gpu"
+    ov_device: ClassVar[str] = "GPU"
+    device: ClassVar[str] = "GPU"

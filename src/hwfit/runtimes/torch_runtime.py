@@ -1,0 +1,147 @@
+"""PyTorch runtimes: eager mode and ``torch.compile`` (inductor)."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import torch
+
+from hwfit.errors import UnsupportedModelError
+from hwfit.records import Availability, Executed
+from hwfit.runtimes.base import CompiledModel, Runtime
+
+if TYPE_CHECKING:
+    from hwfit.models.artifact import ModelArtifact
+    from hwfit.records import RunConfig
+
+__all__ = ["TorchCompileRuntime", "TorchCudaRuntime", "TorchEagerRuntime"]
+
+_DTYPE_NAMES = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
+
+
+class TorchCompiledModel(CompiledModel):
+    """A module (eager or compiled) with its bound input."""
+
+    def __init__(self, fn: Any, device: str, executed: Executed, size: int) -> None:
+        self._fn = fn
+        self._device = device
+        self._x: torch.Tensor | None = None
+        self.executed = executed
+        self.artifact_size_bytes = size
+
+    def _sync(self) -> None:
+        if self._device == "cuda":
+            torch.cuda.synchronize()
+
+    def bind(self, x: np.ndarray) -> None:
+        self._x = torch.from_numpy(np.ascontiguousarray(x)).to(self._device)
+
+    def run(self) -> None:
+        with torch.inference_mode():
+            self._fn(self._x)
+        self._sync()
+
+    def run_copy(self, x: np.ndarray) -> None:
+        with torch.inference_mode():
+            self._fn(torch.tensor(x, device=self._device))
+        self._sync()
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            out = self._fn(torch.from_numpy(np.ascontiguousarray(x)).to(self._device))
+        if isinstance(out, tuple | list):
+            out = out[0]
+        return np.asarray(out.float().cpu().numpy())
+
+
+class TorchEagerRuntime(Runtime):
+    """PyTorch eager mode on the CPU: the baseline every speed-up is measured against."""
+
+    name: ClassVar[str] = "torch"
+    device_name: ClassVar[str] = "cpu"
+
+    @classmethod
+    def probe(cls) -> Availability:  # noqa: D102
+        devices = ["CPU"]
+        if torch.cuda.is_available():
+            devices += [f"CUDA:{i}" for i in range(torch.cuda.device_count())]
+        return Availability(
+            name=cls.name, ok=True, version=torch.__version__, devices=tuple(devices)
+        )
+
+    def _prepare(self, model: ModelArtifact, config: RunConfig) -> tuple[Any, Executed, int]:
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        module = model.torch_module().to(self.device_name)
+        dtypes = {p.dtype for p in module.parameters()} or {torch.float32}
+        precision = "/".join(sorted(_DTYPE_NAMES.get(d, str(d)) for d in dtypes))
+        matmul = torch.get_float32_matmul_precision()
+        details = {"matmul_precision": matmul, "mkldnn": str(torch.backends.mkldnn.is_available())}
+        if matmul != "highest":  # oneDNN may then run FP32 matmuls in BF16/TF32
+            precision += f" (matmul {matmul})"
+        executed = Executed(
+            precision=precision,
+            threads=torch.get_num_threads(),
+            streams=1,
+            device=self.device_name.upper(),
+            provider="eager",
+            details=details,
+        )
+        size = sum(t.numel() * t.element_size() for t in module.state_dict().values())
+        return module, executed, size
+
+    def compile(self, model: ModelArtifact, config: RunConfig) -> CompiledModel:  # noqa: D102
+        module, executed, size = self._prepare(model, config)
+        return TorchCompiledModel(module, self.device_name, executed, size)
+
+
+class TorchCompileRuntime(TorchEagerRuntime):
+    """``torch.compile`` with the inductor backend; compiles (timed) inside compile()."""
+
+    name: ClassVar[str] = "torch-compile"
+
+    @classmethod
+    def probe(cls) -> Availability:  # noqa: D102
+        base = super().probe()
+        return Availability(name=cls.name, ok=True, version=base.version, devices=base.devices)
+
+    def compile(self, model: ModelArtifact, config: RunConfig) -> CompiledModel:  # noqa: D102
+        module, executed, size = self._prepare(model, config)
+        compiled = torch.compile(module, backend="inductor")
+        example = torch.zeros((config.batch, *model.info.input.shape[1:]), device=self.device_name)
+        start = time.perf_counter()
+        try:
+            with torch.inference_mode():
+                compiled(example)  # torch.compile is lazy: the first call compiles
+        except Exception as exc:
+            raise UnsupportedModelError(
+                f"torch.compile failed: {str(exc).strip().splitlines()[0][:400]}"
+            ) from exc
+        details = dict(
+            executed.details,
+            backend="inductor",
+            compile_call_s=f"{time.perf_counter() - start:.2f}",
+        )
+        executed = Executed(**{**executed.__dict__, "provider": "inductor", "details": details})
+        return TorchCompiledModel(compiled, self.device_name, executed, size)
+
+
+class TorchCudaRuntime(TorchEagerRuntime):
+    """PyTorch eager on the first CUDA device (skipped where there is none)."""
+
+    name: ClassVar[str] = "torch-cuda"
+    device_name: ClassVar[str] = "cuda"
+    device: ClassVar[str] = "GPU"
+
+    @classmethod
+    def probe(cls) -> Availability:  # noqa: D102
+        if not torch.cuda.is_available():
+            return Availability(
+                name=cls.name, ok=False, version=torch.__version__, reason="no CUDA device"
+            )
+        name = torch.cuda.get_device_name(0)
+        return Availability(
+            name=cls.name, ok=True, version=torch.__version__, devices=(f"CUDA:0 {name}",)
+        )
