@@ -98,7 +98,7 @@ def bench(
         TimeElapsedColumn(),
         console=console_err(),
         transient=True,
-        disable=json_out,
+        disable=json_out or not console_err().is_terminal,
     ) as bar:
         task = bar.add_task(f"Loading {model}", total=None)
 

@@ -59,3 +59,7 @@ def _configure_logging(args: list[str]) -> None:
             while flag in args:
                 args.remove(flag)
     logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(show_path=False)])
+
+
+if __name__ == "__main__":
+    main()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -27,13 +26,11 @@ __all__ = [
 ]
 
 
-@functools.cache
 def console() -> Console:
-    """The stdout console."""
+    """The stdout console (its width follows $COLUMNS when output is not a terminal)."""
     return Console(soft_wrap=False)
 
 
-@functools.cache
 def console_err() -> Console:
     """The stderr console (errors, progress)."""
     return Console(stderr=True)

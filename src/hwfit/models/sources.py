@@ -123,7 +123,9 @@ def build_torch_module(spec: str, weights: str | None) -> Any:
             raise ModelSourceError(f"Model {spec!r} is not a PyTorch model.")
     if weights:
         _load_weights(spec, module, weights)
-    return module.eval()
+    if kind != "export":  # an exported program keeps the mode it was exported in
+        module.eval()
+    return module
 
 
 def _suggest(name: str, known: Sequence[str]) -> str:

@@ -1,0 +1,153 @@
+"""The command line: outputs, exit codes, and one-line errors without tracebacks."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from hwfit.cli.main import run
+
+TINY = "timm:test_resnet"
+
+
+@pytest.fixture(autouse=True)
+def _wide_terminal(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "220")
+
+
+def test_hardware_json(capsys):
+    assert run(["hardware", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert len(data["fingerprint"]) == 16
+    assert data["cpu"]["physical_cores"] >= 1
+    runtimes = {r["name"]: r for r in data["runtimes"]}
+    assert runtimes["onnxruntime"]["ok"]
+    assert runtimes["openvino"]["ok"]
+    assert runtimes["torch"]["ok"]
+
+
+def test_hardware_table(capsys):
+    assert run(["hardware"]) == 0
+    out = capsys.readouterr().out
+    assert "fingerprint" in out
+    assert "openvino" in out
+    assert "ISA" in out
+
+
+def test_bench_table_then_history(capsys, db_path):
+    code = run(
+        [
+            "bench",
+            TINY,
+            "-r",
+            "torch,onnxruntime",
+            "--duration",
+            "0.3",
+            "--min-runs",
+            "5",
+            "--db",
+            db_path,
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "onnxruntime" in captured.out
+    assert "torch" in captured.out
+    assert "1.00x" in captured.out  # the PyTorch eager row is the baseline
+    assert "Saved 2 rows" in captured.err
+    assert run(["history", "--json", "--db", db_path]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["config"]["runtime"] for r in rows} == {"torch", "onnxruntime"}
+    assert run(["history", "--runtime", "torch", "--machine", "this", "--db", db_path]) == 0
+    assert "1 results" in capsys.readouterr().out
+
+
+def test_bench_json_reports_executed_settings(capsys, db_path):
+    code = run(
+        [
+            "bench",
+            TINY,
+            "-r",
+            "openvino",
+            "--threads",
+            "1",
+            "--duration",
+            "0.3",
+            "--json",
+            "--db",
+            db_path,
+        ]
+    )
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    (row,) = data["results"]
+    assert row["state"] == "complete"
+    assert row["executed"]["threads"] == 1
+    assert row["executed"]["precision"] == "fp32"
+    assert row["speedup_vs_torch_fp32"] is None  # no torch row measured
+
+
+def _cli(*args, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "hwfit.cli.main", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["bench", "missing.onnx"], "Error: Model file 'missing.onnx' not found."),
+        (
+            ["bench", "timm:resnet_18"],
+            "Error: Unknown timm model 'resnet_18'. Did you mean: resnet18",
+        ),
+        (
+            ["bench", TINY, "-r", "onnxrt"],
+            "Error: Unknown runtime 'onnxrt'. Did you mean 'onnxruntime'",
+        ),
+        (["bench", TINY, "--batch", "one"], "Error: --batch takes comma-separated integers"),
+        (
+            ["bench", TINY, "--input-shape", "1x3x160"],
+            "Error: Input shape 1x3x160 has 3 dimensions",
+        ),
+        (["bench", TINY, "--db", "postgresql+psycopg://u:secret@127.0.0.1:1/x"], "Error: "),
+        (["bench", "nonsense"], "Error: Cannot tell what model 'nonsense' is."),
+    ],
+    ids=[
+        "missing-file",
+        "unknown-timm",
+        "unknown-runtime",
+        "bad-batch",
+        "wrong-shape",
+        "bad-db",
+        "bad-spec",
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, message):
+    proc = _cli(*args)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert lines[0].startswith(message), proc.stderr
+    assert len(lines) <= 2  # the error, then the hint
+    assert "secret" not in proc.stderr
+
+
+def test_corrupt_onnx_is_one_line(corrupt_onnx):
+    proc = _cli("bench", str(corrupt_onnx))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"Error: Cannot read ONNX model '{corrupt_onnx}'")
+    assert "Traceback" not in proc.stderr
+
+
+def test_no_args_shows_help():
+    proc = _cli()
+    assert "bench" in proc.stdout + proc.stderr
+    assert "hardware" in proc.stdout + proc.stderr

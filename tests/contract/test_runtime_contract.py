@@ -1,0 +1,79 @@
+"""The Runtime contract, run against every registered runtime (a new one is tested at once)."""
+
+import numpy as np
+import pytest
+
+from hwfit.models import load_model
+from hwfit.records import Availability, RunConfig
+from hwfit.runtimes import RUNTIMES, get_runtime
+
+ALL = RUNTIMES.names()
+
+
+@pytest.fixture(scope="module")
+def small(factory_module):
+    return load_model(f"{factory_module}:small_cnn", input_shape="1x3x32x32")
+
+
+def _available(name):
+    availability = get_runtime(name).probe()
+    if not availability.ok:
+        pytest.skip(f"{name} not available here: {availability.reason}")
+    return get_runtime(name)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_probe_reports_and_never_raises(name):
+    availability = get_runtime(name).probe()
+    assert isinstance(availability, Availability)
+    assert availability.name == name
+    assert availability.ok or availability.reason  # unavailable always says why
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_declares_capabilities(name):
+    cls = get_runtime(name)
+    assert cls.name == name
+    assert "fp32" in cls.precisions
+    assert cls.accepts <= {"torch", "onnx", "openvino"}
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_compiled_model_matches_pytorch_and_reports_what_ran(name, small):
+    cls = _available(name)
+    compiled = cls().compile(small, RunConfig(runtime=name, batch=2, threads=1))
+    x = np.random.default_rng(0).standard_normal((2, 3, 32, 32)).astype(np.float32)
+    import torch
+
+    with torch.inference_mode():
+        expected = small.torch_module()(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(compiled.infer(x), expected, rtol=1e-4, atol=1e-4)
+    compiled.bind(x)
+    compiled.run()
+    compiled.run_copy(x)
+    ex = compiled.executed
+    assert ex.precision.startswith("fp32")  # fp32 asked, fp32 read back (not BF16)
+    assert ex.threads == 1  # the requested count, read back from the runtime
+    assert ex.device
+    assert compiled.artifact_size_bytes
+    assert compiled.artifact_size_bytes > 0
+    compiled.close()
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_default_threads_are_read_back(name, small):
+    cls = _available(name)
+    if cls.name == "torch-compile":
+        pytest.skip("same settings code as torch; compiling again only costs time")
+    compiled = cls().compile(small, RunConfig(runtime=name, batch=1))
+    assert compiled.executed.threads
+    assert compiled.executed.threads >= 1
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_skip_reason_for_unaccepted_model_kind(name):
+    cls = get_runtime(name)
+    for kind in ("torch", "onnx", "openvino"):
+        reason = cls.skip_reason(kind, "fp32")
+        assert (reason is None) == (kind in cls.accepts)
+    assert cls.skip_reason("torch", "int3") is not None

@@ -1,0 +1,36 @@
+"""Runtimes that crash, hang or raise: the subject under test is bench's isolation, not them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from typing import ClassVar
+
+from hwfit.records import Availability
+from hwfit.runtimes.ort_runtime import OrtRuntime
+
+
+class CrashingRuntime(OrtRuntime):
+    name: ClassVar[str] = "test-crash"
+
+    @classmethod
+    def probe(cls):
+        return Availability(name=cls.name, ok=True, version="0")
+
+    def compile(self, model, config):
+        os.kill(os.getpid(), signal.SIGSEGV)  # what a native crash inside a runtime looks like
+
+
+class HangingRuntime(CrashingRuntime):
+    name: ClassVar[str] = "test-hang"
+
+    def compile(self, model, config):
+        time.sleep(3600)
+
+
+class RaisingRuntime(CrashingRuntime):
+    name: ClassVar[str] = "test-raise"
+
+    def compile(self, model, config):
+        raise RuntimeError("kaboom in the runtime")
