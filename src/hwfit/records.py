@@ -85,6 +85,7 @@ class RunConfig:
     precision: str = "fp32"
     end_to_end: bool = False  # include the host -> runtime input copy in the timed region
     duration_s: float = 10.0  # time limit of the timed loop
+    min_time_s: float = 2.0  # the timed loop runs at least this long (capped by duration_s)
     min_runs: int = 10
     max_runs: int = 100_000
     target_ci_rel: float = 0.02  # stop once the 95% CI of the median is within +-2%

@@ -54,3 +54,15 @@ def test_warm_up_gives_up_after_its_time_limit():
     start = time.perf_counter()
     warm_up(ever_slower, max_s=0.3)
     assert time.perf_counter() - start < 1.5
+
+
+def test_timed_loop_runs_at_least_min_time_even_when_ci_is_narrow():
+    _, elapsed = timed_loop(
+        lambda: time.sleep(0.001),
+        duration_s=5,
+        min_runs=5,
+        max_runs=100_000,
+        target_ci_rel=0.5,
+        min_time_s=0.4,
+    )
+    assert 0.4 <= elapsed < 1.5

@@ -82,6 +82,7 @@ def bench(
     threads: Sequence[int | None] = (None,),
     precision: str = "fp32",
     duration_s: float = 10.0,
+    min_time_s: float = 2.0,
     min_runs: int = 10,
     end_to_end: bool = False,
     async_throughput: bool = True,
@@ -101,6 +102,7 @@ def bench(
         threads: Thread counts; None is the runtime's default (the executed count is reported).
         precision: Requested precision (``fp32`` for now).
         duration_s: Time limit of each row's timed loop.
+        min_time_s: Each row's timed loop runs at least this long (capped by ``duration_s``).
         min_runs: Timed runs each row makes at least.
         end_to_end: Include the host -> runtime input copy in the timed region.
         async_throughput: Also measure multi-stream throughput where the runtime offers it.
@@ -145,6 +147,7 @@ def bench(
             precision=precision,
             end_to_end=end_to_end,
             duration_s=duration_s,
+            min_time_s=min_time_s,
             min_runs=min_runs,
             async_throughput=async_throughput,
         )

@@ -48,14 +48,18 @@ def timed_loop(
     *,
     duration_s: float,
     min_runs: int,
+    min_time_s: float = 0.0,
     max_runs: int,
     target_ci_rel: float,
 ) -> tuple[list[float], float]:
     """Time ``fn`` repeatedly; return the latencies (ms) and the wall time of the loop.
 
-    Stops when at least ``min_runs`` were made and either the 95% CI of the median is within
-    ``+-target_ci_rel`` of it or ``duration_s`` has passed; never beyond ``max_runs``.
+    Stops when at least ``min_runs`` were made and ``min_time_s`` has passed, and either the
+    95% CI of the median is within ``+-target_ci_rel`` of it or ``duration_s`` has passed; never
+    beyond ``max_runs``. The time floor keeps a quiet spell of a few milliseconds from deciding
+    the number: transient slow-downs (another process, frequency changes) get a chance to show.
     """
+    min_time_s = min(min_time_s, duration_s)
     samples: list[float] = []
     start = time.perf_counter()
     next_check = max(min_runs, 10)
@@ -64,8 +68,11 @@ def timed_loop(
         n = len(samples)
         if n < min_runs:
             continue
-        if time.perf_counter() - start >= duration_s:
+        elapsed = time.perf_counter() - start
+        if elapsed >= duration_s:
             break
+        if elapsed < min_time_s:
+            continue
         if n >= next_check:
             low, high = median_ci(samples)
             median = statistics.median(samples)

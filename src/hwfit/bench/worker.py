@@ -74,6 +74,7 @@ def _measure(
         fn,
         duration_s=config.duration_s,
         min_runs=config.min_runs,
+        min_time_s=config.min_time_s,
         max_runs=config.max_runs,
         target_ci_rel=config.target_ci_rel,
     )

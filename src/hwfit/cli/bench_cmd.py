@@ -52,6 +52,9 @@ def bench(
     duration: Annotated[
         float, typer.Option(help="Time limit of each row's timed loop, seconds.")
     ] = 10.0,
+    min_time: Annotated[
+        float, typer.Option(help="Each row's timed loop runs at least this long, seconds.")
+    ] = 2.0,
     min_runs: Annotated[int, typer.Option(help="Timed runs each row makes at least.")] = 10,
     end_to_end: Annotated[
         bool, typer.Option("--end-to-end", help="Time the host->runtime input copy too.")
@@ -118,6 +121,7 @@ def bench(
             threads=thread_list,
             precision=precision,
             duration_s=duration,
+            min_time_s=min_time,
             min_runs=min_runs,
             end_to_end=end_to_end,
             async_throughput=not no_async,

@@ -142,7 +142,7 @@ def bench_table(report: BenchReport) -> tuple[Table, list[str]]:
         "runs",
         "samples/s\n(async)",
         "speed\n-up",
-        "compile\ns",
+        "load+\ncompile s",
         "1st run\nms",
         "peak\nRSS",
         "size",

@@ -85,7 +85,7 @@ class TorchEagerRuntime(Runtime):
             precision=precision,
             threads=torch.get_num_threads(),
             streams=1,
-            device=self.device_name.upper(),
+            device=self.device,
             provider="eager",
             details=details,
         )
