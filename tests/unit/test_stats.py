@@ -58,3 +58,9 @@ def test_noise_flags_drift_and_wide_ci_and_tail():
     assert any(f.startswith("wide CI") for f in flags)
     tail = [1.0] * 97 + [5.0] * 3
     assert any(f.startswith("heavy tail") for f in noise_flags(tail, 0.0, 0.02))
+
+
+def test_noise_flags_a_long_tail_is_not_bimodal():
+    rng = np.random.default_rng(0)
+    xs = list(np.concatenate([1.0 + rng.normal(0, 0.01, 900), 1.1 + rng.exponential(0.2, 100)]))
+    assert not any(f.startswith("bimodal") for f in noise_flags(xs, 0.01, 0.02))

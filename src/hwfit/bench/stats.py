@@ -70,23 +70,34 @@ def noise_flags(samples: Sequence[float], ci_rel: float, target_ci_rel: float) -
 
 
 def _bimodal(xs: np.ndarray) -> bool:
-    """Return True for two groups of latencies (a 1-D two-means split).
+    """Return True for two groups of latencies.
 
-    Each group holds >= 10% of samples; they are separated by more than 10% of the median and
-    by more than three times their own spread.
+    Both tests must agree: Sarle's bimodality coefficient is above 5/9 (the value of a uniform
+    distribution), and a 1-D two-means split finds two groups that each hold >= 20% of the
+    samples, separated by more than 10% of the median and by more than three times their own
+    spread. A long tail alone (a few slow calls) does not count: that is the tail flag's job.
     """
     s = np.sort(xs)
     n = len(s)
-    best_split, best_cost = 0, math.inf
+    if n < 20:
+        return False
+    d = s - s.mean()
+    m2, m3, m4 = (float(np.mean(d**k)) for k in (2, 3, 4))
+    if m2 <= 0:
+        return False
+    skew, kurt = m3 / m2**1.5, m4 / m2**2 - 3
+    bc = (skew**2 + 1) / (kurt + 3 * (n - 1) ** 2 / ((n - 2) * (n - 3)))
+    if bc <= 5 / 9:
+        return False
+    smallest = max(2, n // 5)
     csum, csum2 = np.cumsum(s), np.cumsum(s * s)
     total, total2 = csum[-1], csum2[-1]
-    for i in range(max(2, n // 10), n - max(2, n // 10)):
-        left_n, right_n = i, n - i
-        left_var = csum2[i - 1] - csum[i - 1] ** 2 / left_n
-        right_var = (total2 - csum2[i - 1]) - (total - csum[i - 1]) ** 2 / right_n
-        cost = left_var + right_var
-        if cost < best_cost:
-            best_split, best_cost = i, cost
+    best_split, best_cost = 0, math.inf
+    for i in range(smallest, n - smallest + 1):
+        left_var = csum2[i - 1] - csum[i - 1] ** 2 / i
+        right_var = (total2 - csum2[i - 1]) - (total - csum[i - 1]) ** 2 / (n - i)
+        if left_var + right_var < best_cost:
+            best_split, best_cost = i, left_var + right_var
     if best_split == 0:
         return False
     left, right = s[:best_split], s[best_split:]

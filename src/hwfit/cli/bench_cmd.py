@@ -148,8 +148,9 @@ def bench(
         )
     else:
         out = console()
-        table, notes = bench_table(report)
-        out.print(table)
+        latency, cost, notes = bench_table(report)
+        out.print(latency)
+        out.print(cost)
         for note in notes:
             out.print(note, highlight=False)
         timing = (
@@ -161,7 +162,9 @@ def bench(
             f"[dim]Latency per call at the given batch; timed region: {timing}. "
             "CI95 of p50: distribution-free interval of the median. "
             "Speed-up: vs PyTorch eager FP32 at the same batch and threads. "
-            f"Peak RSS: whole worker process. Machine {report.fingerprint}.[/]"
+            "Precision and threads: as executed, read back from the runtime. "
+            "Async: the runtime's multi-stream API. Peak RSS: the whole worker process. "
+            f"Machine {report.fingerprint}.[/]"
         )
     err = console_err()
     if report.db_url and not report.db_error:

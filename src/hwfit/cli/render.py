@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -118,8 +119,8 @@ def hardware_table(profile: HardwareProfile) -> list[Table]:
     return [machine, runtimes]
 
 
-def bench_table(report: BenchReport) -> tuple[Table, list[str]]:
-    """Return the table of measured rows and the notes to print under it.
+def bench_table(report: BenchReport) -> tuple[Table, Table, list[str]]:
+    """Return the latency table, the load/memory/size table and the notes to print under them.
 
     Rows go fastest per sample first, with speed-up over PyTorch eager FP32; notes are the noise
     flags and the skipped and failed rows.
@@ -129,27 +130,43 @@ def bench_table(report: BenchReport) -> tuple[Table, list[str]]:
         f"{info.source}  input {info.input.shape_str} {info.input.dtype}, "
         f"params {_fmt_count(info.params)}, MACs {_fmt_count(info.macs)}"
     )
-    table = Table(title=title, title_justify="left")
-    headers = (
+    latency = Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    for h in (
         "runtime",
         "batch",
-        "precision\n(executed)",
+        "precision",
         "threads",
-        "p50\nms",
-        "p90\nms",
-        "p99\nms",
-        "CI95\nof p50",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "+-CI95",
         "runs",
-        "samples/s\n(async)",
-        "speed\n-up",
+        "samples/s",
+        "speed-up",
+    ):
+        left = h in ("runtime", "precision")
+        latency.add_column(h, justify="left" if left else "right", no_wrap=True)
+    cost = Table(
+        title="Load, memory and size", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False
+    )
+    for h in (
+        "runtime",
+        "batch",
+        "threads",
+        "convert\ns",
         "load+\ncompile s",
         "1st run\nms",
-        "peak\nRSS",
-        "size",
-    )
-    for h in headers:
-        left = h in ("runtime", "precision\n(executed)")
-        table.add_column(h, justify="left" if left else "right", no_wrap=left)
+        "async\nsamples/s",
+        "peak RSS",
+        "model\nsize",
+    ):
+        cost.add_column(h, justify="left" if h == "runtime" else "right", no_wrap=True)
     notes: list[str] = []
     for r in report.sorted_results():
         cfg = r.config
@@ -164,27 +181,32 @@ def bench_table(report: BenchReport) -> tuple[Table, list[str]]:
         if lat.noise:
             notes.append(f"[yellow]({len(notes) + 1}) {label} is noisy: {'; '.join(lat.noise)}[/]")
             marker = f" [yellow]({len(notes)})[/]"
-        tput = f"{r.throughput:.1f}" if r.throughput else "-"
-        if r.async_throughput:
-            tput += f"\n({r.async_throughput:.1f})"
-        table.add_row(
+        threads = f"{ex.threads}" + (f"x{ex.streams}s" if ex.streams and ex.streams > 1 else "")
+        latency.add_row(
             cfg.runtime + marker,
             str(cfg.batch),
             ex.precision,
-            f"{ex.threads}" + (f" x{ex.streams} streams" if ex.streams and ex.streams > 1 else ""),
+            threads,
             _ms(lat.p50_ms),
             _ms(lat.p90_ms),
             _ms(lat.p99_ms),
-            f"+-{lat.ci_rel:.1%}",
+            f"{lat.ci_rel:.1%}",
             str(lat.n),
-            tput,
+            f"{r.throughput:.1f}" if r.throughput else "-",
             f"{speed:.2f}x" if speed else "-",
+        )
+        cost.add_row(
+            cfg.runtime,
+            str(cfg.batch),
+            threads,
+            f"{r.convert_s:.2f}" if r.convert_s is not None else "-",
             f"{r.compile_s:.2f}" if r.compile_s is not None else "-",
             _ms(r.first_run_ms),
+            f"{r.async_throughput:.1f}" if r.async_throughput else "-",
             fmt_bytes((r.peak_rss_mb or 0) * 2**20),
             fmt_bytes(r.artifact_size_bytes),
         )
-    return table, notes
+    return latency, cost, notes
 
 
 def history_table(results: list[BenchResult]) -> Table:
