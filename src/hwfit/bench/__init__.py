@@ -68,10 +68,10 @@ class BenchReport:
         return base.p50_ms / result.p50_ms
 
     def sorted_results(self) -> list[BenchResult]:
-        """Measured rows by median latency per sample, then skipped and failed rows."""
+        """Measured rows by batch, then median latency; then skipped and failed rows."""
         measured = [r for r in self.results if r.latency is not None]
         other = [r for r in self.results if r.latency is None]
-        return sorted(measured, key=lambda r: (r.p50_ms or 0.0) / r.config.batch) + other
+        return sorted(measured, key=lambda r: (r.config.batch, r.p50_ms or 0.0)) + other
 
 
 def bench(

@@ -69,6 +69,16 @@ def _ms(value: float | None) -> str:
     return f"{value:.3f}" if value < 10 else f"{value:.2f}" if value < 100 else f"{value:.1f}"
 
 
+def _compact_table(title: str) -> Table:
+    return Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+
+
 def hardware_table(profile: HardwareProfile) -> list[Table]:
     """The machine and its runtimes as two tables."""
     cpu = profile.cpu
@@ -106,14 +116,14 @@ def hardware_table(profile: HardwareProfile) -> list[Table]:
         for g in profile.gpus
     )
     machine.add_row("GPUs", gpus or "none found")
-    runtimes = Table(title="Runtimes", title_justify="left")
+    runtimes = _compact_table("Runtimes")
     for col in ("runtime", "available", "version", "devices / reason"):
-        runtimes.add_column(col)
+        runtimes.add_column(col, no_wrap=col != "devices / reason")
     for rt in profile.runtimes:
         runtimes.add_row(
             rt.name,
             "[green]yes[/]" if rt.ok else "[red]no[/]",
-            rt.version or "-",
+            (rt.version or "-").split("-")[0],
             ", ".join(rt.devices) if rt.ok else (rt.reason or "-"),
         )
     return [machine, runtimes]
@@ -210,35 +220,39 @@ def bench_table(report: BenchReport) -> tuple[Table, Table, list[str]]:
 
 
 def history_table(results: list[BenchResult]) -> Table:
-    """Past results, newest first."""
-    table = Table(title=f"{len(results)} results", title_justify="left")
-    for h in (
-        "when (UTC)",
-        "machine",
-        "model",
-        "runtime",
-        "batch",
-        "threads",
-        "precision",
-        "p50 ms",
-        "CI95",
-        "state",
+    """Past results, newest first (reasons of failed and skipped rows are in ``--json``)."""
+    table = _compact_table(f"{len(results)} results")
+    for h, right in (
+        ("UTC", False),
+        ("machine", False),
+        ("model", False),
+        ("runtime", False),
+        ("bs", True),
+        ("thr", True),
+        ("precision", False),
+        ("p50 ms", True),
+        ("+-CI95", True),
+        ("state", False),
     ):
-        table.add_column(h)
+        table.add_column(
+            h,
+            no_wrap=True,
+            overflow="ellipsis",
+            justify="right" if right else "left",
+            max_width=24 if h == "model" else None,
+        )
     for r in results:
         lat, ex = r.latency, r.executed
         table.add_row(
-            (r.created_at or "-")[:19].replace("T", " "),
+            (r.created_at or "-")[5:16].replace("T", " "),
             (r.fingerprint or "-")[:8],
             r.model.source,
             r.config.runtime,
             str(r.config.batch),
-            str(ex.threads) if ex else str(r.config.threads or "default"),
+            str(ex.threads) if ex else str(r.config.threads or "-"),
             ex.precision if ex else r.config.precision,
             _ms(lat.p50_ms) if lat else "-",
-            f"+-{lat.ci_rel:.1%}" if lat else "-",
-            r.state.value
-            + (f": {r.reason}" if r.reason else "")
-            + (" (noisy)" if lat and lat.noisy else ""),
+            f"{lat.ci_rel:.1%}" if lat else "-",
+            r.state.value + (" noisy" if lat and lat.noisy else ""),
         )
     return table

@@ -81,8 +81,8 @@ class OrtRuntime(Runtime):
                 ok=False,
                 version=ort.__version__,
                 devices=tuple(available),
-                reason=f"execution provider {missing[0]} is not available "
-                f"(have: {', '.join(available)})",
+                reason=f"this onnxruntime build has no {missing[0]} "
+                f"(it has {', '.join(available)})",
             )
         return Availability(
             name=cls.name, ok=True, version=ort.__version__, devices=tuple(available)
