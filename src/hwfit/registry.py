@@ -99,6 +99,11 @@ def import_path(path: str) -> type[T]:
             f"{path!r} needs the package {exc.name!r}, which is not installed.",
             hint=f"Install it: pip install {exc.name}",
         ) from exc
+    except ImportError as exc:  # installed but broken (a missing shared library, say)
+        raise PluginUnavailableError(
+            f"{path!r} cannot be imported: {exc}",
+            hint="Reinstall the package, or check its system libraries.",
+        ) from exc
     try:
         return getattr(module, attr)  # type: ignore[no-any-return]
     except AttributeError as exc:

@@ -151,3 +151,43 @@ def test_no_args_shows_help():
     proc = _cli()
     assert "bench" in proc.stdout + proc.stderr
     assert "hardware" in proc.stdout + proc.stderr
+
+
+def test_ctrl_c_mid_run_keeps_finished_rows(db_path):
+    import signal
+    import time
+
+    from hwfit.db import ResultStore
+
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hwfit.cli.main",
+            "bench",
+            TINY,
+            "-r",
+            "onnxruntime,openvino,torch",
+            "--duration",
+            "20",
+            "--min-time",
+            "20",
+            "--no-async",
+            "--db",
+            db_path,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 240
+    with ResultStore(db_path) as store:
+        while store.count() < 1 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)  # what Ctrl-C sends to the foreground process
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Interrupted" in err and "Traceback" not in err
+    with ResultStore(db_path) as store:
+        rows = store.query()
+    assert len(rows) >= 1 and rows[-1].config.runtime == "onnxruntime"

@@ -18,13 +18,24 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hwfit._version import __version__
 from hwfit.errors import DatabaseError, HwfitError, UserError
-from hwfit.records import BenchResult, ModelInfo, RowState, RunConfig, from_dict, to_dict
+from hwfit.records import (
+    Availability,
+    BenchResult,
+    ModelInfo,
+    RowState,
+    RunConfig,
+    from_dict,
+    to_dict,
+)
 
-__all__ = ["BenchReport", "Progress", "bench", "run_row"]
+if TYPE_CHECKING:
+    from hwfit.runtimes.base import Runtime
+
+__all__ = ["BenchReport", "Progress", "bench", "probe_runtime", "run_row"]
 
 #: Called before each row (result None) and after it (the result).
 Progress = Callable[[int, int, RunConfig, BenchResult | None], None]
@@ -155,13 +166,16 @@ def bench(
         for batch in batches
         for n_threads in threads
     ]
+    # Every runtime is imported and probed before measuring starts: importing a framework
+    # half-way through a run is where a Ctrl-C could land inside its native initialisation.
+    probed = {name: probe_runtime(name) for name in names}
     results: list[BenchResult] = []
     saved, db_error, interrupted = 0, None, False
     try:
         for i, config in enumerate(configs):
             if progress:
                 progress(i, len(configs), config, None)
-            result = run_row(info, config, timeout_s=timeout_s)
+            result = run_row(info, config, timeout_s=timeout_s, probed=probed[config.runtime])
             result = dataclasses.replace(
                 result,
                 fingerprint=profile.fingerprint,
@@ -229,23 +243,40 @@ def _write_fallback(results: list[BenchResult]) -> str:
     return str(path)
 
 
+def probe_runtime(name: str) -> tuple[type[Runtime] | None, Availability]:
+    """Load and probe one runtime; a missing or broken package gives ``ok=False``, not an error."""
+    from hwfit.runtimes import RUNTIMES
+
+    try:
+        runtime_cls = RUNTIMES.load(name)
+        return runtime_cls, runtime_cls.probe()
+    except HwfitError as exc:
+        return None, Availability(name=name, ok=False, reason=exc.message)
+
+
 def run_row(
-    info: ModelInfo, config: RunConfig, *, timeout_s: float = DEFAULT_TIMEOUT_S
+    info: ModelInfo,
+    config: RunConfig,
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    probed: tuple[type[Runtime] | None, Availability] | None = None,
 ) -> BenchResult:
     """Measure one configuration in a fresh worker process, or say why it was skipped.
 
     A worker that crashes, hangs past ``timeout_s`` or exits without a result gives a FAILED
     row whose reason names the signal, the timeout or the last line it printed.
+
+    Args:
+        info: The model.
+        config: The configuration.
+        timeout_s: Seconds the worker may take.
+        probed: The result of :func:`probe_runtime` for ``config.runtime``, when already known.
     """
     from hwfit.runtimes import RUNTIMES
 
-    try:
-        runtime_cls = RUNTIMES.load(config.runtime)
-        availability = runtime_cls.probe()
-    except HwfitError as exc:
-        return BenchResult(model=info, config=config, state=RowState.SKIPPED, reason=exc.message)
+    runtime_cls, availability = probed or probe_runtime(config.runtime)
     reason = None
-    if not availability.ok:
+    if runtime_cls is None or not availability.ok:
         reason = f"{config.runtime} is not available here: {availability.reason}"
     elif why := runtime_cls.skip_reason(info.kind, config.precision):
         reason = why

@@ -32,8 +32,7 @@ def run(argv: list[str] | None = None) -> int:
     _configure_logging(args)
     command = typer.main.get_command(app)
     try:
-        # Standalone mode: typer prints usage errors itself and exits through SystemExit.
-        command.main(args=args, prog_name="hwfit", standalone_mode=True)
+        result = command.main(args=args, prog_name="hwfit", standalone_mode=False)
     except HwfitError as exc:
         if debug:
             raise
@@ -41,12 +40,16 @@ def run(argv: list[str] | None = None) -> int:
         if exc.hint:
             console_err().print(f"[dim]{exc.hint}[/]", highlight=False, soft_wrap=True)
         return exc.exit_code
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    except KeyboardInterrupt:
+    except (typer.Abort, KeyboardInterrupt):  # typer turns Ctrl-C into Abort
         console_err().print("[yellow]Interrupted.[/]")
         return EXIT_INTERRUPTED
-    return 0
+    except typer.exceptions.TyperException as exc:  # usage errors: typer's own message
+        show = getattr(exc, "show", None)
+        if show is None:
+            raise
+        show()
+        return int(getattr(exc, "exit_code", 2))
+    return result if isinstance(result, int) else 0
 
 
 def _configure_logging(args: list[str]) -> None:
