@@ -187,7 +187,9 @@ def test_ctrl_c_mid_run_keeps_finished_rows(db_path):
     proc.send_signal(signal.SIGINT)  # what Ctrl-C sends to the foreground process
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
-    assert "Interrupted" in err and "Traceback" not in err
+    assert "Interrupted" in err
+    assert "Traceback" not in err
     with ResultStore(db_path) as store:
         rows = store.query()
-    assert len(rows) >= 1 and rows[-1].config.runtime == "onnxruntime"
+    assert len(rows) >= 1
+    assert rows[-1].config.runtime == "onnxruntime"
