@@ -13,10 +13,12 @@ from typing import Any, TypeVar
 __all__ = [
     "Availability",
     "BenchResult",
+    "Candidate",
     "Executed",
     "InputSpec",
     "LatencyStats",
     "ModelInfo",
+    "Outcome",
     "RowState",
     "RunConfig",
     "from_dict",
@@ -168,6 +170,54 @@ class BenchResult:
     def p50_ms(self) -> float | None:
         """Median latency, or None for rows without measurements."""
         return self.latency.p50_ms if self.latency else None
+
+
+@dataclasses.dataclass(frozen=True)
+class Candidate:
+    """One configuration ``optimize`` may choose: runtime x precision x threads x batch."""
+
+    runtime: str
+    precision: str
+    threads: int | None = None
+    batch: int = 1
+
+    @property
+    def label(self) -> str:
+        """Short name for tables and plots: ``openvino int8 t2 b1``."""
+        threads = f"t{self.threads}" if self.threads else "t-default"
+        return f"{self.runtime} {self.precision} {threads} b{self.batch}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """How one candidate ended: measured, accuracy-checked, and chosen or not (and why).
+
+    Attributes:
+        accuracy: Top-1/top-5 (percent) with labels; without labels the fidelity to the FP32
+            reference: ``agreement`` (top-1 agreement, percent), ``cosine``, ``max_abs_error``.
+        metric: The key of ``accuracy`` the budget applies to ("top1" or "agreement").
+        drop: Points lost against the FP32 reference on ``metric`` (negative: gained).
+        explanation: Why the precision did or did not pay off on this hardware and model.
+    """
+
+    candidate: Candidate
+    state: RowState
+    reason: str | None = None
+    bench: BenchResult | None = None
+    accuracy: dict[str, float] | None = None
+    metric: str | None = None
+    drop: float | None = None
+    prepare_s: float | None = None
+    prepare_details: dict[str, str] = dataclasses.field(default_factory=dict)
+    artifact_path: str | None = None
+    artifact_size_bytes: int | None = None
+    forced: bool = False  # measured although the capability verdict said it would not pay off
+    explanation: str | None = None
+
+    @property
+    def p50_ms(self) -> float | None:
+        """Median latency at the candidate's batch, when measured."""
+        return self.bench.p50_ms if self.bench else None
 
 
 R = TypeVar("R")

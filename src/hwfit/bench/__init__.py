@@ -260,6 +260,7 @@ def run_row(
     *,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     probed: tuple[type[Runtime] | None, Availability] | None = None,
+    evaluate: tuple[Path, Path] | None = None,
 ) -> BenchResult:
     """Measure one configuration in a fresh worker process, or say why it was skipped.
 
@@ -271,6 +272,8 @@ def run_row(
         config: The configuration.
         timeout_s: Seconds the worker may take.
         probed: The result of :func:`probe_runtime` for ``config.runtime``, when already known.
+        evaluate: ``(inputs.npz, logits.npz)``: after measuring, the worker runs the model over
+            the ``x`` of the first file and saves the outputs as ``logits`` in the second.
     """
     from hwfit.runtimes import RUNTIMES
 
@@ -291,11 +294,13 @@ def run_row(
             reason=reason,
             runtime_version=availability.version,
         )
-    job = {
+    job: dict[str, Any] = {
         "model": to_dict(info),
         "config": to_dict(config),
         "runtime_path": RUNTIMES.path(config.runtime),
     }
+    if evaluate is not None:
+        job["eval"] = {"data": str(evaluate[0]), "out": str(evaluate[1])}
     return _spawn(job, info, config, timeout_s)
 
 

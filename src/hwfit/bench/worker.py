@@ -39,7 +39,7 @@ def run_job(job: dict[str, Any]) -> BenchResult:
         runtime_cls: type[Runtime] = import_path(job["runtime_path"])
         availability = runtime_cls.probe()
         version = availability.version
-        return _measure(runtime_cls(), info, config, version)
+        return _measure(runtime_cls(), info, config, version, job.get("eval"))
     except HwfitError as exc:
         return BenchResult(model=info, config=config, state=RowState.FAILED, reason=exc.message)
     except Exception as exc:  # a runtime's own error: recorded for this row, the run goes on
@@ -50,7 +50,11 @@ def run_job(job: dict[str, Any]) -> BenchResult:
 
 
 def _measure(
-    runtime: Runtime, info: ModelInfo, config: RunConfig, version: str | None
+    runtime: Runtime,
+    info: ModelInfo,
+    config: RunConfig,
+    version: str | None,
+    evaluation: dict[str, str] | None = None,
 ) -> BenchResult:
     rss_before = psutil.Process().memory_info().rss
     artifact = ModelArtifact.from_info(info)
@@ -98,6 +102,8 @@ def _measure(
                 }
             )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    if evaluation is not None:  # after timing, so it cannot disturb the measurement
+        _evaluate(compiled, config.batch, Path(evaluation["data"]), Path(evaluation["out"]))
     compiled.close()
     return BenchResult(
         model=info,
@@ -115,6 +121,23 @@ def _measure(
         rss_model_mb=max(0, peak - rss_before) / 2**20,
         artifact_size_bytes=compiled.artifact_size_bytes,
     )
+
+
+def _evaluate(compiled: Any, batch: int, data: Path, out: Path) -> None:
+    """Run the compiled model over ``x`` of an ``.npz`` in chunks of its static batch; save logits.
+
+    The last chunk is padded with copies of its first sample and the padding dropped.
+    """
+    x = np.load(data)["x"]
+    outputs = []
+    for start in range(0, len(x), batch):
+        chunk = x[start : start + batch]
+        n = len(chunk)
+        if n < batch:
+            chunk = np.concatenate([chunk, np.repeat(chunk[:1], batch - n, axis=0)])
+        result = np.asarray(compiled.infer(np.ascontiguousarray(chunk)), dtype=np.float32)
+        outputs.append(result[:n])
+    np.savez(out, logits=np.concatenate(outputs))
 
 
 def main(argv: list[str]) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from hwfit.cli import bench_cmd, hardware_cmd, history_cmd
+from hwfit.cli import bench_cmd, hardware_cmd, history_cmd, optimize_cmd, predict_cmd
 
 __all__ = ["app"]
 
@@ -19,3 +19,5 @@ app = typer.Typer(
 app.command("hardware")(hardware_cmd.hardware)
 app.command("bench")(bench_cmd.bench)
 app.command("history")(history_cmd.history)
+app.command("optimize")(optimize_cmd.optimize)
+app.command("predict")(predict_cmd.predict)

@@ -62,6 +62,8 @@ def _configure_logging(args: list[str]) -> None:
             while flag in args:
                 args.remove(flag)
     logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(show_path=False)])
+    # torch warns on import that a CUDA build finds no CUDA: noise on every CPU machine.
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from hwfit.bench import BenchReport
     from hwfit.hardware import HardwareProfile
     from hwfit.records import BenchResult
+    from hwfit.tune import OptimizeResult
 
 __all__ = [
     "bench_table",
@@ -23,6 +24,7 @@ __all__ = [
     "fmt_bytes",
     "hardware_table",
     "history_table",
+    "optimize_table",
     "print_json",
 ]
 
@@ -256,3 +258,67 @@ def history_table(results: list[BenchResult]) -> Table:
             r.state.value + (" noisy" if lat and lat.noisy else ""),
         )
     return table
+
+
+def optimize_table(result: OptimizeResult) -> tuple[Table, list[str]]:
+    """Every candidate with its numbers and why it lost, and the lines to print under it."""
+    base = result.baseline
+    metric = result.metric
+    table = _compact_table(
+        f"{result.model.source}: candidates at batch {base.candidate.batch} "
+        f"(baseline {base.candidate.runtime} fp32 {_ms(base.p50_ms)} ms, "
+        f"{metric} {(base.accuracy or {}).get(metric, 0.0):.2f})"
+    )
+    for h, right in (
+        ("candidate", False),
+        ("state", False),
+        ("executed", False),
+        ("p50 ms", True),
+        ("+-CI95", True),
+        ("p99 ms", True),
+        ("speed-up", True),
+        ("size", True),
+        (metric, True),
+        ("drop", True),
+        ("why", False),
+    ):
+        table.add_column(h, justify="right" if right else "left", no_wrap=h != "why")
+    ordered = sorted(
+        result.outcomes,
+        key=lambda o: (o is not result.winner, o.p50_ms is None, o.p50_ms or 0.0),
+    )
+    for o in [base, *ordered]:
+        bench = o.bench
+        lat = bench.latency if bench else None
+        state = "WINNER" if o is result.winner else ("baseline" if o is base else o.state.value)
+        colour = {"WINNER": "bold green", "rejected": "yellow", "failed": "red", "skipped": "dim"}
+        speed = (base.p50_ms / o.p50_ms) if o.p50_ms and base.p50_ms else None
+        table.add_row(
+            o.candidate.label,
+            f"[{colour.get(state, '')}]{state}[/]" if state in colour else state,
+            bench.executed.precision if bench and bench.executed else "-",
+            _ms(lat.p50_ms) if lat else "-",
+            f"{lat.ci_rel:.1%}" if lat else "-",
+            _ms(lat.p99_ms) if lat else "-",
+            f"{speed:.2f}x" if speed else "-",
+            fmt_bytes(o.artifact_size_bytes),
+            f"{o.accuracy[metric]:.2f}" if o.accuracy and metric in o.accuracy else "-",
+            f"{o.drop:+.2f}" if o.drop is not None else "-",
+            o.reason or "",
+        )
+    lines: list[str] = []
+    if result.winner is not None and result.speedup is not None:
+        w = result.winner
+        lines.append(
+            f"[bold green]Winner: {w.candidate.runtime} {w.candidate.precision}, "
+            f"{result.speedup:.2f}x faster than {base.candidate.runtime} fp32 "
+            f"({_ms(base.p50_ms)} -> {_ms(w.p50_ms)} ms), {metric} drop {w.drop or 0.0:+.2f} "
+            f"points (allowed {result.allowed_drop:.2f}).[/]"
+        )
+    for note in result.notes:
+        lines.append(f"[yellow]- {note}[/]")
+    if result.manifest_path:
+        lines.append(f"Artifact and manifest: {result.manifest_path.parent}")
+    if result.report_path:
+        lines.append(f"Report: {result.report_path}")
+    return table, lines

@@ -68,6 +68,8 @@ class OrtRuntime(Runtime):
 
     name: ClassVar[str] = "onnxruntime"
     accepts: ClassVar[frozenset[str]] = frozenset({"torch", "onnx"})
+    # INT8 arrives as a quantized ONNX file; the session options are the same.
+    precisions: ClassVar[frozenset[str]] = frozenset({"fp32", "int8", "int8-dynamic"})
     providers: ClassVar[tuple[str, ...]] = ("CPUExecutionProvider",)
     ort_device: ClassVar[str] = "cpu"
 

@@ -25,7 +25,15 @@ if TYPE_CHECKING:
 
 __all__ = ["OVGpuRuntime", "OVRuntime"]
 
-_PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
+# INT8 models keep their non-quantized operations in FP32: accuracy first, and BF16 is a
+# candidate of its own.
+_PRECISION_HINTS = {
+    "fp32": "f32",
+    "bf16": "bf16",
+    "fp16": "f16",
+    "int8": "f32",
+    "int8-mixed": "f32",
+}
 _TYPE_NAMES = {"f32": "fp32", "bf16": "bf16", "f16": "fp16", "i8": "int8", "u8": "int8"}
 _COMPUTE_LAYERS = {"Convolution", "FullyConnected", "MatMul", "GroupConvolution", "Deconvolution"}
 
@@ -128,6 +136,7 @@ class OVRuntime(Runtime):
 
     name: ClassVar[str] = "openvino"
     accepts: ClassVar[frozenset[str]] = frozenset({"torch", "onnx", "openvino"})
+    precisions: ClassVar[frozenset[str]] = frozenset(_PRECISION_HINTS)
     ov_device: ClassVar[str] = "CPU"
 
     @classmethod

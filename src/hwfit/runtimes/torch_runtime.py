@@ -21,12 +21,19 @@ __all__ = ["TorchCompileRuntime", "TorchCudaRuntime", "TorchEagerRuntime"]
 _DTYPE_NAMES = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
 
 
+def _dtype(config: RunConfig) -> torch.dtype:
+    return torch.bfloat16 if config.precision == "bf16" else torch.float32
+
+
 class TorchCompiledModel(CompiledModel):
     """A module (eager or compiled) with its bound input."""
 
-    def __init__(self, fn: Any, device: str, executed: Executed, size: int) -> None:
+    def __init__(
+        self, fn: Any, device: str, executed: Executed, size: int, dtype: Any = torch.float32
+    ) -> None:
         self._fn = fn
         self._device = device
+        self._dtype = dtype
         self._x: torch.Tensor | None = None
         self.executed = executed
         self.artifact_size_bytes = size
@@ -36,7 +43,7 @@ class TorchCompiledModel(CompiledModel):
             torch.cuda.synchronize()
 
     def bind(self, x: np.ndarray) -> None:
-        self._x = torch.from_numpy(np.ascontiguousarray(x)).to(self._device)
+        self._x = torch.from_numpy(np.ascontiguousarray(x)).to(self._device, self._dtype)
 
     def run(self) -> None:
         with torch.inference_mode():
@@ -45,12 +52,12 @@ class TorchCompiledModel(CompiledModel):
 
     def run_copy(self, x: np.ndarray) -> None:
         with torch.inference_mode():
-            self._fn(torch.tensor(x, device=self._device))
+            self._fn(torch.tensor(x, device=self._device, dtype=self._dtype))
         self._sync()
 
     def infer(self, x: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
-            out = self._fn(torch.from_numpy(np.ascontiguousarray(x)).to(self._device))
+            out = self._fn(torch.from_numpy(np.ascontiguousarray(x)).to(self._device, self._dtype))
         if isinstance(out, tuple | list):
             out = out[0]
         return np.asarray(out.float().cpu().numpy())
@@ -60,6 +67,7 @@ class TorchEagerRuntime(Runtime):
     """PyTorch eager mode on the CPU: the baseline every speed-up is measured against."""
 
     name: ClassVar[str] = "torch"
+    precisions: ClassVar[frozenset[str]] = frozenset({"fp32", "bf16"})
     device_name: ClassVar[str] = "cpu"
 
     @classmethod
@@ -75,6 +83,8 @@ class TorchEagerRuntime(Runtime):
         if config.threads:
             torch.set_num_threads(config.threads)
         module = model.torch_module().to(self.device_name)
+        if config.precision == "bf16":
+            module = module.to(torch.bfloat16)
         dtypes = {p.dtype for p in module.parameters()} or {torch.float32}
         precision = "/".join(sorted(_DTYPE_NAMES.get(d, str(d)) for d in dtypes))
         matmul = torch.get_float32_matmul_precision()
@@ -94,7 +104,7 @@ class TorchEagerRuntime(Runtime):
 
     def compile(self, model: ModelArtifact, config: RunConfig) -> CompiledModel:  # noqa: D102
         module, executed, size = self._prepare(model, config)
-        return TorchCompiledModel(module, self.device_name, executed, size)
+        return TorchCompiledModel(module, self.device_name, executed, size, _dtype(config))
 
 
 class TorchCompileRuntime(TorchEagerRuntime):
@@ -110,7 +120,11 @@ class TorchCompileRuntime(TorchEagerRuntime):
     def compile(self, model: ModelArtifact, config: RunConfig) -> CompiledModel:  # noqa: D102
         module, executed, size = self._prepare(model, config)
         compiled = torch.compile(module, backend="inductor")
-        example = torch.zeros((config.batch, *model.info.input.shape[1:]), device=self.device_name)
+        example = torch.zeros(
+            (config.batch, *model.info.input.shape[1:]),
+            device=self.device_name,
+            dtype=_dtype(config),
+        )
         start = time.perf_counter()
         try:
             with torch.inference_mode():
@@ -125,7 +139,7 @@ class TorchCompileRuntime(TorchEagerRuntime):
             compile_call_s=f"{time.perf_counter() - start:.2f}",
         )
         executed = Executed(**{**executed.__dict__, "provider": "inductor", "details": details})
-        return TorchCompiledModel(compiled, self.device_name, executed, size)
+        return TorchCompiledModel(compiled, self.device_name, executed, size, _dtype(config))
 
 
 class TorchCudaRuntime(TorchEagerRuntime):

@@ -1,0 +1,147 @@
+"""Accuracy metrics on model outputs: top-k accuracy and fidelity to a reference (pure numpy)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from hwfit.errors import UserError
+
+__all__ = ["Fidelity", "fidelity", "topk_accuracy"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Fidelity:
+    """How closely a model's outputs follow a reference's (typically its FP32 self).
+
+    Attributes:
+        n: Samples compared.
+        top1_agreement: Percent (0-100) of samples whose top-1 class is the reference's.
+        cosine: Mean over samples of the cosine similarity of the two output rows.
+        max_abs_error: Largest absolute difference of any output value.
+    """
+
+    n: int
+    top1_agreement: float
+    cosine: float
+    max_abs_error: float
+
+    def to_dict(self) -> dict[str, float | int]:
+        """Return the fields as a JSON-friendly dict."""
+        return dataclasses.asdict(self)
+
+
+def topk_accuracy(
+    logits: npt.ArrayLike, labels: npt.ArrayLike, k: Sequence[int] = (1, 5)
+) -> dict[str, float]:
+    """Percent (0-100) of samples whose label is among the ``k`` highest outputs.
+
+    Ties are broken like ``numpy.argmax`` (the lower class index ranks first), so top-1 always
+    equals ``argmax == label``. A row holding NaN counts as wrong. A ``k`` at or above the number
+    of classes counts every sample as right.
+
+    Args:
+        logits: ``(N, classes)`` scores (logits or probabilities).
+        labels: ``(N,)`` integer class indices.
+        k: The cut-offs to report.
+
+    Returns:
+        ``{"top1": ..., "top5": ...}``, one key ``top{k}`` per cut-off.
+
+    Raises:
+        UserError: Shapes that do not fit, no samples, or labels outside the model's classes.
+
+    Example:
+        >>> scores = [[0.1, 0.7, 0.2], [0.5, 0.3, 0.2], [0.2, 0.3, 0.5], [0.6, 0.1, 0.3]]
+        >>> topk_accuracy(scores, [1, 1, 2, 2], k=(1, 2))
+        {'top1': 50.0, 'top2': 100.0}
+    """
+    scores = _as_2d("logits", logits)
+    y = np.asarray(labels)
+    n, classes = scores.shape
+    if y.ndim != 1 or len(y) != n:
+        raise UserError(
+            f"Got {n} rows of model outputs but labels shaped {y.shape}.",
+            hint="Give one integer label per output row.",
+        )
+    if not (np.issubdtype(y.dtype, np.integer) or n == 0):
+        raise UserError(f"Labels must be integer class indices, got {y.dtype}.")
+    if n == 0:
+        raise UserError("No samples to measure accuracy on.", hint="Give a non-empty dataset.")
+    cuts = [int(c) for c in k]
+    if not cuts or any(c < 1 for c in cuts):
+        raise UserError(f"Top-k cut-offs must be positive integers, got {tuple(k)!r}.")
+    low, high = int(y.min()), int(y.max())
+    if low < 0 or high >= classes:
+        raise UserError(
+            f"Labels range {low}..{high}, but the model outputs {classes} classes "
+            f"(0..{classes - 1}).",
+            hint="The dataset's class indices must be the model's: use a model trained on these "
+            "classes, or relabel the data (e.g. name class folders so that their sorted order "
+            "matches the model's class order).",
+        )
+    rows = np.arange(n)
+    mine = scores[rows, y][:, None]
+    index = np.arange(classes)[None, :]
+    rank = np.sum(scores > mine, axis=1) + np.sum((scores == mine) & (index < y[:, None]), axis=1)
+    valid = ~np.isnan(scores).any(axis=1)
+    return {f"top{c}": float(100.0 * np.mean((rank < c) & valid)) for c in cuts}
+
+
+def fidelity(reference_logits: npt.ArrayLike, logits: npt.ArrayLike) -> Fidelity:
+    """Compare a model's outputs with a reference's on the same inputs.
+
+    Cosine similarity of a row pair is 1 when both rows are zero and 0 when only one is.
+    Computed in float64.
+
+    Args:
+        reference_logits: ``(N, classes)`` outputs of the reference (e.g. FP32) model.
+        logits: ``(N, classes)`` outputs of the model under test.
+
+    Raises:
+        UserError: The two are shaped differently, or there are no samples.
+
+    Example:
+        >>> f = fidelity([[1.0, 2.0], [3.0, 1.0]], [[1.0, 2.5], [1.0, 3.0]])
+        >>> f.top1_agreement, round(f.cosine, 3), f.max_abs_error
+        (50.0, 0.798, 2.0)
+    """
+    ref = _as_2d("reference outputs", reference_logits)
+    out = _as_2d("outputs", logits)
+    if ref.shape != out.shape:
+        raise UserError(
+            f"Outputs shaped {out.shape} cannot be compared with reference outputs {ref.shape}.",
+            hint="Run both models on the same inputs.",
+        )
+    n = ref.shape[0]
+    if n == 0:
+        raise UserError("No samples to compare outputs on.", hint="Give a non-empty dataset.")
+    agree = np.argmax(ref, axis=1) == np.argmax(out, axis=1)
+    dot = np.sum(ref * out, axis=1)
+    norms = np.linalg.norm(ref, axis=1) * np.linalg.norm(out, axis=1)
+    both_zero = (np.linalg.norm(ref, axis=1) == 0) & (np.linalg.norm(out, axis=1) == 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cosine = np.where(norms > 0, dot / np.where(norms > 0, norms, 1.0), 0.0)
+    cosine = np.where(both_zero, 1.0, cosine)
+    return Fidelity(
+        n=int(n),
+        top1_agreement=float(100.0 * np.mean(agree)),
+        cosine=float(np.mean(cosine)),
+        max_abs_error=float(np.max(np.abs(ref - out))),
+    )
+
+
+def _as_2d(name: str, values: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    arr: npt.NDArray[Any] = np.asarray(values, dtype=np.float64)
+    if arr.ndim > 2 and all(d == 1 for d in arr.shape[2:]):
+        arr = arr.reshape(arr.shape[:2])  # (N, classes, 1, 1) from a conv head
+    if arr.ndim != 2:
+        raise UserError(
+            f"Model {name} are shaped {arr.shape}; accuracy needs (N, classes) scores.",
+            hint="Use a classification model whose output is one score per class.",
+        )
+    return arr

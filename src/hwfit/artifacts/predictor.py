@@ -1,0 +1,124 @@
+"""``hwfit.load(OUT)``: run an optimized artifact with exactly the recorded settings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hwfit.artifacts.manifest import Manifest, read_manifest
+from hwfit.errors import InputShapeError, ModelSourceError
+
+if TYPE_CHECKING:
+    from hwfit.runtimes.base import CompiledModel
+
+__all__ = ["Predictor", "load"]
+
+
+class Predictor:
+    """A compiled artifact plus its preprocessing: ``predict`` arrays, ``classify`` images.
+
+    Built by :func:`load`; it compiles the model with hwfit's own runtime plug-in and the
+    manifest's runtime options (threads, precision hint, batch), the same code path that
+    measured it.
+    """
+
+    def __init__(self, folder: Path, manifest: Manifest, compiled: CompiledModel) -> None:
+        self.folder = folder
+        self.manifest = manifest
+        self._compiled = compiled
+        self.batch = int(manifest.runtime_options["batch"])
+        self.input_shape = tuple(manifest.input["shape"])
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Return the model's outputs for preprocessed inputs ``(N, C, H, W)``, any N."""
+        x = np.asarray(x, dtype=np.float32)
+        if x.shape[1:] != self.input_shape[1:]:
+            raise InputShapeError(
+                f"Input of shape {x.shape} does not fit the model's {self.input_shape}.",
+                hint="Preprocess images with Predictor.preprocess (or classify()).",
+            )
+        outputs = []
+        for start in range(0, len(x), self.batch):
+            chunk = x[start : start + self.batch]
+            n = len(chunk)
+            if n < self.batch:  # the artifact has a static batch
+                chunk = np.concatenate([chunk, np.repeat(chunk[:1], self.batch - n, axis=0)])
+            outputs.append(self._compiled.infer(np.ascontiguousarray(chunk))[:n])
+        return np.concatenate(outputs)
+
+    def self_check(self, atol: float = 1e-3) -> float:
+        """Run the shipped check inputs and compare with the outputs measured by optimize.
+
+        Returns:
+            The largest absolute difference.
+
+        Raises:
+            ModelSourceError: No check file, or outputs that differ by more than ``atol``.
+        """
+        name = self.manifest.accuracy.get("self_check")
+        path = self.folder / str(name) if name else None
+        if path is None or not path.is_file():
+            raise ModelSourceError(f"No self-check data in {str(self.folder)!r}.")
+        data = np.load(path)
+        diff = float(np.max(np.abs(self.predict(data["x"]) - data["outputs"])))
+        if diff > atol:
+            raise ModelSourceError(
+                f"The artifact's outputs differ from those measured by optimize by {diff:.3g} "
+                f"(> {atol}).",
+                hint="The runtime or its settings differ from the ones in hwfit.json.",
+            )
+        return diff
+
+    def preprocess(self, image_paths: Sequence[str | Path]) -> np.ndarray:
+        """Load and preprocess images the way the model was evaluated."""
+        from hwfit.accuracy.data import Preprocess, load_image
+
+        pre = Preprocess.from_dict(self.manifest.input["preprocess"])
+        return np.stack([pre.apply(load_image(Path(p))) for p in image_paths])
+
+    def classify(
+        self, image_paths: Sequence[str | Path], top_k: int = 5
+    ) -> list[list[tuple[str, float]]]:
+        """Top-k ``(class, probability)`` per image (class indices when no names are known)."""
+        logits = self.predict(self.preprocess(image_paths))
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+        names = self.manifest.classes
+        results = []
+        for row in probs:
+            top = np.argsort(-row)[:top_k]
+            results.append(
+                [(names[i] if i < len(names) else str(int(i)), float(row[i])) for i in top]
+            )
+        return results
+
+
+def load(folder: str | Path) -> Predictor:
+    """Load an ``optimize`` output folder as a :class:`Predictor`.
+
+    Raises:
+        ModelSourceError: No manifest or model file in the folder.
+        PluginUnavailableError: The runtime it needs is not installed.
+    """
+    from hwfit.models import load_model
+    from hwfit.records import RunConfig
+    from hwfit.runtimes import get_runtime
+
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    model_path = folder / manifest.model_file
+    if not model_path.is_file():
+        raise ModelSourceError(f"The manifest names {manifest.model_file!r}, which is missing.")
+    options: dict[str, Any] = manifest.runtime_options
+    artifact = load_model(str(model_path), input_shape=manifest.input["shape"])
+    config = RunConfig(
+        runtime=manifest.runtime,
+        batch=int(options["batch"]),
+        threads=options.get("threads"),
+        precision=str(options["precision"]),
+    )
+    compiled = get_runtime(manifest.runtime)().compile(artifact, config)
+    return Predictor(folder, manifest, compiled)

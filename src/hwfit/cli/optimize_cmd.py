@@ -1,0 +1,163 @@
+"""``hwfit optimize``: the fastest configuration within an accuracy budget, shipped to a folder."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from hwfit.records import Candidate, Outcome
+
+__all__ = ["optimize"]
+
+
+def _list(text: str | None) -> list[str] | None:
+    return [t.strip() for t in text.split(",") if t.strip()] if text else None
+
+
+def optimize(
+    model: Annotated[str, typer.Argument(help="Model spec, as for `hwfit bench`.")],
+    data: Annotated[
+        str,
+        typer.Option(
+            help="Image folder (a sub-folder per class; flat = unlabelled) or .npz with x [and y]."
+        ),
+    ],
+    out: Annotated[
+        str, typer.Option(help="Output folder for the artifact, hwfit.json and report.html.")
+    ],
+    max_accuracy_drop: Annotated[
+        str, typer.Option(help="Accuracy budget: 1 = one point absolute, 0.5% = relative.")
+    ] = "1",
+    runtime: Annotated[
+        str | None,
+        typer.Option("--runtime", "-r", help="Runtimes to try (default: onnxruntime,openvino)."),
+    ] = None,
+    precision: Annotated[
+        str | None,
+        typer.Option(
+            help="Precisions to try: fp32,bf16,fp16,int8,int8-dynamic,int8-mixed (default: all)."
+        ),
+    ] = None,
+    threads: Annotated[
+        str | None, typer.Option(help="Thread counts to try (default: each runtime's own).")
+    ] = None,
+    batch: Annotated[int, typer.Option("--batch", "-b", help="Batch size to optimize for.")] = 1,
+    objective: Annotated[
+        str, typer.Option(help="latency (p50 at --batch) or throughput.")
+    ] = "latency",
+    calib_size: Annotated[
+        int | None, typer.Option(help="Calibration samples (default: up to 300).")
+    ] = None,
+    val_size: Annotated[
+        int | None, typer.Option(help="Validation samples (default: up to 500).")
+    ] = None,
+    time_budget: Annotated[
+        float | None,
+        typer.Option(help="Seconds; stop starting candidates after it, keep the best."),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Also measure precisions this hardware cannot speed up."),
+    ] = False,
+    strategy: Annotated[str, typer.Option(help="grid (every candidate) or optuna.")] = "grid",
+    trials: Annotated[
+        int | None, typer.Option(help="Candidates the optuna strategy may measure.")
+    ] = None,
+    duration: Annotated[
+        float, typer.Option(help="Time limit of each candidate's timed loop, s.")
+    ] = 5.0,
+    input_shape: Annotated[
+        str | None, typer.Option(help="Input shape when the model does not say.")
+    ] = None,
+    weights: Annotated[
+        str | None, typer.Option(help="State-dict file for PyTorch sources.")
+    ] = None,
+    preprocess: Annotated[
+        str | None,
+        typer.Option(help="Override preprocessing: 'mean=..,..,..;std=..;crop_pct=..'."),
+    ] = None,
+    db: Annotated[str | None, typer.Option(help="Database URL or SQLite file.")] = None,
+    no_save: Annotated[bool, typer.Option("--no-save", help="Do not store measurements.")] = False,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print JSON instead of the table.")
+    ] = False,
+) -> None:
+    """Quantize and compile, guard accuracy, choose the fastest, write a deployable artifact."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from hwfit.cli.render import console, console_err, optimize_table, print_json
+    from hwfit.tune import optimize as run_optimize
+
+    thread_list: list[int | None] = [int(t) for t in _list(threads) or []] or [None]
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console_err(),
+        transient=True,
+        disable=json_out or not console_err().is_terminal,
+    ) as bar:
+        task = bar.add_task(f"Loading {model} and {data}", total=None)
+
+        def progress(done: int, total: int, candidate: Candidate, outcome: Outcome | None) -> None:
+            if outcome is None:
+                bar.update(
+                    task, total=total, completed=done, description=f"Measuring {candidate.label}"
+                )
+            else:
+                bar.update(task, completed=done)
+
+        result = run_optimize(
+            model,
+            data,
+            out=out,
+            runtimes=_list(runtime),
+            precisions=_list(precision),
+            threads=thread_list,
+            batch=batch,
+            objective=objective,
+            max_accuracy_drop=max_accuracy_drop,
+            calib_size=calib_size,
+            val_size=val_size,
+            time_budget_s=time_budget,
+            force=force,
+            strategy=strategy,
+            n_trials=trials,
+            duration_s=duration,
+            input_shape=input_shape,
+            weights=weights,
+            preprocess=preprocess,
+            db=db,
+            save=not no_save,
+            progress=progress,
+        )
+    if json_out:
+        from hwfit.records import to_dict
+
+        print_json(
+            {
+                "out": str(result.out_dir),
+                "winner": to_dict(result.winner) if result.winner else None,
+                "baseline": to_dict(result.baseline),
+                "speedup": result.speedup,
+                "metric": result.metric,
+                "allowed_drop": result.allowed_drop,
+                "candidates": [to_dict(o) for o in result.outcomes],
+                "notes": list(result.notes),
+                "interrupted": result.interrupted,
+            }
+        )
+    else:
+        out_console = console()
+        table, lines = optimize_table(result)
+        out_console.print(table)
+        for line in lines:
+            out_console.print(line, highlight=False)
+    if result.interrupted:
+        raise typer.Exit(130)
+    if result.winner is None:
+        raise typer.Exit(1)

@@ -1,0 +1,105 @@
+"""The precision-recipe contract: :class:`PrecisionRecipe` and what it takes and returns."""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    import numpy as np
+
+    from hwfit.hardware import HardwareProfile
+    from hwfit.models.artifact import ModelArtifact
+    from hwfit.precisions import Precision
+    from hwfit.records import InputSpec
+
+__all__ = ["PrecisionRecipe", "PreparedModel", "QuantData", "Verdict"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """Whether this hardware can make a precision pay off, and why not."""
+
+    ok: bool
+    reason: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class QuantData:
+    """The user's data a recipe may use, already preprocessed to the model's input.
+
+    Attributes:
+        calibration: Calibration inputs, ``(N, *input_shape[1:])`` float32; disjoint from
+            the validation inputs.
+        validation: Validation inputs (for accuracy-controlled recipes), or None.
+        metric: ``metric(logits) -> float`` on the validation inputs, higher is better (top-1
+            with labels, top-1 agreement with the FP32 reference without); None without
+            validation data.
+        max_drop: Largest allowed drop of ``metric`` in its own units (absolute).
+    """
+
+    calibration: np.ndarray
+    validation: np.ndarray | None = None
+    metric: Callable[[np.ndarray], float] | None = None
+    max_drop: float = 0.01
+
+
+@dataclasses.dataclass(frozen=True)
+class PreparedModel:
+    """A model file ready for one runtime at one precision.
+
+    Attributes:
+        path: The ``.onnx`` or ``.xml`` file (for PyTorch recipes, None: the source is used).
+        kind: "onnx", "openvino" or "torch".
+        seconds: Time spent preparing (quantizing, converting).
+        details: What was done, for the report (e.g. "per-channel QDQ, 300 samples").
+    """
+
+    path: Path | None
+    kind: str
+    seconds: float
+    details: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+class PrecisionRecipe(abc.ABC):
+    """Prepares a model for one runtime at one precision.
+
+    Contract:
+        * :meth:`applicable` never raises; it says why the hardware cannot make this precision
+          faster ("INT8 needs VNNI or AMX to be faster; this CPU has neither"). ``--force``
+          bypasses only this verdict.
+        * :meth:`prepare` writes its output under ``out_dir`` only, never touches the cache of
+          FP32 conversions, and is deterministic for the same inputs.
+        * Failures raise :class:`~hwfit.errors.RuntimeFailure` with the reason; the candidate is
+          then recorded as failed and the run goes on.
+    """
+
+    needs_calibration: ClassVar[bool] = False
+    needs_validation: ClassVar[bool] = False
+
+    def __init__(self, runtime: str, precision: Precision) -> None:
+        self.runtime_name = runtime
+        self.precision_value = precision
+
+    def applicable(self, hardware: HardwareProfile) -> Verdict:
+        """Say whether this hardware can make the precision pay off.
+
+        The default applies the shared rules of :mod:`hwfit.precisions.capability`.
+        """
+        from hwfit.precisions.capability import verdict
+
+        return verdict(self.runtime_name, self.precision_value, hardware)
+
+    @abc.abstractmethod
+    def prepare(
+        self, model: ModelArtifact, spec: InputSpec, out_dir: Path, data: QuantData | None
+    ) -> PreparedModel:
+        """Write the model for this runtime and precision under ``out_dir``.
+
+        Raises:
+            RuntimeFailure: Quantization or conversion failed (the message says why).
+        """

@@ -1,0 +1,58 @@
+"""Can this hardware make a precision faster? One place for every skip reason."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hwfit.precisions import Precision
+from hwfit.precisions.base import Verdict
+
+if TYPE_CHECKING:
+    from hwfit.hardware import HardwareProfile
+
+__all__ = ["verdict"]
+
+_GPU_RUNTIMES = ("-cuda", "-tensorrt", "-gpu")
+
+
+def verdict(runtime: str, precision: Precision, hardware: HardwareProfile) -> Verdict:
+    """Say whether ``runtime`` on this hardware can run ``precision`` faster than FP32.
+
+    The rules follow what the CPU's instruction set offers: INT8 pays off with VNNI or AMX
+    (otherwise int8 dot products are emulated with several instructions), BF16 with
+    AVX512-BF16 or AMX, FP16 only with native FP16 arithmetic (AVX512-FP16 or AMX-FP16);
+    GPUs have all three.
+
+    Example:
+        >>> from hwfit.hardware import probe
+        >>> verdict("openvino", Precision.FP32, probe(include_runtimes=False)).ok
+        True
+    """
+    if precision is Precision.FP32 or runtime.endswith(_GPU_RUNTIMES):
+        return Verdict(True)
+    cpu = hardware.cpu
+    if precision.is_int8:
+        if cpu.arch == "aarch64":
+            return Verdict(True)  # NEON dot-product int8 kernels in both runtimes
+        if any(f in cpu.features for f in ("avx512_vnni", "avx_vnni", "amx_int8")):
+            return Verdict(True)
+        return Verdict(
+            False,
+            "INT8 needs VNNI or AMX to be faster; this CPU has neither (int8 dot products "
+            "would take several instructions each)",
+        )
+    if precision is Precision.BF16:
+        if any(f in cpu.features for f in ("avx512_bf16", "amx_bf16")):
+            return Verdict(True)
+        return Verdict(
+            False, "BF16 needs AVX512-BF16 or AMX; without them it is emulated, slower than FP32"
+        )
+    if precision is Precision.FP16:
+        if any(f in cpu.features for f in ("avx512_fp16", "amx_fp16")):
+            return Verdict(True)
+        return Verdict(
+            False,
+            "this CPU has no native FP16 arithmetic (AVX512-FP16 or AMX-FP16); FP16 would be "
+            "converted to FP32 for every operation",
+        )
+    return Verdict(True)

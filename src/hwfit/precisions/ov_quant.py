@@ -1,0 +1,381 @@
+"""OpenVINO INT8 through NNCF: plain post-training quantization and accuracy-controlled INT8.
+
+Both recipes read the FP32 IR, let NNCF insert FakeQuantize operations calibrated on the
+user's data (PERFORMANCE preset: symmetric quantization, what the CPU plug-in runs fastest) and
+save an IR whose weights are stored in INT8. The CPU plug-in then executes every layer that has
+quantized inputs in INT8 (``runtimePrecision`` i8/u8, read back by the OpenVINO runtime).
+
+The accuracy-controlled recipe (``int8-mixed``) quantizes the same way, measures the user's
+metric on the validation data for the FP32 and the INT8 model, and, while the drop exceeds
+``max_drop``, reverts the most harmful layers to floating point.
+
+NNCF attaches its own stdout handler to the ``nncf`` logger on import and draws progress bars
+on stdout; both are silenced for the duration of each call (see :func:`_quiet_nncf`), so a bench
+worker's output stays clean. What NNCF logs about reverted layers is kept for the details.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import re
+import time
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from hwfit.errors import InputShapeError, RuntimeFailure, UserError
+from hwfit.models.convert import to_openvino
+from hwfit.precisions.base import PrecisionRecipe, PreparedModel, QuantData
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+    from pathlib import Path
+
+    from hwfit.models.artifact import ModelArtifact
+    from hwfit.records import InputSpec
+
+__all__ = ["OVInt8Recipe", "OVMixedInt8Recipe"]
+
+logger = logging.getLogger(__name__)
+
+#: Operations whose precision decides speed (what the CPU plug-in runs as int8 kernels).
+_COMPUTE_OPS = frozenset(
+    {
+        "Convolution",
+        "GroupConvolution",
+        "ConvolutionBackpropData",
+        "GroupConvolutionBackpropData",
+        "MatMul",
+    }
+)
+#: Operations NNCF puts between an INT8 weight constant and the layer (decompression, layout).
+_WEIGHT_PATH_OPS = frozenset(
+    {"Convert", "Subtract", "Multiply", "Reshape", "Transpose", "Unsqueeze", "Squeeze"}
+)
+_INTEGER_TYPES = frozenset({"i8", "u8", "i4", "u4"})
+_NNCF_LOGGER = "nncf"  # nncf.common.logging.logger.NNCF_LOGGER_NAME
+
+
+class OVInt8Recipe(PrecisionRecipe):
+    """INT8 with ``nncf.quantize``: every quantizable layer, PERFORMANCE preset."""
+
+    needs_calibration: ClassVar[bool] = True
+
+    def prepare(  # noqa: D102
+        self, model: ModelArtifact, spec: InputSpec, out_dir: Path, data: QuantData | None
+    ) -> PreparedModel:
+        calibration = _samples(_require_calibration(data), spec, "Calibration")
+        start = time.perf_counter()
+        ov_model = _read_fp32(model, spec)
+        import nncf
+
+        batches = list(_batches(calibration, spec.shape[0]))
+        try:
+            with _quiet_nncf():
+                quantized = nncf.quantize(
+                    ov_model,
+                    nncf.Dataset(batches),
+                    subset_size=len(batches),
+                    preset=nncf.QuantizationPreset.PERFORMANCE,
+                    model_type=None,
+                )
+        except Exception as exc:
+            raise RuntimeFailure(
+                f"NNCF INT8 quantization of {model.info.source!r} failed: {_first_line(exc)}"
+            ) from exc
+        target = _save(quantized, out_dir / "model_int8.xml", model.info.source)
+        int8_layers, total = _int8_compute_layers(quantized)
+        details = {
+            "tool": f"NNCF {nncf.__version__}",
+            "preset": "performance",
+            "calibration_samples": str(len(calibration)),
+            "subset_size": str(len(batches)),
+            "int8_compute_layers": f"{int8_layers} of {total}",
+        }
+        return PreparedModel(
+            path=target, kind="openvino", seconds=time.perf_counter() - start, details=details
+        )
+
+
+class OVMixedInt8Recipe(PrecisionRecipe):
+    """INT8 with ``nncf.quantize_with_accuracy_control``: layers that cost accuracy stay float.
+
+    NNCF calls the validation function on subsets of the validation data (one item to probe
+    it, a ranking subset to order layers), while :attr:`QuantData.metric` is defined on the
+    whole set. Each subset is therefore scored as the whole set with the FP32 outputs in place
+    of the items not given: the same metric, for any metric, and its changes come from the
+    given items only.
+    """
+
+    needs_calibration: ClassVar[bool] = True
+    needs_validation: ClassVar[bool] = True
+
+    def prepare(  # noqa: D102
+        self, model: ModelArtifact, spec: InputSpec, out_dir: Path, data: QuantData | None
+    ) -> PreparedModel:
+        data = _require_calibration(data)
+        calibration = _samples(data, spec, "Calibration")
+        if data.validation is None or len(data.validation) == 0 or data.metric is None:
+            raise UserError(
+                "Accuracy-controlled INT8 (int8-mixed) needs validation data and a metric.",
+                hint="Pass --data with enough samples for disjoint calibration and validation "
+                "subsets (labels give top-1; without them the metric is agreement with FP32).",
+            )
+        validation = _samples(data, spec, "Validation", data.validation)
+        start = time.perf_counter()
+        ov_model = _read_fp32(model, spec)
+        import nncf
+
+        calibration_batches = list(_batches(calibration, spec.shape[0]))
+        validation_batches = list(_batches(validation, spec.shape[0]))
+        log: list[str] = []
+        try:
+            reference = _fp32_outputs(ov_model, validation_batches)
+            validation_fn = _SubsetValidation(reference, data.metric, len(validation))
+            with _quiet_nncf(log):
+                quantized = nncf.quantize_with_accuracy_control(
+                    ov_model,
+                    nncf.Dataset(calibration_batches),
+                    nncf.Dataset(list(enumerate(validation_batches)), _batch_of),
+                    validation_fn,
+                    max_drop=data.max_drop,
+                    drop_type=nncf.DropType.ABSOLUTE,
+                    preset=nncf.QuantizationPreset.PERFORMANCE,
+                    subset_size=len(calibration_batches),
+                )
+        except Exception as exc:
+            raise RuntimeFailure(
+                "NNCF accuracy-controlled INT8 quantization of "
+                f"{model.info.source!r} failed: {_first_line(exc)}"
+            ) from exc
+        target = _save(quantized, out_dir / "model_int8_mixed.xml", model.info.source)
+        int8_layers, total = _int8_compute_layers(quantized)
+        details = {
+            "tool": f"NNCF {nncf.__version__}",
+            "preset": "performance",
+            "calibration_samples": str(len(calibration)),
+            "validation_samples": str(len(validation)),
+            "max_drop": f"{data.max_drop:g} (absolute)",
+            "int8_compute_layers": f"{int8_layers} of {total}",
+            "float_compute_layers": str(total - int8_layers),
+            **_accuracy_control_summary(log),
+        }
+        logger.info(
+            "int8-mixed %s: %s compute layers in INT8, reverted %s",
+            model.info.source,
+            details["int8_compute_layers"],
+            details["reverted_to_float"],
+        )
+        return PreparedModel(
+            path=target, kind="openvino", seconds=time.perf_counter() - start, details=details
+        )
+
+
+class _SubsetValidation:
+    """NNCF's ``validation_fn`` over ``(index, batch)`` items (see :class:`OVMixedInt8Recipe`)."""
+
+    def __init__(
+        self, reference: list[np.ndarray], metric: Callable[[np.ndarray], float], count: int
+    ) -> None:
+        self._reference = reference
+        self._metric = metric
+        self._count = count
+
+    def __call__(
+        self, compiled_model: Any, items: Iterable[tuple[int, np.ndarray]]
+    ) -> tuple[float, None]:
+        outputs = list(self._reference)
+        request = compiled_model.create_infer_request()
+        for index, batch in items:
+            outputs[index] = np.array(request.infer({0: batch})[0])
+        logits = np.concatenate(outputs)[: self._count]
+        # (value, None) tells NNCF the metric is a score, not per-item logits.
+        return float(self._metric(logits)), None
+
+
+def _batch_of(item: tuple[int, np.ndarray]) -> np.ndarray:
+    return item[1]
+
+
+def _require_calibration(data: QuantData | None) -> QuantData:
+    if data is None or len(data.calibration) == 0:
+        raise UserError(
+            "INT8 static quantization needs calibration data: pass --data",
+            hint="Give a folder of representative images or an .npz file of model inputs "
+            "(a few hundred samples are enough).",
+        )
+    return data
+
+
+def _samples(
+    data: QuantData, spec: InputSpec, role: str, samples: np.ndarray | None = None
+) -> np.ndarray:
+    """Return ``samples`` (the calibration set by default) as float32, checked against ``spec``."""
+    array = np.asarray(data.calibration if samples is None else samples, dtype=np.float32)
+    if array.shape[1:] != tuple(spec.shape[1:]):
+        raise InputShapeError(
+            f"{role} samples have shape {array.shape[1:]}, the model's input {spec.name!r} "
+            f"takes {tuple(spec.shape[1:])} per sample.",
+            hint="Preprocess the data to the model's input size.",
+        )
+    return array
+
+
+def _batches(samples: np.ndarray, batch: int) -> Iterator[np.ndarray]:
+    """Yield batches of exactly ``batch`` samples; the last is topped up from the first ones.
+
+    The IR has a static batch dimension, so every batch must be full.
+    """
+    for begin in range(0, len(samples), batch):
+        chunk = samples[begin : begin + batch]
+        if len(chunk) < batch:
+            chunk = np.concatenate(
+                [chunk, np.resize(samples, (batch - len(chunk), *chunk.shape[1:]))]
+            )
+        yield np.ascontiguousarray(chunk)
+
+
+def _read_fp32(model: ModelArtifact, spec: InputSpec) -> Any:
+    """The FP32 ``ov.Model`` for ``spec`` (IR sources are reshaped to it)."""
+    import openvino as ov
+
+    path, _ = to_openvino(model, spec)
+    try:
+        ov_model = ov.Core().read_model(str(path))
+        if list(ov_model.inputs[0].get_partial_shape()) != list(spec.shape):
+            ov_model.reshape({ov_model.inputs[0]: list(spec.shape)})
+    except Exception as exc:
+        raise RuntimeFailure(
+            f"OpenVINO cannot read {str(path)!r} for quantization: {_first_line(exc)}"
+        ) from exc
+    return ov_model
+
+
+def _fp32_outputs(ov_model: Any, batches: list[np.ndarray]) -> list[np.ndarray]:
+    """First output of the FP32 model per batch, in FP32 as NNCF runs it (no BF16 downcast)."""
+    import openvino as ov
+
+    compiled = ov.Core().compile_model(ov_model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    request = compiled.create_infer_request()
+    return [np.array(request.infer({0: batch})[0]) for batch in batches]
+
+
+def _save(quantized: Any, target: Path, source: str) -> Path:
+    import openvino as ov
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        ov.save_model(quantized, str(target), compress_to_fp16=False)
+    except Exception as exc:
+        target.unlink(missing_ok=True)
+        target.with_suffix(".bin").unlink(missing_ok=True)
+        raise RuntimeFailure(
+            f"Saving the INT8 IR of {source!r} failed: {_first_line(exc)}"
+        ) from exc
+    return target
+
+
+def _int8_compute_layers(ov_model: Any) -> tuple[int, int]:
+    """Count compute layers, and those whose weights NNCF quantized: ``(int8, total)``.
+
+    A reverted layer gets its FP32 weights back, so this also counts what accuracy control
+    kept in floating point.
+    """
+    total = quantized = 0
+    for op in ov_model.get_ops():
+        if op.get_type_name() in _COMPUTE_OPS and op.get_input_size() > 1:
+            total += 1
+            quantized += _is_quantized(op.input_value(1), depth=6)
+    return quantized, total
+
+
+def _is_quantized(value: Any, depth: int) -> bool:
+    """True if ``value`` comes from a FakeQuantize or an integer constant (INT8 weights)."""
+    node = value.get_node()
+    kind = node.get_type_name()
+    if kind == "FakeQuantize":
+        return True
+    if kind == "Constant":
+        return node.get_element_type().get_type_name() in _INTEGER_TYPES
+    if kind in _WEIGHT_PATH_OPS and depth > 0:
+        return any(
+            _is_quantized(node.input_value(i), depth - 1) for i in range(node.get_input_size())
+        )
+    return False
+
+
+_REVERTED = re.compile(r"(\d+) out of (\d+) were reverted")
+_METRIC = re.compile(r"Metric of (initial|quantized) model: (\S+)")
+_DROP = re.compile(r"^Accuracy drop: (\S+)")
+_RESTORE_STARTED = "Changing the scope of quantizer nodes was started"
+
+
+def _accuracy_control_summary(log: list[str]) -> dict[str, str]:
+    """What NNCF's accuracy control logged: metrics, drop, reverted operations, outcome.
+
+    NNCF returns only the model; these lines of its log are the one place that says what it
+    did. Whatever is missing from them stays "unknown" (the structural count of float compute
+    layers in the details does not depend on the log).
+    """
+    summary = {"reverted_to_float": "unknown (NNCF's log did not say)"}
+    for line in log:
+        if found := _METRIC.search(line):
+            name = "metric_fp32" if found[1] == "initial" else "metric_int8_before_revert"
+            summary[name] = found[2]
+        elif found := _DROP.search(line):
+            summary["drop_int8_before_revert"] = found[1]
+        elif found := _REVERTED.search(line):
+            summary["reverted_to_float"] = f"{found[1]} of {found[2]} quantized operations"
+        elif line.startswith("Algorithm completed:"):
+            summary["accuracy_control"] = line.removeprefix("Algorithm completed:").strip()
+        elif "could not achieve the required accuracy drop" in line:
+            summary["accuracy_control"] = "the required drop was not reached"
+    if "drop_int8_before_revert" in summary and _RESTORE_STARTED not in log:
+        summary["reverted_to_float"] = "0 (INT8 met the accuracy budget)"
+    return summary
+
+
+class _Collector(logging.Handler):
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__(logging.INFO)
+        self._lines = lines
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._lines.append(record.getMessage().split("\n", 1)[0])
+
+
+@contextlib.contextmanager
+def _quiet_nncf(log: list[str] | None = None) -> Iterator[None]:
+    """Silence NNCF's stdout handler and progress bars; append its INFO lines to ``log``.
+
+    NNCF configures its logger on import (its own stdout handler, level INFO): that is undone
+    here only for the duration of the call, and restored after.
+    """
+    nncf_logger = logging.getLogger(_NNCF_LOGGER)
+    saved_level = nncf_logger.level
+    saved_handlers = [(handler, handler.level) for handler in nncf_logger.handlers]
+    for handler, _ in saved_handlers:
+        handler.setLevel(logging.CRITICAL + 1)
+    collector = _Collector(log) if log is not None else None
+    if collector:
+        nncf_logger.addHandler(collector)
+        nncf_logger.setLevel(logging.INFO)
+    else:
+        nncf_logger.setLevel(logging.ERROR)
+    try:
+        # The progress bars are rich consoles that write to whatever sys.stdout is.
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        if collector:
+            nncf_logger.removeHandler(collector)
+        nncf_logger.setLevel(saved_level)
+        for handler, level in saved_handlers:
+            handler.setLevel(level)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:400] if text else type(exc).__name__

@@ -1,0 +1,170 @@
+"""hwfit.optimize end to end: real quantizers, real runtimes, real image files."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import hwfit
+from hwfit.artifacts import read_manifest
+from hwfit.errors import UserError
+from hwfit.records import RowState
+
+COLOUR = "colour_model:colour_classifier"
+QUICK = {"duration_s": 0.3, "min_time_s": 0.1, "save": False}
+
+
+def _write_images(folder: Path, per_class: int, labelled: bool = True) -> Path:
+    rng = np.random.default_rng(0)
+    for index, name in enumerate(("red", "green", "blue")):
+        target = folder / name if labelled else folder
+        target.mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 90, size=(40, 48, 3))
+            pixels[..., index] += 160  # the class colour dominates
+            Image.fromarray(pixels.astype(np.uint8)).save(target / f"{name}_{i}.png")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def colour_data(tmp_path_factory):
+    return _write_images(tmp_path_factory.mktemp("colours"), per_class=12)
+
+
+@pytest.fixture(scope="module")
+def unlabelled_data(tmp_path_factory):
+    return _write_images(tmp_path_factory.mktemp("flat"), per_class=10, labelled=False)
+
+
+@pytest.fixture(scope="module")
+def colour_run(colour_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out") / "colour"
+    return hwfit.optimize(
+        COLOUR, str(colour_data), out=out, input_shape="1x3x32x32", max_accuracy_drop="1", **QUICK
+    )
+
+
+def test_every_candidate_ends_in_a_final_state_with_a_reason(colour_run):
+    states = {o.candidate.label: o for o in colour_run.outcomes}
+    assert len(states) >= 8
+    for o in colour_run.outcomes:
+        assert o.state in (RowState.COMPLETE, RowState.REJECTED, RowState.FAILED, RowState.SKIPPED)
+        if o.state is not RowState.COMPLETE or o is not colour_run.winner:
+            assert o.reason, o.candidate.label
+    fp16 = states["openvino fp16 t-default b1"]
+    assert fp16.state is RowState.SKIPPED  # this CPU has no native FP16
+    assert "FP16" in fp16.reason
+    assert "--force" in fp16.reason
+
+
+def test_labelled_accuracy_is_real_top1(colour_run):
+    assert colour_run.metric == "top1"
+    assert colour_run.baseline.accuracy["top1"] == 100.0
+    measured = [o for o in colour_run.outcomes if o.accuracy]
+    assert measured
+    for o in measured:
+        assert o.drop == pytest.approx(100.0 - o.accuracy["top1"])
+
+
+def test_int8_paths_execute_int8(colour_run):
+    done = {
+        (o.candidate.runtime, o.candidate.precision): o
+        for o in colour_run.outcomes
+        if o.bench is not None and o.bench.executed is not None
+    }
+    assert done[("onnxruntime", "int8")].bench.executed.precision == "int8"
+    assert done[("openvino", "int8")].bench.executed.precision.startswith("int8")
+    assert done[("openvino", "bf16")].bench.executed.precision.startswith("bf16")
+    assert done[("openvino", "fp32")].bench.executed.precision == "fp32"
+
+
+def test_winner_is_shipped_and_reproduced_by_load(colour_run):
+    winner = colour_run.winner
+    assert winner is not None
+    assert winner.state is RowState.COMPLETE
+    manifest = read_manifest(colour_run.out_dir)
+    assert manifest.runtime == winner.candidate.runtime
+    assert manifest.precision["requested"] == winner.candidate.precision
+    assert manifest.runtime_options["threads"] >= 1
+    assert manifest.classes == ("blue", "green", "red")
+    assert manifest.metrics["winner"]["p50_ms"] == pytest.approx(winner.p50_ms)
+    assert manifest.accuracy["baseline"]["top1"] == 100.0
+    assert (colour_run.out_dir / manifest.model_file).is_file()
+    assert colour_run.report_path.is_file()
+    predictor = hwfit.load(colour_run.out_dir)
+    assert predictor.self_check() < 1e-3
+    image = next((colour_run.out_dir.parent).glob("*")).parent  # any folder; build a red image
+    red = image / "red_probe.png"
+    Image.fromarray(np.full((32, 32, 3), (230, 30, 20), dtype=np.uint8)).save(red)
+    (top,) = predictor.classify([red], top_k=1)
+    assert top[0][0] == "red"
+
+
+def test_guard_rejects_candidates_over_budget(unlabelled_data, tmp_path):
+    result = hwfit.optimize(
+        "timm:test_resnet",
+        str(unlabelled_data),
+        out=tmp_path / "o",
+        runtimes=["openvino"],
+        precisions=["fp32", "int8"],
+        max_accuracy_drop="0",
+        **QUICK,
+    )
+    assert result.metric == "agreement"
+    assert any("no labels" in n for n in result.notes)
+    by_precision = {o.candidate.precision: o for o in result.outcomes}
+    int8 = by_precision["int8"]
+    # Random weights give near-tied logits: INT8 flips some of them.
+    assert int8.drop > 0
+    assert int8.state is RowState.REJECTED
+    assert "accuracy drop" in int8.reason
+    assert result.winner is by_precision["fp32"] or result.winner.candidate.precision == "fp32"
+
+
+def test_interrupted_run_keeps_the_best_so_far(colour_data, tmp_path):
+    def interrupt_on_third(done, total, candidate, outcome):
+        if outcome is not None and done == 3:
+            raise KeyboardInterrupt
+
+    result = hwfit.optimize(
+        COLOUR,
+        str(colour_data),
+        out=tmp_path / "o",
+        input_shape="1x3x32x32",
+        progress=interrupt_on_third,
+        **QUICK,
+    )
+    assert result.interrupted
+    assert len(result.outcomes) == 2
+    assert result.winner is not None
+    assert read_manifest(tmp_path / "o").runtime == result.winner.candidate.runtime
+
+
+def test_time_budget_stops_starting_candidates(colour_data, tmp_path):
+    result = hwfit.optimize(
+        COLOUR,
+        str(colour_data),
+        out=tmp_path / "o",
+        input_shape="1x3x32x32",
+        time_budget_s=0.001,
+        **QUICK,
+    )
+    assert result.time_budget_hit
+    assert all(o.state is RowState.SKIPPED for o in result.outcomes)
+    assert result.winner is None
+    assert not (tmp_path / "o" / "hwfit.json").exists()
+
+
+def test_bad_data_is_a_clear_error(tmp_path):
+    with pytest.raises(UserError):
+        hwfit.optimize(
+            COLOUR, str(tmp_path / "missing"), out=tmp_path / "o", input_shape="1x3x32x32"
+        )
+    np.savez(
+        tmp_path / "wrong.npz", x=np.zeros((4, 3, 16, 16), np.float32), y=np.zeros(4, np.int64)
+    )
+    with pytest.raises(UserError, match="16"):
+        hwfit.optimize(
+            COLOUR, str(tmp_path / "wrong.npz"), out=tmp_path / "o2", input_shape="1x3x32x32"
+        )
