@@ -193,3 +193,45 @@ def test_ctrl_c_mid_run_keeps_finished_rows(db_path):
         rows = store.query()
     assert len(rows) >= 1
     assert rows[-1].config.runtime == "onnxruntime"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["optimize", TINY, "--data", "no/such/folder", "--out", "{tmp}/o"], "Error: "),
+        (
+            [
+                "optimize",
+                TINY,
+                "--data",
+                "{tmp}",
+                "--out",
+                "{tmp}/o",
+                "--max-accuracy-drop",
+                "lots",
+            ],
+            "Error: ",
+        ),
+        (
+            ["optimize", TINY, "--data", "{tmp}", "--out", "{tmp}/o", "--precision", "int4"],
+            "Error: Unknown precision 'int4'",
+        ),
+        (
+            ["optimize", TINY, "--data", "{tmp}", "--out", "{tmp}/o", "--preprocess", "mean=abc"],
+            "Error: ",
+        ),
+        (["predict", "{tmp}", "x.jpg"], "Error: No hwfit.json in"),
+    ],
+    ids=["missing-data", "bad-budget", "bad-precision", "bad-preprocess", "predict-not-an-output"],
+)
+def test_optimize_bad_input_is_one_line(args, message, tmp_path):
+    from PIL import Image
+
+    (tmp_path / "a").mkdir()
+    Image.new("RGB", (40, 40), (200, 10, 10)).save(tmp_path / "a" / "img.png")
+    proc = _cli(*[a.replace("{tmp}", str(tmp_path)) for a in args])
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert lines[0].startswith(message), proc.stderr
+    assert len(lines) <= 2

@@ -209,7 +209,8 @@ def optimize(
 def _prepare_out_dir(out: Path) -> Path:
     from hwfit.artifacts.manifest import MANIFEST_NAME
 
-    foreign = not (out / MANIFEST_NAME).exists() and not (out / ".work").exists()
+    markers = (MANIFEST_NAME, ".work", "report.html", "candidates")
+    foreign = not any((out / m).exists() for m in markers)
     if out.exists() and any(out.iterdir()) and foreign:
         raise UserError(
             f"Output folder {str(out)!r} exists and is not an hwfit output.",
@@ -286,6 +287,8 @@ class _Run:
     written: Outcome | None = None
     notes: list[str] = dataclasses.field(default_factory=list)
     logits: dict[Candidate, np.ndarray] = dataclasses.field(default_factory=dict)
+    forced: set[Candidate] = dataclasses.field(default_factory=set)
+    outcomes_by_candidate: dict[Candidate, Outcome] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.work.mkdir(parents=True, exist_ok=True)
@@ -414,9 +417,10 @@ class _Run:
         from hwfit.precisions.base import QuantData
 
         labels, reference = self.val.y, self.reference_logits
+        by_labels = self.metric == "top1"  # the metric the budget applies to, nothing else
 
         def metric(logits: np.ndarray) -> float:
-            if labels is not None:
+            if by_labels and labels is not None:
                 return topk_accuracy(logits, labels)["top1"]
             assert reference is not None
             return fidelity(reference, logits).top1_agreement
@@ -437,6 +441,8 @@ class _Run:
         verdict = recipe.applicable(self.hardware)  # type: ignore[attr-defined]
         if not verdict.ok and not force:
             return Outcome(candidate, RowState.SKIPPED, f"{verdict.reason} (--force measures it)")
+        if not verdict.ok:
+            self.forced.add(candidate)
         key = (candidate.runtime, candidate.precision, candidate.batch)
         if key not in self.prepared:
             folder = (
@@ -463,6 +469,28 @@ class _Run:
 
     def evaluate(self, candidate: Candidate, *, force: bool, remaining_s: float | None) -> Outcome:
         """Prepare, measure and accuracy-check one candidate."""
+        if candidate.precision == "int8-mixed":
+            plain = self.outcomes_by_candidate.get(
+                dataclasses.replace(candidate, precision="int8")
+            )
+            if plain is not None and plain.state is not RowState.REJECTED:
+                why = (
+                    "plain INT8 met the budget"
+                    if plain.state is RowState.COMPLETE
+                    else (f"plain INT8 ended {plain.state.value}")
+                )
+                return Outcome(
+                    candidate,
+                    RowState.SKIPPED,
+                    f"{why}; mixed INT8 only runs when plain INT8 breaks the accuracy budget",
+                )
+        outcome = self._evaluate(candidate, force=force, remaining_s=remaining_s)
+        self.outcomes_by_candidate[candidate] = outcome
+        return outcome
+
+    def _evaluate(
+        self, candidate: Candidate, *, force: bool, remaining_s: float | None
+    ) -> Outcome:
         prepared_or_outcome = self._prepare(candidate, force)
         if isinstance(prepared_or_outcome, Outcome):
             return prepared_or_outcome
@@ -477,6 +505,7 @@ class _Run:
             prepare_details=prepared.details,
             artifact_path=str(prepared.path) if prepared.path else None,
             artifact_size_bytes=result.artifact_size_bytes,
+            forced=candidate in self.forced,
         )
         if result.state is not RowState.COMPLETE or logits is None:
             return outcome
