@@ -84,25 +84,14 @@ def bench(
     ] = False,
 ) -> None:
     """Measure latency (p50/p90/p99 with a CI), throughput, memory, size and compile time."""
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
     from hwfit.bench import bench as run_bench
-    from hwfit.cli.render import bench_table, console, console_err, print_json
+    from hwfit.cli.render import bench_table, console, console_err, print_json, progress_bar
     from hwfit.records import RowState, to_dict
 
     runtimes = [r.strip() for r in runtime.split(",") if r.strip()]
     thread_list: list[int | None] = list(_int_list(threads, "--threads")) if threads else [None]
 
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=console_err(),
-        transient=True,
-        disable=json_out or not console_err().is_terminal,
-    ) as bar:
+    with progress_bar(disable=json_out) as bar:
         task = bar.add_task(f"Loading {model}", total=None)
 
         def progress(done: int, total: int, config: RunConfig, result: BenchResult | None) -> None:

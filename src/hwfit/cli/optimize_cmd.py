@@ -85,22 +85,11 @@ def optimize(
     ] = False,
 ) -> None:
     """Quantize and compile, guard accuracy, choose the fastest, write a deployable artifact."""
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    from hwfit.cli.render import console, console_err, optimize_table, print_json
+    from hwfit.cli.render import console, optimize_table, print_json, progress_bar
     from hwfit.tune import optimize as run_optimize
 
     thread_list: list[int | None] = [int(t) for t in _list(threads) or []] or [None]
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=console_err(),
-        transient=True,
-        disable=json_out or not console_err().is_terminal,
-    ) as bar:
+    with progress_bar(disable=json_out) as bar:
         task = bar.add_task(f"Loading {model} and {data}", total=None)
 
         def progress(done: int, total: int, candidate: Candidate, outcome: Outcome | None) -> None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from hwfit.records import RowState
@@ -26,6 +27,7 @@ __all__ = [
     "history_table",
     "optimize_table",
     "print_json",
+    "progress_bar",
 ]
 
 
@@ -37,6 +39,20 @@ def console() -> Console:
 def console_err() -> Console:
     """The stderr console (errors, progress)."""
     return Console(stderr=True)
+
+
+def progress_bar(disable: bool) -> Progress:
+    """The progress bar of long commands, on stderr; off for --json and when not a terminal."""
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console_err(),
+        transient=True,
+        disable=disable or not console_err().is_terminal,
+    )
 
 
 def print_json(data: Any) -> None:

@@ -7,7 +7,7 @@ import dataclasses
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
     import numpy as np
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from hwfit.precisions import Precision
     from hwfit.records import InputSpec
 
-__all__ = ["PrecisionRecipe", "PreparedModel", "QuantData", "Verdict"]
+__all__ = ["PrecisionRecipe", "PreparedModel", "QuantData", "Verdict", "full_batches"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,3 +103,19 @@ class PrecisionRecipe(abc.ABC):
         Raises:
             RuntimeFailure: Quantization or conversion failed (the message says why).
         """
+
+
+def full_batches(samples: np.ndarray, batch: int) -> Iterator[np.ndarray]:
+    """Yield batches of exactly ``batch`` samples; the last is topped up from the first ones.
+
+    Exported models have a static batch dimension, so every batch a quantizer sees must be full.
+    """
+    import numpy as np
+
+    for begin in range(0, len(samples), batch):
+        chunk = samples[begin : begin + batch]
+        if len(chunk) < batch:
+            chunk = np.concatenate(
+                [chunk, np.resize(samples, (batch - len(chunk), *chunk.shape[1:]))]
+            )
+        yield np.ascontiguousarray(chunk)

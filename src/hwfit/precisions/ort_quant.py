@@ -27,10 +27,9 @@ import numpy as np
 
 from hwfit.errors import InputShapeError, RuntimeFailure, UserError
 from hwfit.models.convert import to_onnx
-from hwfit.precisions.base import PrecisionRecipe, PreparedModel, QuantData
+from hwfit.precisions.base import PrecisionRecipe, PreparedModel, QuantData, full_batches
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
     from hwfit.models.artifact import ModelArtifact
@@ -195,27 +194,15 @@ def _calibration(data: QuantData | None, spec: InputSpec) -> np.ndarray:
     return calibration
 
 
-def _batches(samples: np.ndarray, batch: int) -> Iterator[np.ndarray]:
-    """Yield batches of exactly ``batch`` samples; the last is topped up from the first ones.
-
-    Exported models have a static batch dimension, so every batch must be full.
-    """
-    for begin in range(0, len(samples), batch):
-        chunk = samples[begin : begin + batch]
-        if len(chunk) < batch:
-            chunk = np.concatenate(
-                [chunk, np.resize(samples, (batch - len(chunk), *chunk.shape[1:]))]
-            )
-        yield np.ascontiguousarray(chunk)
-
-
 def _calibration_reader(spec: InputSpec, calibration: np.ndarray) -> Any:
     """An ONNX Runtime ``CalibrationDataReader`` over ``calibration``, in model-sized batches."""
     from onnxruntime.quantization import CalibrationDataReader
 
     class _Reader(CalibrationDataReader):  # type: ignore[misc]  # onnxruntime is untyped
         def __init__(self) -> None:
-            self._feeds = ({spec.name: batch} for batch in _batches(calibration, spec.shape[0]))
+            self._feeds = (
+                {spec.name: batch} for batch in full_batches(calibration, spec.shape[0])
+            )
 
         def get_next(self) -> dict[str, np.ndarray] | None:
             return next(self._feeds, None)

@@ -27,7 +27,7 @@ import numpy as np
 
 from hwfit.errors import InputShapeError, RuntimeFailure, UserError
 from hwfit.models.convert import to_openvino
-from hwfit.precisions.base import PrecisionRecipe, PreparedModel, QuantData
+from hwfit.precisions.base import PrecisionRecipe, PreparedModel, QuantData, full_batches
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -76,7 +76,7 @@ class OVInt8Recipe(PrecisionRecipe):
         ov_model = _read_fp32(model, spec)
         import nncf
 
-        batches = list(_batches(calibration, spec.shape[0]))
+        batches = list(full_batches(calibration, spec.shape[0]))
         try:
             with _quiet_nncf():
                 quantized = nncf.quantize(
@@ -134,8 +134,8 @@ class OVMixedInt8Recipe(PrecisionRecipe):
         import nncf
         from nncf.quantization.advanced_parameters import AdvancedAccuracyRestorerParameters
 
-        calibration_batches = list(_batches(calibration, spec.shape[0]))
-        validation_batches = list(_batches(validation, spec.shape[0]))
+        calibration_batches = list(full_batches(calibration, spec.shape[0]))
+        validation_batches = list(full_batches(validation, spec.shape[0]))
         log: list[str] = []
         try:
             reference = _fp32_outputs(ov_model, validation_batches)
@@ -232,20 +232,6 @@ def _samples(
             hint="Preprocess the data to the model's input size.",
         )
     return array
-
-
-def _batches(samples: np.ndarray, batch: int) -> Iterator[np.ndarray]:
-    """Yield batches of exactly ``batch`` samples; the last is topped up from the first ones.
-
-    The IR has a static batch dimension, so every batch must be full.
-    """
-    for begin in range(0, len(samples), batch):
-        chunk = samples[begin : begin + batch]
-        if len(chunk) < batch:
-            chunk = np.concatenate(
-                [chunk, np.resize(samples, (batch - len(chunk), *chunk.shape[1:]))]
-            )
-        yield np.ascontiguousarray(chunk)
 
 
 def _read_fp32(model: ModelArtifact, spec: InputSpec) -> Any:
