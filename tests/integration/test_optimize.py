@@ -168,3 +168,23 @@ def test_bad_data_is_a_clear_error(tmp_path):
         hwfit.optimize(
             COLOUR, str(tmp_path / "wrong.npz"), out=tmp_path / "o2", input_shape="1x3x32x32"
         )
+
+
+def test_a_crashing_quantizer_fails_its_candidate_only(colour_data, tmp_path, monkeypatch):
+    from hwfit.precisions import RECIPES
+
+    monkeypatch.setitem(RECIPES._paths, "onnxruntime:int8", "crashing_recipe:CrashingInt8Recipe")
+    monkeypatch.delitem(RECIPES._loaded, "onnxruntime:int8", raising=False)
+    result = hwfit.optimize(
+        COLOUR,
+        str(colour_data),
+        out=tmp_path / "o",
+        input_shape="1x3x32x32",
+        runtimes=["onnxruntime"],
+        precisions=["fp32", "int8"],
+        **QUICK,
+    )
+    by_precision = {o.candidate.precision: o for o in result.outcomes}
+    assert by_precision["int8"].state is RowState.FAILED
+    assert "SIGSEGV" in by_precision["int8"].reason
+    assert result.winner is by_precision["fp32"]

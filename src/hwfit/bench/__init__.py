@@ -35,7 +35,7 @@ from hwfit.records import (
 if TYPE_CHECKING:
     from hwfit.runtimes.base import Runtime
 
-__all__ = ["BenchReport", "Progress", "bench", "probe_runtime", "run_row"]
+__all__ = ["BenchReport", "Progress", "bench", "probe_runtime", "run_row", "spawn_worker"]
 
 #: Called before each row (result None) and after it (the result).
 Progress = Callable[[int, int, RunConfig, BenchResult | None], None]
@@ -304,9 +304,12 @@ def run_row(
     return _spawn(job, info, config, timeout_s)
 
 
-def _spawn(
-    job: dict[str, Any], info: ModelInfo, config: RunConfig, timeout_s: float
-) -> BenchResult:
+def spawn_worker(job: dict[str, Any], timeout_s: float) -> tuple[dict[str, Any] | None, str]:
+    """Run one worker job in a fresh process; return ``(result, "")`` or ``(None, why)``.
+
+    ``why`` names the timeout, the signal of a crash, or the exit code and the last line the
+    worker printed. Ctrl-C in the parent ends the worker and is raised again.
+    """
     with tempfile.TemporaryDirectory(prefix="hwfit-worker-") as tmp:
         job_path, result_path, log_path = (
             Path(tmp) / n for n in ("job.json", "result.json", "log.txt")
@@ -328,28 +331,27 @@ def _spawn(
                 code = proc.wait(timeout=timeout_s)
             except subprocess.TimeoutExpired:
                 _kill(proc)
-                return BenchResult(
-                    model=info,
-                    config=config,
-                    state=RowState.FAILED,
-                    reason=f"timed out after {timeout_s:.0f} s (worker killed)",
-                )
+                return None, f"timed out after {timeout_s:.0f} s (worker killed)"
             except BaseException:
                 _kill(proc)
                 raise
         if result_path.exists():
-            return from_dict(BenchResult, json.loads(result_path.read_text()))
+            return json.loads(result_path.read_text()), ""
         tail = _last_line(log_path)
         if code < 0:
             why = f"worker crashed with {signal.Signals(-code).name}"
         else:
             why = f"worker exited with code {code} and no result"
-        return BenchResult(
-            model=info,
-            config=config,
-            state=RowState.FAILED,
-            reason=why + (f": {tail}" if tail else ""),
-        )
+        return None, why + (f": {tail}" if tail else "")
+
+
+def _spawn(
+    job: dict[str, Any], info: ModelInfo, config: RunConfig, timeout_s: float
+) -> BenchResult:
+    result, why = spawn_worker(job, timeout_s)
+    if result is None:
+        return BenchResult(model=info, config=config, state=RowState.FAILED, reason=why)
+    return from_dict(BenchResult, result)
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:

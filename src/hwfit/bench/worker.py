@@ -143,6 +143,11 @@ def _evaluate(compiled: Any, batch: int, data: Path, out: Path) -> None:
 def main(argv: list[str]) -> int:
     """Entry point: read the job file, write the result file."""
     job = json.loads(Path(argv[0]).read_text())
+    if job.get("task") == "prepare":
+        from hwfit.precisions.job import run_prepare
+
+        Path(argv[1]).write_text(json.dumps(run_prepare(job)))
+        return 0
     result = run_job(job)
     Path(argv[1]).write_text(json.dumps(to_dict(result)))
     return 0

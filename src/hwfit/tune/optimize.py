@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from hwfit.accuracy.guard import AccuracyBudget
     from hwfit.hardware import HardwareProfile
     from hwfit.models.artifact import ModelArtifact
-    from hwfit.precisions.base import PreparedModel, QuantData
+    from hwfit.precisions.base import PreparedModel
 
 __all__ = ["OptimizeProgress", "OptimizeResult", "optimize"]
 
@@ -412,25 +412,65 @@ class _Run:
             acc.update(topk_accuracy(logits, self.val.y))
         return acc
 
-    def _quant_data(self) -> QuantData:
-        from hwfit.accuracy.metrics import fidelity, topk_accuracy
-        from hwfit.precisions.base import QuantData
+    def _quant_data_path(self) -> Path:
+        """The arrays a quantizer may need, written once for the prepare workers."""
+        from hwfit.precisions.job import write_quant_data
 
-        labels, reference = self.val.y, self.reference_logits
-        by_labels = self.metric == "top1"  # the metric the budget applies to, nothing else
+        path = self.work / "quant_data.npz"
+        if not path.exists():
+            write_quant_data(
+                path,
+                calibration=self.calib.x,
+                validation=self.val.x,
+                labels=self.val.y,
+                reference=self.reference_logits,
+            )
+        return path
 
-        def metric(logits: np.ndarray) -> float:
-            if by_labels and labels is not None:
-                return topk_accuracy(logits, labels)["top1"]
-            assert reference is not None
-            return fidelity(reference, logits).top1_agreement
+    def _run_recipe(
+        self, recipe: Any, candidate: Candidate, folder: Path, remaining_s: float | None
+    ) -> PreparedModel | str:
+        """Prepare in-process (float recipes) or in a worker (quantizers); str = failure."""
+        from hwfit.bench import spawn_worker
+        from hwfit.precisions import RECIPES, recipe_key
+        from hwfit.precisions.base import PreparedModel
+        from hwfit.records import to_dict
 
-        return QuantData(
-            calibration=self.calib.x, validation=self.val.x, metric=metric, max_drop=self.allowed
+        spec = self.artifact.info.input.with_batch(candidate.batch)
+        if not recipe.needs_calibration:  # conversions only: cached, in-process
+            try:
+                return recipe.prepare(self.artifact, spec, folder, None)  # type: ignore[no-any-return]
+            except HwfitError as exc:
+                return exc.message
+        job = {
+            "task": "prepare",
+            "recipe_path": RECIPES.path(recipe_key(candidate.runtime, candidate.precision)),
+            "model": to_dict(self.artifact.info),
+            "runtime": candidate.runtime,
+            "precision": candidate.precision,
+            "spec": to_dict(spec),
+            "out_dir": str(folder),
+            "data": str(self._quant_data_path()),
+            "metric": self.metric,
+            "max_drop": self.allowed,
+        }
+        timeout = (
+            self.timeout_s if remaining_s is None else max(30.0, min(self.timeout_s, remaining_s))
+        )
+        result, why = spawn_worker(job, timeout)
+        if result is None:
+            return why
+        if not result["ok"]:
+            return str(result["error"])
+        return PreparedModel(
+            path=Path(result["path"]) if result["path"] else None,
+            kind=result["kind"],
+            seconds=float(result["seconds"]),
+            details=dict(result["details"]),
         )
 
     def _prepare(
-        self, candidate: Candidate, force: bool
+        self, candidate: Candidate, force: bool, remaining_s: float | None
     ) -> tuple[PreparedModel, ModelInfo] | Outcome:
         from hwfit.models import load_model
         from hwfit.precisions import RECIPES, Precision, recipe_key
@@ -452,14 +492,9 @@ class _Run:
             )
             folder.mkdir(parents=True, exist_ok=True)
             spec = self.artifact.info.input.with_batch(candidate.batch)
-            try:
-                prepared = recipe.prepare(self.artifact, spec, folder, self._quant_data())  # type: ignore[attr-defined]
-            except HwfitError as exc:
-                return Outcome(candidate, RowState.FAILED, f"preparing failed: {exc.message}")
-            except Exception as exc:  # a quantizer's own error fails this candidate only
-                return Outcome(
-                    candidate, RowState.FAILED, f"preparing failed: {type(exc).__name__}: {exc}"
-                )
+            prepared = self._run_recipe(recipe, candidate, folder, remaining_s)
+            if isinstance(prepared, str):
+                return Outcome(candidate, RowState.FAILED, f"preparing failed: {prepared}")
             if prepared.path is None:
                 info = self.artifact.info
             else:
@@ -491,7 +526,7 @@ class _Run:
     def _evaluate(
         self, candidate: Candidate, *, force: bool, remaining_s: float | None
     ) -> Outcome:
-        prepared_or_outcome = self._prepare(candidate, force)
+        prepared_or_outcome = self._prepare(candidate, force, remaining_s)
         if isinstance(prepared_or_outcome, Outcome):
             return prepared_or_outcome
         prepared, info = prepared_or_outcome
