@@ -29,7 +29,21 @@ __all__ = [
     "UnknownNameError",
     "UnsupportedModelError",
     "UserError",
+    "first_line",
 ]
+
+
+def first_line(exc: BaseException, limit: int = 400) -> str:
+    r"""The first line of an exception's message (its type name when empty), cut at ``limit``.
+
+    Example:
+        >>> first_line(ValueError("bad shape\ndetails..."))
+        'bad shape'
+        >>> first_line(RuntimeError())
+        'RuntimeError'
+    """
+    text = str(exc).strip()
+    return text.splitlines()[0][:limit] if text else type(exc).__name__
 
 
 class HwfitError(Exception):

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from hwfit.errors import InputShapeError, UserError
+from hwfit.errors import InputShapeError, UserError, first_line
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -499,7 +499,7 @@ def load_image(path: str | os.PathLike[str]) -> Image.Image:
             return img
     except Exception as exc:
         raise UserError(
-            f"Cannot read image {str(path)!r}: {_first_line(exc)}",
+            f"Cannot read image {str(path)!r}: {first_line(exc, 300)}",
             hint="The file is corrupt or not an image; remove or replace it.",
         ) from exc
 
@@ -595,7 +595,7 @@ def _npz_shape(file: Path, key: str) -> tuple[int, ...] | None:
                     shape, _, _ = np.lib.format.read_array_header_2_0(fh)
     except Exception as exc:
         raise UserError(
-            f"Cannot read {str(file)!r} as a .npz file: {_first_line(exc)}",
+            f"Cannot read {str(file)!r} as a .npz file: {first_line(exc, 300)}",
             hint="Write it with numpy.savez(path, x=inputs, y=labels).",
         ) from exc
     return tuple(int(d) for d in shape)
@@ -655,7 +655,7 @@ def _load_npz(file: Path, preprocess: Preprocess, limit: int | None, seed: int) 
             arrays = {k: npz[k] for k in npz.files}
     except Exception as exc:
         raise UserError(
-            f"Cannot read {str(file)!r} as a .npz file: {_first_line(exc)}",
+            f"Cannot read {str(file)!r} as a .npz file: {first_line(exc, 300)}",
             hint="Write it with numpy.savez(path, x=inputs, y=labels).",
         ) from exc
     if "x" not in arrays:
@@ -926,8 +926,3 @@ def _int(key: str, text: str) -> int:
 
 def _fmt(shape: Sequence[int]) -> str:
     return "x".join(str(int(d)) for d in shape)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:300]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hwfit._paths import cache_dir
-from hwfit.errors import UnsupportedModelError
+from hwfit.errors import UnsupportedModelError, first_line
 
 if TYPE_CHECKING:
     from hwfit.models.artifact import ModelArtifact
@@ -72,8 +72,7 @@ def to_onnx(artifact: ModelArtifact, spec: InputSpec) -> tuple[Path, float]:
     except Exception as exc:
         tmp.unlink(missing_ok=True)
         raise UnsupportedModelError(
-            f"PyTorch -> ONNX export of {artifact.info.source!r} failed: "
-            f"{str(exc).strip().splitlines()[0][:400] if str(exc).strip() else type(exc).__name__}"
+            f"PyTorch -> ONNX export of {artifact.info.source!r} failed: {first_line(exc)}"
         ) from exc
     tmp.replace(target)
     return target, time.perf_counter() - start
@@ -108,8 +107,7 @@ def to_openvino(artifact: ModelArtifact, spec: InputSpec) -> tuple[Path, float]:
         tmp.unlink(missing_ok=True)
         tmp.with_suffix(".bin").unlink(missing_ok=True)
         raise UnsupportedModelError(
-            f"ONNX -> OpenVINO conversion of {artifact.info.source!r} failed: "
-            f"{str(exc).strip().splitlines()[0][:400]}"
+            f"ONNX -> OpenVINO conversion of {artifact.info.source!r} failed: {first_line(exc)}"
         ) from exc
     tmp.with_suffix(".bin").replace(target.with_suffix(".bin"))
     tmp.replace(target)

@@ -18,7 +18,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hwfit.errors import InputShapeError, ModelSourceError, UnknownNameError, UserError
+from hwfit.errors import (
+    InputShapeError,
+    ModelSourceError,
+    UnknownNameError,
+    UserError,
+    first_line,
+)
 from hwfit.models.shapes import Dim, merge_shape
 from hwfit.records import InputSpec, ModelInfo
 
@@ -163,7 +169,7 @@ def _load_torchscript(path: str) -> Any:
         return torch.jit.load(path, map_location="cpu")
     except Exception as exc:
         raise ModelSourceError(
-            f"Cannot read TorchScript model {path!r}: {_first_line(exc)}",
+            f"Cannot read TorchScript model {path!r}: {first_line(exc, 300)}",
             hint="Save it with torch.jit.save(torch.jit.script(model), path); a state dict needs "
             "a model: pass it with --weights to a timm: or module:factory model.",
         ) from exc
@@ -176,7 +182,7 @@ def _load_export(path: str) -> Any:
         return torch.export.load(path).module()
     except Exception as exc:
         raise ModelSourceError(
-            f"Cannot read torch.export program {path!r}: {_first_line(exc)}",
+            f"Cannot read torch.export program {path!r}: {first_line(exc, 300)}",
             hint="Save it with torch.export.save(torch.export.export(model, args), path).",
         ) from exc
 
@@ -198,7 +204,7 @@ def _build_factory(spec: str) -> Any:
     try:
         built = factory()
     except Exception as exc:
-        raise ModelSourceError(f"Factory {spec!r} raised: {_first_line(exc)}") from exc
+        raise ModelSourceError(f"Factory {spec!r} raised: {first_line(exc, 300)}") from exc
     if not isinstance(built, torch.nn.Module):
         raise ModelSourceError(
             f"Factory {spec!r} returned {type(built).__name__}, not a torch.nn.Module."
@@ -212,7 +218,7 @@ def _load_weights(spec: str, module: Any, weights: str) -> None:
     try:
         state = torch.load(weights, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise ModelSourceError(f"Cannot read weights {weights!r}: {_first_line(exc)}") from exc
+        raise ModelSourceError(f"Cannot read weights {weights!r}: {first_line(exc, 300)}") from exc
     for key in ("state_dict", "model", "model_state_dict"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
@@ -265,7 +271,8 @@ def _check_forward(spec: str, module: Any, shape: tuple[int, ...]) -> tuple[int,
             module(x)
     except Exception as exc:
         raise InputShapeError(
-            f"Model {spec!r} rejects input shape {'x'.join(map(str, shape))}: {_first_line(exc)}",
+            f"Model {spec!r} rejects input shape {'x'.join(map(str, shape))}: "
+            f"{first_line(exc, 300)}",
             hint="Pass the shape the model expects with --input-shape, e.g. 1x3x224x224.",
         ) from exc
     flops = counter.get_total_flops()
@@ -298,7 +305,7 @@ def _describe_onnx(path: str, user: tuple[int, ...] | None) -> ModelInfo:
         proto = onnx.load(path)
     except Exception as exc:
         raise ModelSourceError(
-            f"Cannot read ONNX model {path!r}: {_first_line(exc)}",
+            f"Cannot read ONNX model {path!r}: {first_line(exc, 300)}",
             hint="The file is not a valid ONNX model; export it again.",
         ) from exc
     initializers = {i.name for i in proto.graph.initializer}
@@ -334,7 +341,7 @@ def _describe_openvino(path: str, user: tuple[int, ...] | None) -> ModelInfo:
         model = ov.Core().read_model(path)
     except Exception as exc:
         raise ModelSourceError(
-            f"Cannot read OpenVINO IR {path!r}: {_first_line(exc)}",
+            f"Cannot read OpenVINO IR {path!r}: {first_line(exc, 300)}",
             hint=f"An IR is a .xml with its .bin ({bin_path.name}) beside it; convert it again.",
         ) from exc
     if len(model.inputs) != 1:
@@ -366,8 +373,3 @@ def _prod(dims: Any) -> int:
     for d in dims:
         out *= int(d)
     return out
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:300]

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from hwfit.errors import InputShapeError, RuntimeFailure, UserError
+from hwfit.errors import InputShapeError, RuntimeFailure, UserError, first_line
 from hwfit.models.convert import to_onnx
 from hwfit.precisions.base import PrecisionRecipe, PreparedModel, QuantData, full_batches
 
@@ -103,7 +103,7 @@ class OrtStaticInt8Recipe(PrecisionRecipe):
             target.unlink(missing_ok=True)
             raise RuntimeFailure(
                 f"ONNX Runtime static INT8 quantization of {model.info.source!r} failed: "
-                f"{_first_line(exc)}"
+                f"{first_line(exc)}"
             ) from exc
         finally:
             if preprocessed != source:
@@ -147,7 +147,7 @@ class OrtDynamicInt8Recipe(PrecisionRecipe):
             target.unlink(missing_ok=True)
             raise RuntimeFailure(
                 f"ONNX Runtime dynamic INT8 quantization of {model.info.source!r} failed: "
-                f"{_first_line(exc)}"
+                f"{first_line(exc)}"
             ) from exc
         finally:
             if preprocessed != source:
@@ -223,7 +223,7 @@ def _preprocess(source: Path, target: Path) -> tuple[Path, str | None]:
         quant_pre_process(str(source), str(target))
     except Exception as exc:
         target.unlink(missing_ok=True)
-        return source, f"skipped ({_first_line(exc)})"
+        return source, f"skipped ({first_line(exc)})"
     return target, None
 
 
@@ -254,8 +254,3 @@ def _int8_compute_layers(path: Path) -> tuple[int, int]:
             total += 1
             int8 += len(node.input) > 1 and producers.get(node.input[1]) == "DequantizeLinear"
     return int8, total
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:400] if text else type(exc).__name__

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from hwfit.errors import InputShapeError, RuntimeFailure, UserError
+from hwfit.errors import InputShapeError, RuntimeFailure, UserError, first_line
 from hwfit.models.convert import to_openvino
 from hwfit.precisions.base import PrecisionRecipe, PreparedModel, QuantData, full_batches
 
@@ -88,7 +88,7 @@ class OVInt8Recipe(PrecisionRecipe):
                 )
         except Exception as exc:
             raise RuntimeFailure(
-                f"NNCF INT8 quantization of {model.info.source!r} failed: {_first_line(exc)}"
+                f"NNCF INT8 quantization of {model.info.source!r} failed: {first_line(exc)}"
             ) from exc
         target = _save(quantized, out_dir / "model_int8.xml", model.info.source)
         int8_layers, total = _int8_compute_layers(quantized)
@@ -158,7 +158,7 @@ class OVMixedInt8Recipe(PrecisionRecipe):
         except Exception as exc:
             raise RuntimeFailure(
                 "NNCF accuracy-controlled INT8 quantization of "
-                f"{model.info.source!r} failed: {_first_line(exc)}"
+                f"{model.info.source!r} failed: {first_line(exc)}"
             ) from exc
         target = _save(quantized, out_dir / "model_int8_mixed.xml", model.info.source)
         int8_layers, total = _int8_compute_layers(quantized)
@@ -245,7 +245,7 @@ def _read_fp32(model: ModelArtifact, spec: InputSpec) -> Any:
             ov_model.reshape({ov_model.inputs[0]: list(spec.shape)})
     except Exception as exc:
         raise RuntimeFailure(
-            f"OpenVINO cannot read {str(path)!r} for quantization: {_first_line(exc)}"
+            f"OpenVINO cannot read {str(path)!r} for quantization: {first_line(exc)}"
         ) from exc
     return ov_model
 
@@ -269,7 +269,7 @@ def _save(quantized: Any, target: Path, source: str) -> Path:
         target.unlink(missing_ok=True)
         target.with_suffix(".bin").unlink(missing_ok=True)
         raise RuntimeFailure(
-            f"Saving the INT8 IR of {source!r} failed: {_first_line(exc)}"
+            f"Saving the INT8 IR of {source!r} failed: {first_line(exc)}"
         ) from exc
     return target
 
@@ -371,8 +371,3 @@ def _quiet_nncf(log: list[str] | None = None) -> Iterator[None]:
         nncf_logger.setLevel(saved_level)
         for handler, level in saved_handlers:
             handler.setLevel(level)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:400] if text else type(exc).__name__

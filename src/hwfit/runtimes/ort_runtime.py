@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import onnxruntime as ort
 
-from hwfit.errors import UnsupportedModelError
+from hwfit.errors import UnsupportedModelError, first_line
 from hwfit.models.convert import file_size, to_onnx
 from hwfit.records import Availability, Executed
 from hwfit.runtimes.base import CompiledModel, Runtime
@@ -103,7 +103,7 @@ class OrtRuntime(Runtime):
             session = ort.InferenceSession(str(path), options, providers=list(self.providers))
         except Exception as exc:
             raise UnsupportedModelError(
-                f"ONNX Runtime cannot load the model: {str(exc).strip().splitlines()[0][:400]}"
+                f"ONNX Runtime cannot load the model: {first_line(exc)}"
             ) from exc
         compiled = OrtCompiledModel(session, self.ort_device, self._executed(session, path))
         compiled.artifact_size_bytes = file_size(path)

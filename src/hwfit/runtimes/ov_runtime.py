@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import openvino as ov
 
-from hwfit.errors import UnsupportedModelError
+from hwfit.errors import UnsupportedModelError, first_line
 from hwfit.models.convert import file_size, to_openvino
 from hwfit.records import Availability, Executed
 from hwfit.runtimes.base import CompiledModel, Runtime
@@ -169,7 +169,7 @@ class OVRuntime(Runtime):
             compiled = OVCompiledModel(core, ov_model, self.ov_device, options)
         except Exception as exc:
             raise UnsupportedModelError(
-                f"OpenVINO cannot compile the model: {str(exc).strip().splitlines()[0][:400]}"
+                f"OpenVINO cannot compile the model: {first_line(exc)}"
             ) from exc
         compiled.executed = compiled.executed_info()
         compiled.artifact_size_bytes = file_size(path)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 import torch
 
-from hwfit.errors import UnsupportedModelError
+from hwfit.errors import UnsupportedModelError, first_line
 from hwfit.records import Availability, Executed
 from hwfit.runtimes.base import CompiledModel, Runtime
 
@@ -130,9 +130,7 @@ class TorchCompileRuntime(TorchEagerRuntime):
             with torch.inference_mode():
                 compiled(example)  # torch.compile is lazy: the first call compiles
         except Exception as exc:
-            raise UnsupportedModelError(
-                f"torch.compile failed: {str(exc).strip().splitlines()[0][:400]}"
-            ) from exc
+            raise UnsupportedModelError(f"torch.compile failed: {first_line(exc)}") from exc
         details = dict(
             executed.details,
             backend="inductor",
