@@ -17,7 +17,15 @@ if TYPE_CHECKING:
     from hwfit.precisions import Precision
     from hwfit.records import InputSpec
 
-__all__ = ["PrecisionRecipe", "PreparedModel", "QuantData", "Verdict", "full_batches"]
+__all__ = [
+    "PrecisionRecipe",
+    "PreparedModel",
+    "QuantData",
+    "Verdict",
+    "checked_samples",
+    "full_batches",
+    "require_calibration",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,3 +127,40 @@ def full_batches(samples: np.ndarray, batch: int) -> Iterator[np.ndarray]:
                 [chunk, np.resize(samples, (batch - len(chunk), *chunk.shape[1:]))]
             )
         yield np.ascontiguousarray(chunk)
+
+
+def require_calibration(data: QuantData | None) -> QuantData:
+    """Return ``data`` when it has calibration samples, else raise the error that says so.
+
+    Raises:
+        UserError: No data, or no calibration samples.
+    """
+    from hwfit.errors import UserError
+
+    if data is None or len(data.calibration) == 0:
+        raise UserError(
+            "INT8 static quantization needs calibration data: pass --data",
+            hint="Give a folder of representative images or an .npz file of model inputs "
+            "(a few hundred samples are enough).",
+        )
+    return data
+
+
+def checked_samples(samples: np.ndarray, spec: InputSpec, role: str) -> np.ndarray:
+    """Return ``samples`` as float32 after checking them against the model's input ``spec``.
+
+    Raises:
+        InputShapeError: The samples do not have the model's per-sample shape.
+    """
+    import numpy as np
+
+    from hwfit.errors import InputShapeError
+
+    array = np.asarray(samples, dtype=np.float32)
+    if array.shape[1:] != tuple(spec.shape[1:]):
+        raise InputShapeError(
+            f"{role} samples have shape {array.shape[1:]}, the model's input {spec.name!r} "
+            f"takes {tuple(spec.shape[1:])} per sample.",
+            hint="Preprocess the data to the model's input size.",
+        )
+    return array

@@ -25,9 +25,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from hwfit.errors import InputShapeError, RuntimeFailure, UserError, first_line
+from hwfit.errors import RuntimeFailure, first_line
 from hwfit.models.convert import to_onnx
-from hwfit.precisions.base import PrecisionRecipe, PreparedModel, QuantData, full_batches
+from hwfit.precisions.base import (
+    PrecisionRecipe,
+    PreparedModel,
+    QuantData,
+    checked_samples,
+    full_batches,
+    require_calibration,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -61,7 +68,7 @@ class OrtStaticInt8Recipe(PrecisionRecipe):
     def prepare(  # noqa: D102
         self, model: ModelArtifact, spec: InputSpec, out_dir: Path, data: QuantData | None
     ) -> PreparedModel:
-        calibration = _calibration(data, spec)
+        calibration = checked_samples(require_calibration(data).calibration, spec, "Calibration")
         start = time.perf_counter()
         source, _ = to_onnx(model, spec)
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -174,24 +181,6 @@ class OrtDynamicInt8Recipe(PrecisionRecipe):
         return PreparedModel(
             path=target, kind="onnx", seconds=time.perf_counter() - start, details=details
         )
-
-
-def _calibration(data: QuantData | None, spec: InputSpec) -> np.ndarray:
-    """Return the calibration inputs, or raise the user error that says what is missing."""
-    if data is None or len(data.calibration) == 0:
-        raise UserError(
-            "INT8 static quantization needs calibration data: pass --data",
-            hint="Give a folder of representative images or an .npz file of model inputs "
-            "(a few hundred samples are enough).",
-        )
-    calibration = np.asarray(data.calibration, dtype=np.float32)
-    if calibration.shape[1:] != tuple(spec.shape[1:]):
-        raise InputShapeError(
-            f"Calibration samples have shape {calibration.shape[1:]}, the model's input "
-            f"{spec.name!r} takes {tuple(spec.shape[1:])} per sample.",
-            hint="Preprocess the data to the model's input size.",
-        )
-    return calibration
 
 
 def _calibration_reader(spec: InputSpec, calibration: np.ndarray) -> Any:

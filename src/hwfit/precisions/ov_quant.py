@@ -25,9 +25,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from hwfit.errors import InputShapeError, RuntimeFailure, UserError, first_line
+from hwfit.errors import RuntimeFailure, UserError, first_line
 from hwfit.models.convert import to_openvino
-from hwfit.precisions.base import PrecisionRecipe, PreparedModel, QuantData, full_batches
+from hwfit.precisions.base import (
+    PrecisionRecipe,
+    PreparedModel,
+    QuantData,
+    checked_samples,
+    full_batches,
+    require_calibration,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -71,7 +78,7 @@ class OVInt8Recipe(PrecisionRecipe):
     def prepare(  # noqa: D102
         self, model: ModelArtifact, spec: InputSpec, out_dir: Path, data: QuantData | None
     ) -> PreparedModel:
-        calibration = _samples(_require_calibration(data), spec, "Calibration")
+        calibration = checked_samples(require_calibration(data).calibration, spec, "Calibration")
         start = time.perf_counter()
         ov_model = _read_fp32(model, spec)
         import nncf
@@ -120,15 +127,15 @@ class OVMixedInt8Recipe(PrecisionRecipe):
     def prepare(  # noqa: D102
         self, model: ModelArtifact, spec: InputSpec, out_dir: Path, data: QuantData | None
     ) -> PreparedModel:
-        data = _require_calibration(data)
-        calibration = _samples(data, spec, "Calibration")
+        data = require_calibration(data)
+        calibration = checked_samples(data.calibration, spec, "Calibration")
         if data.validation is None or len(data.validation) == 0 or data.metric is None:
             raise UserError(
                 "Accuracy-controlled INT8 (int8-mixed) needs validation data and a metric.",
                 hint="Pass --data with enough samples for disjoint calibration and validation "
                 "subsets (labels give top-1; without them the metric is agreement with FP32).",
             )
-        validation = _samples(data, spec, "Validation", data.validation)
+        validation = checked_samples(data.validation, spec, "Validation")
         start = time.perf_counter()
         ov_model = _read_fp32(model, spec)
         import nncf
@@ -208,30 +215,6 @@ class _SubsetValidation:
 
 def _batch_of(item: tuple[int, np.ndarray]) -> np.ndarray:
     return item[1]
-
-
-def _require_calibration(data: QuantData | None) -> QuantData:
-    if data is None or len(data.calibration) == 0:
-        raise UserError(
-            "INT8 static quantization needs calibration data: pass --data",
-            hint="Give a folder of representative images or an .npz file of model inputs "
-            "(a few hundred samples are enough).",
-        )
-    return data
-
-
-def _samples(
-    data: QuantData, spec: InputSpec, role: str, samples: np.ndarray | None = None
-) -> np.ndarray:
-    """Return ``samples`` (the calibration set by default) as float32, checked against ``spec``."""
-    array = np.asarray(data.calibration if samples is None else samples, dtype=np.float32)
-    if array.shape[1:] != tuple(spec.shape[1:]):
-        raise InputShapeError(
-            f"{role} samples have shape {array.shape[1:]}, the model's input {spec.name!r} "
-            f"takes {tuple(spec.shape[1:])} per sample.",
-            hint="Preprocess the data to the model's input size.",
-        )
-    return array
 
 
 def _read_fp32(model: ModelArtifact, spec: InputSpec) -> Any:
