@@ -124,20 +124,8 @@ def _measure(
 
 
 def _evaluate(compiled: Any, batch: int, data: Path, out: Path) -> None:
-    """Run the compiled model over ``x`` of an ``.npz`` in chunks of its static batch; save logits.
-
-    The last chunk is padded with copies of its first sample and the padding dropped.
-    """
-    x = np.load(data)["x"]
-    outputs = []
-    for start in range(0, len(x), batch):
-        chunk = x[start : start + batch]
-        n = len(chunk)
-        if n < batch:
-            chunk = np.concatenate([chunk, np.repeat(chunk[:1], batch - n, axis=0)])
-        result = np.asarray(compiled.infer(np.ascontiguousarray(chunk)), dtype=np.float32)
-        outputs.append(result[:n])
-    np.savez(out, logits=np.concatenate(outputs))
+    """Run the compiled model over ``x`` of an ``.npz``; save the outputs as ``logits``."""
+    np.savez(out, logits=compiled.infer_all(np.load(data)["x"], batch))
 
 
 def main(argv: list[str]) -> int:

@@ -45,6 +45,23 @@ class CompiledModel(abc.ABC):
     def infer(self, x: np.ndarray) -> np.ndarray:
         """Return the (first) output for ``x`` as a NumPy array."""
 
+    def infer_all(self, x: np.ndarray, batch: int) -> np.ndarray:
+        """Return the outputs for any number of samples, in chunks of the static ``batch``.
+
+        The last chunk is padded with copies of its first sample and the padding dropped.
+        """
+        import numpy as np
+
+        outputs = []
+        for start in range(0, len(x), batch):
+            chunk = x[start : start + batch]
+            n = len(chunk)
+            if n < batch:
+                chunk = np.concatenate([chunk, np.repeat(chunk[:1], batch - n, axis=0)])
+            result = np.asarray(self.infer(np.ascontiguousarray(chunk)), dtype=np.float32)
+            outputs.append(result[:n])
+        return np.concatenate(outputs)
+
     def async_throughput(
         self, x: np.ndarray, seconds: float
     ) -> tuple[float, dict[str, str]] | None:
