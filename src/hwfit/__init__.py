@@ -7,6 +7,7 @@ framework (torch, onnxruntime, openvino) is imported until a function needs it.
 from __future__ import annotations
 
 from hwfit._version import __version__
+from hwfit.analysis import compare, frontier, gap
 from hwfit.artifacts import Predictor, load
 from hwfit.bench import BenchReport, bench
 from hwfit.errors import HwfitError, UserError
@@ -32,6 +33,9 @@ __all__ = [
     "UserError",
     "__version__",
     "bench",
+    "compare",
+    "frontier",
+    "gap",
     "load",
     "load_model",
     "optimize",

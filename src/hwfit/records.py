@@ -246,15 +246,25 @@ def from_dict(cls: type[R], data: dict[str, Any]) -> R:
         >>> from_dict(InputSpec, to_dict(spec)) == spec
         True
     """
-    import typing
-
-    hints = typing.get_type_hints(cls)
+    hints = _type_hints(cls)
     kwargs: dict[str, Any] = {}
     for field in dataclasses.fields(cls):  # type: ignore[arg-type]
         if field.name not in data:
             continue
         kwargs[field.name] = _convert(hints[field.name], data[field.name])
     return cls(**kwargs)
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _type_hints(cls: type) -> dict[str, Any]:
+    # Resolving the string annotations is most of from_dict's time; the classes never change.
+    import typing
+
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
 
 
 def _convert(hint: Any, value: Any) -> Any:

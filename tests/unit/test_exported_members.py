@@ -26,3 +26,9 @@ def test_import_hwfit_imports_no_framework():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_analysis_commands_are_public():
+    from hwfit.analysis import compare, frontier, gap
+
+    assert (hwfit.frontier, hwfit.compare, hwfit.gap) == (frontier, compare, gap)

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from hwfit.cli import bench_cmd, hardware_cmd, history_cmd, optimize_cmd, predict_cmd
+from hwfit.cli import (
+    bench_cmd,
+    compare_cmd,
+    export_cmd,
+    frontier_cmd,
+    gap_cmd,
+    hardware_cmd,
+    history_cmd,
+    import_cmd,
+    optimize_cmd,
+    predict_cmd,
+    search_cmd,
+)
 
 __all__ = ["app"]
 
@@ -19,5 +31,11 @@ app = typer.Typer(
 app.command("hardware")(hardware_cmd.hardware)
 app.command("bench")(bench_cmd.bench)
 app.command("history")(history_cmd.history)
+app.command("export")(export_cmd.export)
+app.command("import")(import_cmd.import_)
 app.command("optimize")(optimize_cmd.optimize)
 app.command("predict")(predict_cmd.predict)
+app.command("frontier")(frontier_cmd.frontier)
+app.command("compare")(compare_cmd.compare)
+app.command("gap")(gap_cmd.gap)
+app.add_typer(search_cmd.search_app, name="search")

@@ -14,7 +14,7 @@ import datetime as dt
 import logging
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -247,6 +247,32 @@ class ResultStore:
             row_id = row.id
         logger.debug("Saved result %d: %s on %s", row_id, result.model.source, row.runtime)
         return row_id
+
+    def save_many(self, results: Sequence[BenchResult]) -> int:
+        """Store many benchmark rows in one transaction: all of them or, on an error, none.
+
+        Imports use it: one commit instead of one per row (each SQLite commit waits for the
+        disk).
+
+        Args:
+            results: The rows; ``created_at`` as in :meth:`save`. Their machines are recorded
+                (without a profile; see :meth:`save_machine`).
+
+        Returns:
+            The number of rows stored.
+
+        Raises:
+            DatabaseError: The rows could not be written (none were).
+            InternalError: A ``created_at`` is not ISO 8601.
+        """
+        rows = [_result_row(result) for result in results]
+        fingerprints = dict.fromkeys(r.fingerprint for r in results if r.fingerprint is not None)
+        with self.session_scope() as session:
+            for fingerprint in fingerprints:
+                _upsert_machine(session, fingerprint, None)
+            session.add_all(rows)
+        logger.debug("Saved %d results", len(rows))
+        return len(rows)
 
     def save_machine(self, fingerprint: str, profile: Mapping[str, Any]) -> None:
         """Store or refresh a machine's hardware profile.

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hwfit._version import __version__
+from hwfit._version import __version__, tool_versions
 from hwfit.errors import HwfitError, RuntimeFailure, UserError
 from hwfit.records import BenchResult, Candidate, ModelInfo, Outcome, RowState, RunConfig
 
@@ -762,12 +762,4 @@ def _metrics(bench: BenchResult | None) -> dict[str, Any]:
 
 
 def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"hwfit": __version__}
-    for name in ("torch", "timm", "onnx", "onnxruntime", "openvino", "nncf"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            continue
-    return out
+    return tool_versions()

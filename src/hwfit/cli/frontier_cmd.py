@@ -1,0 +1,136 @@
+"""``hwfit frontier``: zoo models on this machine, and the accuracy-vs-latency front."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from hwfit.analysis.frontier import FrontierReport
+    from hwfit.records import BenchResult
+
+__all__ = ["frontier", "frontier_table"]
+
+
+def _list(text: str | None) -> list[str] | None:
+    return [t.strip() for t in text.split(",") if t.strip()] if text else None
+
+
+def frontier_table(report: FrontierReport) -> tuple[object, list[str]]:
+    """The models fastest first (front marked), and the lines to print under the table."""
+    from hwfit.cli.render import _compact_table, _ms
+
+    table = _compact_table(
+        f"{len(report.points)} models, {len(report.frontier)} on the accuracy-vs-latency front"
+    )
+    for h in ("", "model", "family", "top-1", "p50 ms", "params M", "GMACs", "input", "config"):
+        right = h in ("top-1", "p50 ms", "params M", "GMACs", "input")
+        table.add_column(h, justify="right" if right else "left", no_wrap=True)
+    front = set(report.frontier)
+    for i in sorted(range(len(report.points)), key=lambda k: report.points[k].latency_ms):
+        p = report.points[i]
+        style = "bold green" if i in front else ""
+        table.add_row(
+            "*" if i in front else "",
+            p.entry.name,
+            p.entry.family,
+            f"{p.entry.top1:.2f}",
+            _ms(p.latency_ms),
+            f"{p.entry.params_m:.1f}",
+            "-" if p.entry.gmacs is None else f"{p.entry.gmacs:.2f}",
+            str(p.entry.input_size),
+            p.config_label + (" (db)" if p.reused else ""),
+            style=style,
+        )
+    lines = [f"[dim]- {n}[/]" for n in report.notes]
+    for m in report.missing:
+        colour = "yellow" if m.state.value == "skipped" else "red"
+        lines.append(f"[{colour}]{m.entry.name}: {m.state.value}: {m.reason}[/]")
+    if report.db_error:
+        lines.append(f"[red]Database write failed: {report.db_error}[/]")
+    if report.html_path:
+        lines.append(f"Page: {report.html_path}")
+    return table, lines
+
+
+def frontier(
+    family: Annotated[
+        str | None, typer.Option("--family", "-f", help="Zoo families, e.g. mobilenet,resnet.")
+    ] = None,
+    models: Annotated[
+        str | None, typer.Option(help="Zoo names or architectures, comma-separated.")
+    ] = None,
+    runtime: Annotated[
+        str, typer.Option("--runtime", "-r", help="Runtime of every point.")
+    ] = "openvino",
+    precision: Annotated[str, typer.Option(help="fp32, bf16 or fp16.")] = "fp32",
+    batch: Annotated[int, typer.Option("--batch", "-b", help="Batch size.")] = 1,
+    threads: Annotated[
+        int | None, typer.Option(help="Thread count (default: the runtime's own).")
+    ] = None,
+    optimized: Annotated[
+        bool,
+        typer.Option("--optimized", help="Each model at its fastest float runtime x precision."),
+    ] = False,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Measure again even where the database has rows.")
+    ] = False,
+    max_age: Annotated[
+        float, typer.Option(help="Stored rows older than this many days are measured again.")
+    ] = 30.0,
+    duration: Annotated[
+        float, typer.Option(help="Time limit of each model's timed loop, seconds.")
+    ] = 3.0,
+    accuracy_file: Annotated[
+        str | None, typer.Option(help="CSV of your own accuracies, merged over the zoo.")
+    ] = None,
+    zoo: Annotated[str | None, typer.Option(help="A zoo CSV instead of the shipped one.")] = None,
+    db: Annotated[str | None, typer.Option(help="Database URL or SQLite file.")] = None,
+    out: Annotated[str, typer.Option(help="Folder for frontier.html.")] = ".",
+    json_out: Annotated[
+        bool, typer.Option("--json", help="Print JSON instead of the table.")
+    ] = False,
+) -> None:
+    """Benchmark zoo models here and draw published top-1 against measured latency."""
+    from hwfit.analysis.frontier import frontier as run_frontier
+    from hwfit.cli.render import console, print_json, progress_bar
+
+    with progress_bar(disable=json_out) as bar:
+        task = bar.add_task("Loading the zoo", total=None)
+
+        def progress(done: int, total: int, label: str, result: BenchResult | None) -> None:
+            if result is None and done < total:
+                bar.update(task, total=total, completed=done, description=f"Measuring {label}")
+            else:
+                bar.update(task, total=total, completed=done)
+
+        report = run_frontier(
+            _list(models),
+            _list(family),
+            runtime=runtime,
+            precision=precision,
+            batch=batch,
+            threads=threads,
+            optimized=optimized,
+            fresh=fresh,
+            max_age_days=max_age,
+            duration_s=duration,
+            zoo=zoo,
+            accuracy_file=accuracy_file,
+            db=db,
+            out=out,
+            progress=progress,
+        )
+    if json_out:
+        print_json(report.to_dict())
+    else:
+        out_console = console()
+        table, lines = frontier_table(report)
+        out_console.print(table)
+        for line in lines:
+            out_console.print(line, highlight=False)
+    if report.interrupted:
+        raise typer.Exit(130)
+    if not report.points:
+        raise typer.Exit(1)

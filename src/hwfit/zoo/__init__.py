@@ -1,0 +1,427 @@
+"""The model zoo: curated timm models with their published ImageNet-1k accuracy.
+
+``zoo.csv`` (shipped with the package) holds one row per timm weight: its family, the top-1 and
+top-5 accuracy timm published for it, the square input resolution that accuracy was measured at,
+its parameters and GMACs, and where each number comes from. Columns:
+
+========== ===================================================================================
+name       unique: timm's ``arch.weights_tag`` (``resnet50.a1_in1k``)
+arch       timm architecture name; the model is benchmarked as ``timm:<arch>``
+family     ``mobilenet``, ``efficientnet``, ``regnet``, ``resnet``, ``convnext``, ...
+top1       ImageNet-1k validation top-1, percent
+top5       top-5, percent (may be empty)
+input_size resolution (square) the accuracy was measured at
+params_m   parameters, millions
+gmacs      multiply-accumulates of one image at ``input_size``, billions (may be empty)
+source     the published tables (and commit) the numbers were copied from
+========== ===================================================================================
+
+The shipped numbers are copied from timm's ``results/`` tables (commit named in ``source``):
+accuracy and parameters from ``results-imagenet.csv`` at the resolution of the weight's default
+pretrained configuration, GMACs from the PyTorch 2.4 CPU inference benchmark table at that
+resolution. The families ``mobilenet``, ``efficientnet``, ``regnet`` and ``resnet``
+(:data:`FRONTIER_FAMILIES`) hold 21 entries, few enough to benchmark on a small CPU.
+
+Example:
+    >>> zoo = load_zoo()
+    >>> [e.name for e in select(zoo, models=["resnet50"])]
+    ['resnet50.tv_in1k', 'resnet50.a1_in1k']
+    >>> select(zoo, models=["mobilenetv2_100"])[0].spec
+    'timm:mobilenetv2_100'
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import difflib
+import importlib.resources
+import logging
+import math
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from hwfit.errors import UnknownNameError, UserError
+
+__all__ = [
+    "COLUMNS",
+    "CUSTOM_FAMILY",
+    "FRONTIER_FAMILIES",
+    "ZooEntry",
+    "families",
+    "load_zoo",
+    "select",
+]
+
+logger = logging.getLogger(__name__)
+
+COLUMNS: tuple[str, ...] = (
+    "name",
+    "arch",
+    "family",
+    "top1",
+    "top5",
+    "input_size",
+    "params_m",
+    "gmacs",
+    "source",
+)
+"""The columns of a zoo table, in the order ``zoo.csv`` writes them."""
+
+_REQUIRED: tuple[str, ...] = ("name", "arch", "family", "top1", "input_size", "params_m")
+
+CUSTOM_FAMILY = "custom"
+"""Family of the models an accuracy file adds to the zoo."""
+
+FRONTIER_FAMILIES: tuple[str, ...] = ("mobilenet", "efficientnet", "regnet", "resnet")
+"""The families a default accuracy-latency frontier is drawn from."""
+
+_TIMM_PREFIX = "timm:"
+_ZOO_HINT = f"A zoo table is a CSV with the columns {', '.join(COLUMNS)}."
+_ACCURACY_HINT = (
+    "An accuracy file is a CSV with the columns model,top1 and optionally top5 and input_size; "
+    "model is a zoo name (resnet50.a1_in1k) or a timm architecture (resnet50)."
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class ZooEntry:
+    """One zoo model: a timm architecture with weights whose accuracy was published.
+
+    Attributes:
+        name: Unique name, timm's ``arch.weights_tag`` (``"resnet50.a1_in1k"``).
+        arch: The timm architecture (``"resnet50"``).
+        family: The model family (``"resnet"``); MobileNetV2 and V3 share ``"mobilenet"``.
+        top1: Published ImageNet-1k top-1 accuracy, percent.
+        top5: Published top-5 accuracy, percent, when known.
+        input_size: The (square) resolution the accuracy was measured at.
+        params_m: Parameters, millions.
+        gmacs: Multiply-accumulates of one image at ``input_size``, billions, when known.
+        source: Where the numbers come from (table and commit).
+    """
+
+    name: str
+    arch: str
+    family: str
+    top1: float
+    top5: float | None
+    input_size: int
+    params_m: float
+    gmacs: float | None
+    source: str
+
+    @property
+    def spec(self) -> str:
+        """The model spec hwfit benchmarks this entry as: ``"timm:<arch>"``."""
+        return f"{_TIMM_PREFIX}{self.arch}"
+
+
+def load_zoo(
+    path: str | Path | None = None, *, accuracy_file: str | Path | None = None
+) -> list[ZooEntry]:
+    """Load the zoo table, optionally with the user's own accuracy numbers.
+
+    Args:
+        path: A CSV with the columns of :data:`COLUMNS` that replaces the shipped table
+            (``top5``, ``gmacs`` and ``source`` may be left out or empty); default: the table
+            hwfit ships.
+        accuracy_file: A CSV with the columns ``model,top1`` and optionally ``top5`` and
+            ``input_size``. ``model`` is a zoo name or a timm architecture that is in the zoo
+            exactly once; that entry's accuracy is replaced (its top-5 too: emptied when the file
+            has none). A timm model that is not in the zoo is added with the family
+            :data:`CUSTOM_FAMILY`: its parameters are counted by building the timm model on
+            PyTorch's meta device (no weights, no download), its input size is the file's
+            ``input_size`` or timm's default for the architecture, and its GMACs stay empty (a
+            benchmark measures them).
+
+    Returns:
+        The entries in table order (added models last).
+
+    Raises:
+        UserError: A file is missing or unreadable, lacks a required column, has a bad number,
+            repeats a name, or an accuracy row names an architecture the zoo holds more than
+            once.
+        UnknownNameError: An accuracy row names a model that is neither in the zoo nor in timm.
+
+    Example:
+        >>> len([e for e in load_zoo() if e.family in FRONTIER_FAMILIES])
+        21
+    """
+    if path is None:
+        text = importlib.resources.files("hwfit.zoo").joinpath("zoo.csv").read_text("utf-8")
+        where = "the shipped zoo.csv"
+    else:
+        text = _read_text(Path(path), "Zoo table", _ZOO_HINT)
+        where = repr(str(path))
+    entries = _parse_zoo(text, where)
+    if accuracy_file is not None:
+        entries = _apply_accuracy(entries, Path(accuracy_file))
+    return entries
+
+
+def select(
+    entries: Sequence[ZooEntry],
+    *,
+    models: Sequence[str] | None = None,
+    families: Sequence[str] | None = None,
+) -> list[ZooEntry]:
+    """Pick zoo entries by model and by family.
+
+    The result holds the entries that ``models`` names plus those of ``families`` (a union), in
+    table order and without repeats; with neither given, every entry.
+
+    Args:
+        entries: The zoo, as :func:`load_zoo` returns it.
+        models: Zoo names (``resnet50.a1_in1k``), timm architectures (``resnet50``: every
+            entry of that architecture) or specs (``timm:resnet50``).
+        families: Family names (``mobilenet``).
+
+    Returns:
+        The selected entries.
+
+    Raises:
+        UnknownNameError: A model or family is not in ``entries``; the message suggests close
+            names.
+
+    Example:
+        >>> zoo = load_zoo()
+        >>> len(select(zoo, families=["resnet", "regnet"]))
+        11
+        >>> select(zoo, families=["resnets"])  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        hwfit.errors.UnknownNameError: Unknown zoo family 'resnets'. Did you mean 'resnet' or ...
+    """
+    if models is None and families is None:
+        return list(entries)
+    wanted: set[str] = set()
+    for model in models or ():
+        key = model.strip().removeprefix(_TIMM_PREFIX)
+        matched = [e.name for e in entries if key in (e.name, e.arch)]
+        if not matched:
+            names = _unique([e.name for e in entries] + [e.arch for e in entries])
+            raise UnknownNameError(
+                f"Unknown zoo model {model!r}.{_did_you_mean(key, names)}",
+                hint="Name a zoo entry (resnet50.a1_in1k) or a timm architecture in the zoo "
+                "(resnet50), or add the model with an accuracy file.",
+            )
+        wanted.update(matched)
+    known = _family_names(entries)
+    for family in families or ():
+        key = family.strip().lower()
+        if key not in known:
+            raise UnknownNameError(
+                f"Unknown zoo family {family!r}.{_did_you_mean(key, known)} "
+                f"Known: {', '.join(known)}.",
+                hint="Pick families out of the zoo table, or pass models by name.",
+            )
+        wanted.update(e.name for e in entries if e.family == key)
+    return [e for e in entries if e.name in wanted]
+
+
+def families(entries: Sequence[ZooEntry]) -> list[str]:
+    """Return the families of ``entries`` in the order they first appear.
+
+    Example:
+        >>> families(load_zoo())[:4]
+        ['mobilenet', 'efficientnet', 'regnet', 'resnet']
+    """
+    return _family_names(entries)
+
+
+def _family_names(entries: Sequence[ZooEntry]) -> list[str]:
+    return _unique(e.family for e in entries)
+
+
+# -- parsing -------------------------------------------------------------------------------
+
+
+def _read_text(path: Path, what: str, hint: str) -> str:
+    if not path.is_file():
+        raise UserError(f"{what} {str(path)!r} not found.", hint="Check the path.")
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(
+            f"Cannot read the {what.lower()} {str(path)!r}: {exc}.", hint=hint
+        ) from exc
+
+
+def _rows(
+    text: str, where: str, required: Sequence[str], hint: str
+) -> list[tuple[int, dict[str, str]]]:
+    """Parse CSV text into (line number, row) pairs after checking the header."""
+    reader = csv.DictReader(text.splitlines())
+    header = [h.strip() for h in reader.fieldnames or ()]
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise UserError(
+            f"The CSV {where} lacks the column(s) {', '.join(missing)} "
+            f"(found: {', '.join(header) or 'nothing'}).",
+            hint=hint,
+        )
+    reader.fieldnames = header
+    rows = []
+    for row in reader:
+        if not any((v or "").strip() for k, v in row.items() if k is not None):
+            continue  # a blank line
+        clean = {k: (v or "").strip() for k, v in row.items() if k is not None}
+        rows.append((reader.line_num, clean))
+    if not rows:
+        raise UserError(f"The CSV {where} has no rows.", hint=hint)
+    return rows
+
+
+def _parse_zoo(text: str, where: str) -> list[ZooEntry]:
+    entries: list[ZooEntry] = []
+    seen: dict[str, int] = {}
+    for line, row in _rows(text, where, _REQUIRED, _ZOO_HINT):
+        at = f"{where} line {line}"
+        for column in ("name", "arch", "family"):
+            if not row[column]:
+                raise UserError(f"The {column} is empty in {at}.", hint=_ZOO_HINT)
+        name = row["name"]
+        if name in seen:
+            raise UserError(
+                f"The zoo name {name!r} repeats in {at} (first on line {seen[name]}).",
+                hint="Give every row a unique name (timm's arch.weights_tag).",
+            )
+        seen[name] = line
+        top1 = _percent(row, "top1", at, _ZOO_HINT)
+        entries.append(
+            ZooEntry(
+                name=name,
+                arch=row["arch"].removeprefix(_TIMM_PREFIX),
+                family=row["family"].lower(),
+                top1=top1,
+                top5=_optional_percent(row, "top5", at, _ZOO_HINT),
+                input_size=_size(row, "input_size", at, _ZOO_HINT),
+                params_m=_number(row, "params_m", at, _ZOO_HINT, positive=True),
+                gmacs=_optional_number(row, "gmacs", at, _ZOO_HINT),
+                source=row.get("source", ""),
+            )
+        )
+    return entries
+
+
+def _apply_accuracy(entries: list[ZooEntry], path: Path) -> list[ZooEntry]:
+    text = _read_text(path, "Accuracy file", _ACCURACY_HINT)
+    where = repr(str(path))
+    result = list(entries)
+    index = {e.name: i for i, e in enumerate(result)}
+    for line, row in _rows(text, where, ("model", "top1"), _ACCURACY_HINT):
+        at = f"{where} line {line}"
+        model = row["model"].removeprefix(_TIMM_PREFIX)
+        if not model:
+            raise UserError(f"The model is empty in {at}.", hint=_ACCURACY_HINT)
+        top1 = _percent(row, "top1", at, _ACCURACY_HINT)
+        top5 = _optional_percent(row, "top5", at, _ACCURACY_HINT)
+        size = _size(row, "input_size", at, _ACCURACY_HINT) if row.get("input_size") else None
+        source = f"accuracy file {path.name} line {line}"
+        position = index.get(model)
+        if position is None:
+            same_arch = [i for i, e in enumerate(result) if e.arch == model]
+            if len(same_arch) > 1:
+                names = ", ".join(result[i].name for i in same_arch)
+                raise UserError(
+                    f"{at} names the architecture {model!r}, which the zoo holds more than once "
+                    f"({names}).",
+                    hint="Name one entry (arch.weights_tag) instead.",
+                )
+            position = same_arch[0] if same_arch else None
+        if position is not None:
+            old = result[position]
+            result[position] = dataclasses.replace(
+                old, top1=top1, top5=top5, input_size=size or old.input_size, source=source
+            )
+            continue
+        entry = _custom_entry(model, top1, top5, size, source, at)
+        index[entry.name] = len(result)
+        result.append(entry)
+    return result
+
+
+def _custom_entry(
+    model: str, top1: float, top5: float | None, size: int | None, source: str, at: str
+) -> ZooEntry:
+    """A model the zoo lacks: checked against timm, parameters counted on the meta device."""
+    import timm
+    import torch
+
+    arch = model.split(".", 1)[0]
+    if arch not in timm.list_models():
+        close = difflib.get_close_matches(arch, timm.list_models(), n=3, cutoff=0.6)
+        suggestion = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise UnknownNameError(
+            f"{at} names {model!r}, which is neither in the zoo nor a timm model.{suggestion}",
+            hint=_ACCURACY_HINT,
+        )
+    with torch.device("meta"):  # shapes only: no memory, no initialisation cost
+        module = timm.create_model(arch, pretrained=False)
+    params_m = sum(p.numel() for p in module.parameters()) / 1e6
+    if size is None:
+        cfg = timm.models.get_pretrained_cfg(arch)
+        size = int(cfg.input_size[-1]) if cfg is not None and cfg.input_size else 224
+    logger.info("Added %s to the zoo from %s (%.2f M params)", model, source, params_m)
+    return ZooEntry(
+        name=model,
+        arch=arch,
+        family=CUSTOM_FAMILY,
+        top1=top1,
+        top5=top5,
+        input_size=size,
+        params_m=round(params_m, 2),
+        gmacs=None,
+        source=f"{source}; params: counted from timm {timm.__version__}",
+    )
+
+
+def _number(
+    row: dict[str, str], column: str, at: str, hint: str, *, positive: bool = False
+) -> float:
+    raw = row.get(column, "")
+    try:
+        # timm's own tables write thousands with a comma ("1,014.45").
+        value = float(raw.replace(",", ""))
+    except ValueError:
+        raise UserError(f"The {column} {raw!r} in {at} is not a number.", hint=hint) from None
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        kind = "positive" if positive else "non-negative"
+        raise UserError(f"The {column} {raw!r} in {at} is not a {kind} number.", hint=hint)
+    return value
+
+
+def _optional_number(row: dict[str, str], column: str, at: str, hint: str) -> float | None:
+    return _number(row, column, at, hint) if row.get(column) else None
+
+
+def _percent(row: dict[str, str], column: str, at: str, hint: str) -> float:
+    value = _number(row, column, at, hint)
+    if value > 100:
+        raise UserError(
+            f"The {column} {row[column]!r} in {at} is above 100.",
+            hint="Accuracy is a percentage (76.1, not 0.761 or 761).",
+        )
+    return value
+
+
+def _optional_percent(row: dict[str, str], column: str, at: str, hint: str) -> float | None:
+    return _percent(row, column, at, hint) if row.get(column) else None
+
+
+def _size(row: dict[str, str], column: str, at: str, hint: str) -> int:
+    raw = row.get(column, "")
+    if not raw.isdigit() or int(raw) == 0:
+        raise UserError(
+            f"The {column} {raw!r} in {at} is not a positive whole number of pixels.", hint=hint
+        )
+    return int(raw)
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _did_you_mean(name: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    return f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""

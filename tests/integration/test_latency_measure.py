@@ -1,0 +1,131 @@
+"""Real latency measurements on the target: OpenVINO INT8, ONNX Runtime FP32, cache, failures."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from hwfit.errors import InputShapeError
+from hwfit.nas.latency import LatencyCache, LatencyMeasurer, measure
+from hwfit.nas.target import Target
+
+SHAPE = (1, 3, 32, 32)
+QUICK = 0.2  # seconds of timed loop: enough for sane numbers, not for precise ones
+
+
+def tiny_cnn() -> nn.Module:
+    """Stem, one inverted residual (1x1 expand, 3x3 depthwise, 1x1 project), classifier."""
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, 16, 3, stride=2, padding=1),
+        nn.BatchNorm2d(16),
+        nn.ReLU(),
+        nn.Conv2d(16, 64, 1),
+        nn.ReLU(),
+        nn.Conv2d(64, 64, 3, padding=1, groups=64),
+        nn.ReLU(),
+        nn.Conv2d(64, 24, 1),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(24, 10),
+    ).eval()
+
+
+class Exploding(nn.Module):
+    """A model whose forward pass raises: it can be neither exported nor measured."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        raise RuntimeError("this candidate is broken")
+
+
+def _sane(m, precision: str) -> None:
+    assert m.ok, m.reason
+    assert 0.001 < m.p50_ms < 100.0
+    assert 0 <= m.ci_rel < 1.0
+    assert m.runs >= 10
+    assert m.executed_precision.startswith(precision)
+    assert m.seconds > 0
+    assert not m.cached
+
+
+def test_measure_openvino_int8_in_a_worker_then_from_the_cache(tmp_path):
+    target = Target("openvino", "int8")
+    first = measure(tiny_cnn(), SHAPE, target, duration_s=QUICK, workdir=tmp_path, key="tiny")
+    _sane(first, "int8")
+    assert (tmp_path / "latency.sqlite").exists()
+    assert not (tmp_path / "latency" / "tiny").exists()  # temporary model files are removed
+
+    # A cache hit does not measure: even a model that cannot be exported gets the cached number.
+    again = measure(Exploding(), SHAPE, target, duration_s=QUICK, workdir=tmp_path, key="tiny")
+    assert again.cached
+    assert again.p50_ms == first.p50_ms
+    assert again.executed_precision == first.executed_precision
+
+
+def test_measure_onnxruntime_fp32_in_process(tmp_path):
+    with LatencyMeasurer(
+        Target("onnxruntime", "fp32"), tmp_path, duration_s=QUICK, isolate=False
+    ) as measurer:
+        small = measurer.measure(tiny_cnn(), SHAPE, key="small")
+        large = measurer.measure(tiny_cnn(), (1, 3, 96, 96), key="large")
+        _sane(small, "fp32")
+        _sane(large, "fp32")
+        assert large.p50_ms > small.p50_ms  # nine times the pixels
+        cache = measurer.cache
+        fingerprint = measurer.fingerprint
+    assert cache is not None
+    one_thread = LatencyCache(
+        tmp_path / "latency.sqlite",
+        target=Target("onnxruntime", "fp32"),
+        fingerprint=fingerprint,
+        threads=1,
+    )
+    assert one_thread.get("small") is None  # other thread counts are kept apart
+    assert [m.arch_key for m in cache.measurements()] == ["small", "large"]
+    # Another target (or machine) does not see these entries.
+    other = LatencyCache(tmp_path / "latency.sqlite", target=Target(), fingerprint="x")
+    assert other.get("small") is None
+    assert len(other) == 0
+
+
+def test_a_model_that_cannot_be_exported_gives_a_failed_measurement(tmp_path):
+    with LatencyMeasurer(
+        Target("onnxruntime", "fp32"), tmp_path, duration_s=QUICK, isolate=False
+    ) as measurer:
+        failed = measurer.measure(Exploding(), SHAPE, key="broken")
+        assert not failed.ok
+        assert failed.failed
+        assert "export failed" in failed.reason
+        assert "this candidate is broken" in failed.reason
+        assert math.isnan(failed.p50_ms)
+        cached = measurer.measure(Exploding(), SHAPE, key="broken")  # not tried twice
+        assert cached.cached
+        assert cached.reason == failed.reason
+        with pytest.raises(InputShapeError, match="Calibration samples"):
+            measurer.measure(
+                tiny_cnn(), SHAPE, key="x", calibration=np.zeros((4, 3, 16, 16), np.float32)
+            )
+
+
+def test_a_crash_in_the_worker_fails_one_measurement_and_the_next_one_runs(tmp_path, monkeypatch):
+    from hwfit.precisions import RECIPES
+
+    # crashing_recipe.py (next to this file) kills its process with SIGSEGV in prepare().
+    monkeypatch.setitem(RECIPES._paths, "onnxruntime:int8", "crashing_recipe:CrashingInt8Recipe")
+    monkeypatch.delitem(RECIPES._loaded, "onnxruntime:int8", raising=False)
+    with LatencyMeasurer(Target("onnxruntime", "int8"), tmp_path, duration_s=QUICK) as measurer:
+        crashed = measurer.measure(tiny_cnn(), SHAPE, key="crash")
+        assert not crashed.ok
+        assert "SIGSEGV" in crashed.reason
+        monkeypatch.undo()  # the real recipe again; a fresh worker takes the next job
+        calibration = np.random.default_rng(1).standard_normal((20, 3, 32, 32))
+        measured = measurer.measure(tiny_cnn(), SHAPE, key="fine", calibration=calibration)
+    _sane(measured, "int8")
