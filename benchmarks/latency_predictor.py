@@ -2,149 +2,200 @@
 
 Acceptance: at least 90% of held-out predictions within +-10% of the measured latency.
 
-Samples ~60 architectures of the MobileNetV2 search space (``space_for("mobilenetv2_100",
-resolution=72)``: per-stage depth, width, kernel, expansion, squeeze-excite and activation, at
-48-88 px; half drawn uniformly, half mutated from the baseline as a search does), measures each
-on the target (default ``openvino:int8:bs1:cpu``: export, NNCF INT8, compile, timed loop) in
-``--passes`` interleaved passes and keeps the fastest pass per architecture (the machine may
-be shared: another process can only add time, so a slowed-down pass does not decide the
-number; the median over passes is printed too), fits the predictor on
-75% and prints MAPE, the share within +-10% and Kendall's tau on the other 25%, next to
-5-fold cross-validation and to two baselines (latency proportional to MACs; the linear cost
-model alone).
+The architectures are the search demo's (``hwfit search --demo``): the space of
+``timm:mobilenetv2_100`` at 64 px for 10 classes, its baseline and scaled variants
+(``DEMO_PLAN.scaled``), then ``space.sample(random.Random(seed))`` until ``--count`` distinct
+ones, as the search's latency phase draws them; ``--extra`` more come from
+``random.Random(seed + 1)``. Latencies come from the cache of ``--workdir``
+(``latency.sqlite``, the search's own cache when it is the demo's output folder); what is
+missing is measured on the target (default ``openvino:int8:bs1:cpu``: export, NNCF INT8,
+compile, timed loop) and added to the cache, at most ``--measure-budget`` seconds of it.
 
-Measurements are cached in ``--workdir`` (one cache per pass), so an interrupted run resumes.
+For every mode of :class:`LearnedPredictor` (and "auto", what the search uses) it prints the
+quality on a held-out 25% (fitted on the other 75%; ``--seed``'s split, which is the search's
+split, and the mean over ``--splits`` random splits) and of 5-fold cross-validation: MAPE, the
+share within +-10%, Kendall's tau and the counts; next to a MACs-proportional baseline.
 
 Run it by hand, not under pytest::
 
-    python benchmarks/latency_predictor.py                       # ~60 models, 2 passes
-    python benchmarks/latency_predictor.py --count 80 --passes 3 --target onnxruntime:int8
+    python benchmarks/latency_predictor.py --workdir out/search-demo            # the demo's 40
+    python benchmarks/latency_predictor.py --workdir out/search-demo --extra 100
+    python benchmarks/latency_predictor.py --no-measure      # only what is cached
+    python benchmarks/latency_predictor.py --extra 100 --measure-only --measure-budget 300
 """
 
 from __future__ import annotations
 
 import argparse
 import random
-import statistics
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from hwfit.nas.latency.features import layer_features
-from hwfit.nas.latency.learned import LearnedPredictor
-from hwfit.nas.latency.measure import LatencyMeasurer
-from hwfit.nas.latency.quality import cross_validate, evaluate, score
-from hwfit.nas.space import space_for
-from hwfit.nas.target import parse_target
+from hwfit.nas.latency.learned import MODES, LearnedPredictor
+from hwfit.nas.latency.measure import LatencyCache, LatencyMeasurer
+from hwfit.nas.latency.quality import PredictorQuality, cross_validate, evaluate, score
+from hwfit.nas.search import DEMO_PLAN
+from hwfit.nas.space import Arch, SearchSpace, space_for
+from hwfit.nas.target import Target, parse_target
 
 
-def sample_archs(count: int, seed: int) -> list[object]:
-    """``count`` distinct architectures at 48 px or more: half sampled, half mutated."""
-    space = space_for("mobilenetv2_100", num_classes=10, resolution=72)
-    rng = random.Random(seed)
-    found: dict[str, object] = {}
-    base = space.baseline()
-    while len(found) < count:
-        arch = space.sample(rng) if len(found) % 2 else space.mutate(base, rng, rate=0.3)
-        if space.resolution(arch) >= 48:
-            found.setdefault(arch.key, arch)
-    return list(found.values())
+def demo_archs(space: SearchSpace, count: int, extra: int, seed: int) -> list[Arch]:
+    """The search's latency sample (baseline, scaled, then sampled), then ``extra`` more."""
+    archs = [space.baseline()]
+    for width, depth in DEMO_PLAN.scaled:
+        arch = space.scaled(width, depth)
+        if all(arch.key != a.key for a in archs):
+            archs.append(arch)
+    seen = {a.key for a in archs}
+    for rng, total in ((random.Random(seed), count), (random.Random(seed + 1), count + extra)):
+        attempts = 0
+        while len(archs) < total and attempts < total * 20:
+            attempts += 1
+            arch = space.sample(rng)
+            if arch.key not in seen:
+                seen.add(arch.key)
+                archs.append(arch)
+    return archs
+
+
+def measure_missing(
+    space: SearchSpace,
+    archs: list[Arch],
+    target: Target,
+    workdir: Path,
+    duration_s: float,
+    budget_s: float,
+) -> dict[str, float]:
+    """Cached latencies of ``archs``; the missing ones measured while ``budget_s`` lasts."""
+    start = time.monotonic()
+    latencies: dict[str, float] = {}
+    with LatencyMeasurer(target, workdir, duration_s=duration_s) as measurer:
+        cache = measurer.cache
+        missing = []
+        for arch in archs:
+            hit = cache.get(arch.key) if cache is not None else None
+            if hit is None:
+                missing.append(arch)
+            elif hit.ok:
+                latencies[arch.key] = hit.p50_ms
+        print(f"{len(archs) - len(missing)} cached, {len(missing)} to measure", flush=True)
+        for i, arch in enumerate(missing):
+            if time.monotonic() - start > budget_s:
+                print(f"measure budget spent: {len(missing) - i} left unmeasured")
+                break
+            m = measurer.measure(space.build(arch), space.input_shape(arch), key=arch.key)
+            state = f"{m.p50_ms:7.3f} ms +-{m.ci_rel:5.1%}" if m.ok else f"FAILED {m.reason}"
+            print(f"{i + 1:3}/{len(missing)} {arch.key} {state}", flush=True)
+            if m.ok:
+                latencies[arch.key] = m.p50_ms
+    return latencies
+
+
+def cached_only(archs: list[Arch], target: Target, workdir: Path) -> dict[str, float]:
+    """Cached latencies of ``archs`` (nothing measured)."""
+    cache = LatencyCache(workdir / "latency.sqlite", target=target)
+    latencies = {}
+    for arch in archs:
+        hit = cache.get(arch.key)
+        if hit is not None and hit.ok:
+            latencies[arch.key] = hit.p50_ms
+    return latencies
+
+
+def line(name: str, q: PredictorQuality) -> str:
+    """One table row: MAPE, within +-10%, Kendall's tau, train/test counts."""
+    return (
+        f"{name:<34}{q.mape:>7.1%}{q.within_10:>8.0%}{q.kendall_tau:>7.2f}"
+        f"{q.n_train:>7}{q.n_test:>6}"
+    )
+
+
+def mean_quality(qualities: list[PredictorQuality]) -> PredictorQuality:
+    """The mean of each number over several splits (counts of the first)."""
+    return PredictorQuality(
+        n_train=qualities[0].n_train,
+        n_test=qualities[0].n_test,
+        mape=float(np.mean([q.mape for q in qualities])),
+        within_10=float(np.mean([q.within_10 for q in qualities])),
+        kendall_tau=float(np.mean([q.kendall_tau for q in qualities])),
+    )
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--baseline", default="timm:mobilenetv2_100")
+    parser.add_argument("--resolution", type=int, default=64)
     parser.add_argument("--target", default="openvino:int8:bs1:cpu")
-    parser.add_argument("--count", type=int, default=60)
-    parser.add_argument("--passes", type=int, default=2)
+    parser.add_argument("--count", type=int, default=DEMO_PLAN.measure)
+    parser.add_argument("--extra", type=int, default=0, help="more sampled architectures")
+    parser.add_argument("--seed", type=int, default=0, help="the search's seed")
+    parser.add_argument("--splits", type=int, default=10, help="random 75/25 splits averaged")
     parser.add_argument("--duration", type=float, default=1.0, help="timed loop, s")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--workdir", type=Path, default=Path("latency-predictor-bench"))
-    parser.add_argument("--measure-only", action="store_true")
+    parser.add_argument("--workdir", type=Path, default=Path("out/search-demo"))
+    parser.add_argument("--measure-budget", type=float, default=3600.0, help="seconds")
+    parser.add_argument("--no-measure", action="store_true", help="use cached latencies only")
+    parser.add_argument("--measure-only", action="store_true", help="measure, do not score")
     args = parser.parse_args(argv)
 
+    torch.set_num_threads(1)
     target = parse_target(args.target)
-    space = space_for("mobilenetv2_100", num_classes=10, resolution=72)
-    archs = sample_archs(args.count, args.seed)
-    start = time.perf_counter()
-
-    features, feature_s = {}, []
-    for arch in archs:
-        model = space.build(arch)
-        t = time.perf_counter()
-        features[arch.key] = layer_features(model, space.input_shape(arch))
-        feature_s.append(time.perf_counter() - t)
-    print(
-        f"{len(archs)} architectures; features in {statistics.median(feature_s) * 1e3:.0f} ms "
-        f"per model (median)"
-    )
-
-    latencies: dict[str, list[float]] = {a.key: [] for a in archs}
-    measure_s: list[float] = []
-    for p in range(args.passes):
-        workdir = args.workdir / f"pass{p}"
-        with LatencyMeasurer(target, workdir, duration_s=args.duration) as measurer:
-            order = archs if p % 2 == 0 else archs[::-1]  # interleave: drift hits both ends
-            for i, arch in enumerate(order):
-                m = measurer.measure(space.build(arch), space.input_shape(arch), key=arch.key)
-                if not m.cached:
-                    measure_s.append(m.seconds)
-                state = f"{m.p50_ms:7.3f} ms +-{m.ci_rel:5.1%}" if m.ok else f"FAILED {m.reason}"
-                print(f"pass {p} {i + 1:3}/{len(archs)} {arch.key} {state}", flush=True)
-                if m.ok:
-                    latencies[arch.key].append(m.p50_ms)
-    measured = [a for a in archs if latencies[a.key]]
-    if measure_s:
-        print(
-            f"measurement: {statistics.median(measure_s):.1f} s per model (median, "
-            f"{len(measure_s)} new), {len(archs) - len(measured)} failed"
+    space = space_for(args.baseline, num_classes=10, resolution=args.resolution)
+    archs = demo_archs(space, args.count, args.extra, args.seed)
+    if args.no_measure:
+        latencies = cached_only(archs, target, args.workdir)
+    else:
+        latencies = measure_missing(
+            space, archs, target, args.workdir, args.duration, args.measure_budget
         )
+    measured = [a for a in archs if a.key in latencies]
     if args.measure_only:
+        print(f"{len(measured)} of {len(archs)} architectures measured")
         return 0
-
-    rows = [features[a.key] for a in measured]
-    # Another process can only slow a measurement down: across passes, the fastest median is
-    # the best estimate of the model's own latency (as timeit takes the minimum of repeats).
-    y = np.array([min(latencies[a.key]) for a in measured])
-    y_median = np.array([statistics.median(latencies[a.key]) for a in measured])
-    if args.passes > 1:
-        spread = [
-            (max(latencies[a.key]) - min(latencies[a.key])) / statistics.median(latencies[a.key])
-            for a in measured
-            if len(latencies[a.key]) > 1
-        ]
-        print(
-            f"pass-to-pass spread of the same model: median {statistics.median(spread):.1%}, "
-            f"max {max(spread):.1%}"
-        )
-    print(f"latencies: {y.min():.3f} .. {y.max():.3f} ms on {target}")
-
-    predictor = LearnedPredictor()
-    held_out = evaluate(predictor, rows, y, test_fraction=0.25, seed=args.seed)
-    print(f"mode chosen by cross-validation on the training 75%: {predictor.chosen}")
-    print("  " + ", ".join(f"{k} {v:.1%}" for k, v in predictor.cv_mape.items()))
-    for mode in ("linear", "gbt"):
-        other = evaluate(LearnedPredictor(mode), rows, y, test_fraction=0.25, seed=args.seed)
-        print(f"{mode:>18} alone, held-out 25%: {other.summary()}")
-    order = np.random.default_rng(args.seed).permutation(len(y))
-    n_test = max(1, round(len(y) * 0.25))
-    test, train = order[:n_test], order[n_test:]
-    macs = np.array([r["macs"] for r in rows])
-    ratio = np.median(y[train] / macs[train])
+    if len(measured) < 10:
+        print(f"only {len(measured)} measured architectures: too few to score a predictor")
+        return 1
+    rows = [layer_features(space.build(a), space.input_shape(a)) for a in measured]
+    y = np.array([latencies[a.key] for a in measured])
     print(
-        f"{'MACs-proportional':>18}, held-out 25%: {score(macs[test] * ratio, y[test]).summary()}"
+        f"{len(measured)} of {len(archs)} architectures measured on {target}: "
+        f"{y.min():.3f} .. {y.max():.3f} ms (median {np.median(y):.3f})"
     )
-    if args.passes > 1:
-        other = evaluate(LearnedPredictor(), rows, y_median, test_fraction=0.25, seed=args.seed)
-        print(f"{'learned':>18}, held-out 25%, median of passes: {other.summary()}")
-    cv = cross_validate(LearnedPredictor, rows, y, folds=5, seed=args.seed)
-    print(f"{'learned':>18}, 5-fold CV: {cv.summary()}")
-    print(f"{'learned':>18}, held-out 25%: {held_out.summary()}")
-    ok = held_out.within_10 >= 0.90
+
+    print(f"{'':<34}{'MAPE':>7}{'+-10%':>8}{'tau':>7}{'train':>7}{'test':>6}")
+    n_test = max(1, round(len(y) * 0.25))
+    macs = np.array([r["macs"] for r in rows])
+    ratios = []
+    for s in range(args.splits):
+        order = np.random.default_rng(s).permutation(len(y))
+        test, train = order[:n_test], order[n_test:]
+        ratio = np.median(y[train] / macs[train])
+        ratios.append(score(macs[test] * ratio, y[test], n_train=len(train)))
+    print(line(f"MACs-proportional, {args.splits} splits", mean_quality(ratios)))
+    results: dict[str, PredictorQuality] = {}
+    for mode in (*MODES[1:], MODES[0]):
+        held = evaluate(LearnedPredictor(mode), rows, y, test_fraction=0.25, seed=args.seed)
+        splits = [
+            evaluate(LearnedPredictor(mode), rows, y, test_fraction=0.25, seed=s)
+            for s in range(args.splits)
+        ]
+        cv = cross_validate(lambda m=mode: LearnedPredictor(m), rows, y, folds=5, seed=args.seed)
+        print(line(f"{mode}, held-out 25% (seed {args.seed})", held))
+        print(line(f"{mode}, held-out, {args.splits} splits", mean_quality(splits)))
+        print(line(f"{mode}, 5-fold CV", cv))
+        results[mode] = held
+    full = LearnedPredictor()
+    full.fit(rows, y)
+    cv_text = ", ".join(f"{k} {v:.1%}" for k, v in full.cv_mape.items())
+    print(f"auto picks {full.chosen!r} on all {len(y)} (cross-validated MAPE: {cv_text})")
+    ok = results["auto"].within_10 >= 0.90
     print(
-        f"acceptance (>= 90% within +-10% held out): {'PASS' if ok else 'FAIL'}; "
-        f"total {time.perf_counter() - start:.0f} s"
+        f"acceptance (auto: >= 90% within +-10% held out): {'PASS' if ok else 'FAIL'} "
+        f"({results['auto'].within_10:.0%})"
     )
     return 0 if ok else 1
 

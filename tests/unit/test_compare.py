@@ -86,3 +86,20 @@ def test_compare_from_database_by_prefix_and_label(tmp_path):
     assert (tmp_path / "compare.html").is_file()
     with pytest.raises(UserError, match="No machine"):
         compare("laptop", "nothing-like-this", db=db)
+
+
+def test_compare_only_named_models_or_zoo_families(tmp_path):
+    db = str(tmp_path / "r.db")
+    with ResultStore(db) as store:
+        for fp, times in (("aaaa", (10.0, 20.0, 5.0)), ("bbbb", (30.0, 20.0, 6.0))):
+            for name, ms in zip(
+                ("resnet50", "efficientnet_b0", "vit_tiny_patch16_224"), times, strict=True
+            ):
+                store.save(row(name, ms, fp=fp), {"label": fp})
+    everything = compare("aaaa", "bbbb", db=db)
+    assert len(everything.rows) == 3
+    named = compare("aaaa", "bbbb", db=db, models=["resnet50", "timm:efficientnet_b0"])
+    assert sorted(r.name for r in named.rows) == ["efficientnet_b0 @224", "resnet50 @224"]
+    assert len(named.flips) == 1
+    family = compare("aaaa", "bbbb", db=db, families=["resnet"])
+    assert [r.name for r in family.rows] == ["resnet50 @224"]

@@ -200,6 +200,8 @@ def compare(
     *machines: str,
     db: str | None = None,
     margin: float = DEFAULT_MARGIN,
+    models: Sequence[str] | None = None,
+    families: Sequence[str] | None = None,
     out: str | Path | None = None,
 ) -> CompareReport:
     """Compare two or more machines' results per model and configuration.
@@ -211,6 +213,8 @@ def compare(
         db: Results database URL or SQLite file (default: the user's data folder); only opened
             when a machine is not a file.
         margin: Relative latency difference below which a pair is a tie, not a flip.
+        models: Only these models (``resnet50`` or ``timm:resnet50``; zoo names work too).
+        families: Only the zoo models of these families (``mobilenet``, ``efficientnet``...).
         out: Folder for ``compare.html``; None writes no page.
 
     Returns:
@@ -221,6 +225,8 @@ def compare(
             file, or no model measured on two of them.
     """
     sets = load_machines(machines, db=db)
+    if models or families:
+        sets = _only(sets, _wanted_sources(models, families))
     report = compare_results(sets, margin=margin)
     if out is not None:
         from hwfit.report.analysis_pages import render_compare_page
@@ -229,6 +235,24 @@ def compare(
         path = write_report(Path(out) / "compare.html", render_compare_page(report))
         report = dataclasses.replace(report, html_path=path)
     return report
+
+
+def _wanted_sources(models: Sequence[str] | None, families: Sequence[str] | None) -> set[str]:
+    """Model sources (``timm:<arch>``) named directly or through the zoo's families."""
+    wanted = {m if ":" in m else f"timm:{m}" for m in models or ()}
+    if families:
+        from hwfit.zoo import load_zoo, select
+
+        wanted |= {e.spec for e in select(load_zoo(), families=families)}
+    # A zoo name with a weight tag ("resnet50.a1_in1k") measures the architecture.
+    return wanted | {w.split(".", 1)[0] for w in wanted}
+
+
+def _only(sets: Sequence[MachineResults], sources: set[str]) -> list[MachineResults]:
+    return [
+        dataclasses.replace(m, results=tuple(r for r in m.results if r.model.source in sources))
+        for m in sets
+    ]
 
 
 def load_machines(specs: Sequence[str], *, db: str | None = None) -> list[MachineResults]:

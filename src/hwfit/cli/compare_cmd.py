@@ -68,6 +68,13 @@ def compare(
     margin: Annotated[
         float, typer.Option(help="Relative difference below which two models tie (0.05 = 5%).")
     ] = 0.05,
+    models: Annotated[
+        str | None, typer.Option(help="Only these models, comma-separated (resnet50,...).")
+    ] = None,
+    family: Annotated[
+        str | None,
+        typer.Option(help="Only the zoo models of these families (mobilenet,efficientnet,...)."),
+    ] = None,
     db: Annotated[str | None, typer.Option(help="Database URL or SQLite file.")] = None,
     out: Annotated[str, typer.Option(help="Folder for compare.html.")] = ".",
     json_out: Annotated[
@@ -78,7 +85,17 @@ def compare(
     from hwfit.analysis.compare import compare as run_compare
     from hwfit.cli.render import console, print_json
 
-    report = run_compare(*machines, db=db, margin=margin, out=out)
+    def split(text: str | None) -> list[str] | None:
+        return [t.strip() for t in text.split(",") if t.strip()] if text else None
+
+    report = run_compare(
+        *machines,
+        db=db,
+        margin=margin,
+        models=split(models),
+        families=split(family),
+        out=out,
+    )
     if json_out:
         print_json(report.to_dict())
         return

@@ -23,7 +23,8 @@ def gap_table(report: GapReport) -> tuple[object, list[str]]:
     for step in report.steps:
         for side, device in ((step.cpu, "CPU"), (step.gpu, "GPU")):
             if side is None:
-                table.add_row(step.name, device, "-", "-", "-", step.note or "not measured")
+                why = (step.note or "not measured") if device == "GPU" else "not measured"
+                table.add_row(step.name, device, "-", "-", "-", why)
                 continue
             table.add_row(
                 step.name,

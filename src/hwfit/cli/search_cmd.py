@@ -221,7 +221,9 @@ def _search_table(result: SearchResult) -> tuple[Table, list[str]]:
         f"vs short-trained top-1 of {cal.get('n')} candidates)"
     )
     lines.append(
-        f"Cost: {c.get('wall_s', 0) / 60:.1f} min wall, {c.get('cpu_hours', 0):.2f} CPU-hours, "
+        f"Cost: {c.get('wall_s', 0) / 60:.1f} min wall over {c.get('runs', 1)} run(s) "
+        f"(this one {c.get('this_run_wall_s', 0) / 60:.1f} min), "
+        f"{c.get('cpu_hours', 0):.2f} CPU-hours, "
         f"{c.get('measured')} measured, {c.get('trained')} trained, {c.get('trials')} trials"
     )
     lines.extend(f"[dim]{n}[/]" for n in result.notes)

@@ -612,15 +612,25 @@ class _Search:
             self.notes.append(
                 "No found architecture reached the baseline's trained top-1 at a lower latency."
             )
-        cost = {
-            "wall_s": round(time.monotonic() - self.started, 1),
-            "cpu_hours": round(
-                (time.monotonic() - self.started) * (os.cpu_count() or 1) / 3600, 3
-            ),
+        # The cost of the whole search, over every run that resumed it (cost.json keeps it).
+        wall = time.monotonic() - self.started
+        this_run = {
+            "wall_s": round(wall, 1),
             "process_cpu_s": round(time.process_time() - self.cpu_started, 1),
             "measured": self.counts["measured"],
             "trained": self.counts["trained"],
+        }
+        runs = [*(self.folder.read("cost-runs.json") or []), this_run]
+        self.folder.write("cost-runs.json", runs)
+        total_wall = sum(float(r["wall_s"]) for r in runs)
+        cost = {
+            "wall_s": round(total_wall, 1),
+            "cpu_hours": round(total_wall * (os.cpu_count() or 1) / 3600, 3),
+            "measured": sum(int(r["measured"]) for r in runs),
+            "trained": sum(int(r["trained"]) for r in runs),
             "trials": len(trials),
+            "runs": len(runs),
+            "this_run_wall_s": round(wall, 1),
         }
         res = SearchResult(
             out=str(self.out),

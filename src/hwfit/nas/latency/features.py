@@ -16,6 +16,15 @@ Layer kinds (``KINDS``):
   linear layers inside blocks;
 * ``linear``: the classifier and other fully connected layers outside blocks.
 
+Activations are counted per type (``ACT_TYPES``: relu, relu6, hard_swish, silu, gelu, sigmoid,
+hard_sigmoid, other) on feature maps larger than 1x1, because their cost depends on the type: on
+an INT8 CPU target a ReLU6 (a clamp) folds into the quantization of the convolution's output,
+while hard-swish, SiLU and (measured on OpenVINO INT8) ReLU run as extra per-element work after
+the convolution. ``act_extra_layers`` / ``act_extra_bytes`` sum every type but relu6.
+Squeeze-excite modules are counted (``se_blocks``) with the bytes of the map they scale
+(``se_bytes``: it is read by the pooling and again by the multiplication) and of its gate
+(``se_gate_bytes``: one value per channel).
+
 Activation bytes count 4 bytes per element (FP32 tensors between layers); for an INT8 target
 only the scale changes, which no predictor minds.
 """
@@ -29,9 +38,20 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["BLOCK_CLASSES", "FEATURE_KEYS", "KINDS", "layer_features"]
+__all__ = ["ACT_TYPES", "BLOCK_CLASSES", "FEATURE_KEYS", "KINDS", "SE_CLASSES", "layer_features"]
 
 KINDS: tuple[str, ...] = ("conv1x1", "dw3", "dw5", "dw7", "dwk", "conv", "se", "linear")
+#: Activation types counted apart (``act_<type>_layers``, ``act_<type>_bytes``).
+ACT_TYPES: tuple[str, ...] = (
+    "relu",
+    "relu6",
+    "hard_swish",
+    "silu",
+    "gelu",
+    "sigmoid",
+    "hard_sigmoid",
+    "other",
+)
 _PER_KIND = ("layers", "macs", "params", "in_bytes", "out_bytes")
 _GLOBAL = (
     "resolution",
@@ -53,9 +73,18 @@ _GLOBAL = (
     "residual_blocks",
     "residual_bytes",
     "stride2_layers",
+    "act_extra_layers",
+    "act_extra_bytes",
+    "se_blocks",
+    "se_bytes",
+    "se_gate_bytes",
 )
 #: Every key :func:`layer_features` returns, in a fixed order.
-FEATURE_KEYS: tuple[str, ...] = _GLOBAL + tuple(f"{k}_{q}" for k in KINDS for q in _PER_KIND)
+FEATURE_KEYS: tuple[str, ...] = (
+    _GLOBAL
+    + tuple(f"{k}_{q}" for k in KINDS for q in _PER_KIND)
+    + tuple(f"act_{t}_{q}" for t in ACT_TYPES for q in ("layers", "bytes"))
+)
 #: Class names of the building blocks of timm's CNN families (counted as ``blocks``).
 BLOCK_CLASSES: frozenset[str] = frozenset(
     {
@@ -73,20 +102,37 @@ BLOCK_CLASSES: frozenset[str] = frozenset(
         "SearchCell",
     }
 )
-_ACTIVATIONS = (
-    nn.ReLU,
-    nn.ReLU6,
-    nn.SiLU,
-    nn.GELU,
-    nn.Hardswish,
-    nn.Hardsigmoid,
-    nn.Sigmoid,
-    nn.Tanh,
-    nn.LeakyReLU,
-    nn.PReLU,
-    nn.ELU,
-    nn.Mish,
+#: Class names of squeeze-excite modules (timm, torchvision), counted as ``se_blocks``.
+SE_CLASSES: frozenset[str] = frozenset(
+    {"SqueezeExcite", "SEModule", "EffectiveSEModule", "SqueezeExcitation", "SEBlock"}
 )
+# Activation modules by class name (torch.nn and timm's own), with their type.
+_ACTIVATIONS: dict[str, str] = {
+    "ReLU": "relu",
+    "ReLU6": "relu6",
+    "Hardswish": "hard_swish",
+    "HardSwish": "hard_swish",
+    "HardSwishMe": "hard_swish",
+    "SiLU": "silu",
+    "Swish": "silu",
+    "SwishMe": "silu",
+    "GELU": "gelu",
+    "GELUTanh": "gelu",
+    "QuickGELU": "gelu",
+    "Sigmoid": "sigmoid",
+    "Hardsigmoid": "hard_sigmoid",
+    "HardSigmoid": "hard_sigmoid",
+    "HardSigmoidMe": "hard_sigmoid",
+    "Tanh": "other",
+    "LeakyReLU": "other",
+    "PReLU": "other",
+    "ELU": "other",
+    "Mish": "other",
+    "MishMe": "other",
+    "HardMish": "other",
+}
+# The activation that folds into the INT8 quantization of its convolution's output (a clamp).
+_FOLDED_ACTS = frozenset({"relu6"})
 _POOLS = (
     nn.AdaptiveAvgPool2d,
     nn.AdaptiveMaxPool2d,
@@ -135,11 +181,21 @@ def layer_features(model: nn.Module, input_shape: Sequence[int]) -> dict[str, fl
             values["residual_blocks"] += 1
             values["residual_bytes"] += _bytes(output)
 
+    def on_se(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
+        x = inputs[0] if inputs else None
+        values["se_blocks"] += 1
+        if isinstance(x, torch.Tensor) and x.dim() >= 2:
+            values["se_bytes"] += _bytes(x)
+            values["se_gate_bytes"] += float(x.shape[0] * x.shape[1] * _BYTES_PER_ELEMENT)
+
     handles = []
     for module in model.modules():
+        name = type(module).__name__
         if _is_block(module):
             handles.append(module.register_forward_hook(on_block))
-        elif isinstance(module, (nn.Conv2d, nn.Linear, *_ACTIVATIONS, *_POOLS)):
+        elif name in SE_CLASSES:
+            handles.append(module.register_forward_hook(on_se))
+        elif isinstance(module, (nn.Conv2d, nn.Linear, *_POOLS)) or name in _ACTIVATIONS:
             handles.append(module.register_forward_hook(on_layer))
     was_training = model.training
     model.eval()
@@ -160,9 +216,9 @@ def _record(
     output: Any,
     inside_block: bool,
 ) -> None:
-    if isinstance(module, _ACTIVATIONS):
-        values["act_layers"] += 1
-        values["act_bytes"] += _bytes(output)
+    act = _ACTIVATIONS.get(type(module).__name__)
+    if act is not None:
+        _record_activation(values, act, output)
         return
     if isinstance(module, _POOLS):
         values["pool_layers"] += 1
@@ -193,6 +249,22 @@ def _record(
         values["dw_layers"] += 1
         values["dw_macs"] += macs
         values["dw_out_bytes"] += out_bytes
+
+
+def _record_activation(values: dict[str, float], act: str, output: Any) -> None:
+    out_bytes = _bytes(output)
+    values["act_layers"] += 1
+    values["act_bytes"] += out_bytes
+    on_map = (
+        isinstance(output, torch.Tensor) and output.dim() == 4 and output.shape[-2:].numel() > 1
+    )
+    if not on_map:  # gates of squeeze-excite, activations after pooling: counted in se_blocks
+        return
+    values[f"act_{act}_layers"] += 1
+    values[f"act_{act}_bytes"] += out_bytes
+    if act not in _FOLDED_ACTS:
+        values["act_extra_layers"] += 1
+        values["act_extra_bytes"] += out_bytes
 
 
 def _conv_kind(conv: nn.Conv2d, x: torch.Tensor) -> str:

@@ -1,18 +1,27 @@
 """A learned latency predictor: a cost model of layers, with gradient-boosted corrections.
 
 The first stage is a linear cost model with non-negative coefficients: latency is a fixed
-cost, plus a cost per layer, plus a cost per MAC of each layer kind (1x1, depthwise per kernel,
-dense, squeeze-excite, linear), plus a cost per byte of activations moved. Fitted to minimize the
-*relative* error (every row divided by its latency), it extrapolates sensibly to models larger
-or smaller than those measured, which trees alone cannot do with some fifty measurements.
+cost, plus a cost per layer (1x1, depthwise, squeeze-excite), plus a cost per MAC of each layer
+kind (1x1, depthwise per kernel, dense, squeeze-excite, linear), plus a cost per byte of
+activations moved (1x1 and depthwise outputs, residual additions), plus the extra work of
+activations that do not fold into the INT8 quantization (per layer and per byte: hard-swish,
+SiLU, ReLU ... as opposed to ReLU6) and of squeeze-excite gates (per channel). On models of a
+fraction of a millisecond these per-layer and per-activation overheads are most of the time, so
+they are what the terms separate (see :mod:`hwfit.nas.latency.features`).
+
+It is fitted to minimize the *relative* error (every row divided by its latency) with a Huber
+loss: a measurement slowed down by another process (noise only ever adds time) pulls the costs
+by at most 5% of its latency. A cost model extrapolates sensibly to models larger or smaller
+than those measured, which trees alone cannot do with some fifty measurements.
 
 The second stage, gradient-boosted trees (scikit-learn) on the log of the ratio between the
-measured latency and the cost model's, learns what the cost model misses (fused activations,
-cache effects at some sizes, kernel choices of the runtime).
+measured latency and the cost model's, learns what the cost model misses (cache effects at some
+sizes, kernel choices of the runtime); it needs more measurements than the cost model.
 
 Which of "linear", "linear+gbt" and "gbt" (trees on the log latency alone) is used is chosen
 at :meth:`LearnedPredictor.fit` by 5-fold cross-validation on the training data (lowest mean
-absolute percentage error), unless fixed by the ``mode`` argument.
+absolute percentage error; the cost model alone unless another mode is better by more than
+:data:`AUTO_MARGIN`), unless fixed by the ``mode`` argument.
 """
 
 from __future__ import annotations
@@ -29,13 +38,14 @@ from hwfit.errors import UserError
 from hwfit.nas.latency.base import LatencyPredictor, check_training_data, feature_matrix
 from hwfit.nas.latency.features import FEATURE_KEYS
 
-__all__ = ["LINEAR_KEYS", "MODES", "LearnedPredictor"]
+__all__ = ["AUTO_MARGIN", "LINEAR_KEYS", "MODES", "LearnedPredictor"]
 
 #: The cost terms of the linear stage (plus a constant).
 LINEAR_KEYS: tuple[str, ...] = (
     "layers",
+    "conv1x1_layers",
+    "dw_layers",
     "se_layers",
-    "residual_blocks",
     "conv1x1_macs",
     "dw3_macs",
     "dw5_macs",
@@ -45,15 +55,21 @@ LINEAR_KEYS: tuple[str, ...] = (
     "se_macs",
     "linear_macs",
     "conv1x1_out_bytes",
-    "conv1x1_in_bytes",
     "dw_out_bytes",
-    "act_bytes",
     "residual_bytes",
+    "act_extra_layers",
+    "act_extra_bytes",
+    "se_gate_bytes",
 )
 MODES: tuple[str, ...] = ("auto", "linear", "linear+gbt", "gbt")
 _MIN_FIT = 4  # measurements; "auto" needs 10 to cross-validate (fewer: "linear")
 _CV_FOLDS = 5
-_FORMAT = 1
+_HUBER = 0.05  # relative error beyond which a measurement's pull stops growing
+_HUBER_ROUNDS = 20
+_FORMAT = 2
+#: "auto" keeps the cost model alone unless a mode with trees has a cross-validated MAPE lower
+#: by more than this share of it (trees on tens of measurements win folds by chance).
+AUTO_MARGIN = 0.05
 
 
 class LearnedPredictor(LatencyPredictor):
@@ -105,7 +121,9 @@ class LearnedPredictor(LatencyPredictor):
             mode = "linear"
             if len(y) >= 2 * _CV_FOLDS:
                 self.cv_mape = {m: self._cv_mape(m, x, y) for m in MODES[1:]}
-                mode = min(self.cv_mape, key=self.cv_mape.__getitem__)
+                best = min(self.cv_mape, key=self.cv_mape.__getitem__)
+                if self.cv_mape[best] < self.cv_mape["linear"] * (1 - AUTO_MARGIN):
+                    mode = best
         self._fit(mode, x, y)
 
     def predict(self, features: Sequence[Mapping[str, float]]) -> np.ndarray:  # noqa: D102
@@ -184,8 +202,19 @@ class LearnedPredictor(LatencyPredictor):
         a = _linear_terms(x)
         scale = np.abs(a).max(axis=0)
         scale[scale == 0] = 1.0
-        # Rows divided by the latency: least squares of the relative error.
-        coef, _ = nnls(a / scale / y[:, None], np.ones_like(y), maxiter=50 * a.shape[1])
+        # Rows divided by the latency: least squares of the relative error. Then a Huber fit by
+        # reweighting: a measurement slowed down by another process (noise only ever adds time)
+        # pulls the costs by at most _HUBER of its latency instead of by its whole error.
+        rows = a / scale / y[:, None]
+        weights = np.ones_like(y)
+        coef = np.zeros(a.shape[1])
+        for _ in range(_HUBER_ROUNDS):
+            coef, _ = nnls(rows * weights[:, None], weights, maxiter=50 * a.shape[1])
+            error = np.abs(rows @ coef - 1.0)
+            new = np.sqrt(np.minimum(1.0, _HUBER / np.maximum(error, 1e-12)))
+            if np.allclose(new, weights, atol=1e-4):
+                break
+            weights = new
         self._coef, self._scale = coef, scale
 
     def _linear(self, x: np.ndarray) -> np.ndarray:
@@ -209,6 +238,8 @@ class LearnedPredictor(LatencyPredictor):
 
 
 _LINEAR_COLUMNS = [FEATURE_KEYS.index(k) for k in LINEAR_KEYS]
+_TREE_KEYS = (*LINEAR_KEYS, "resolution", "macs", "out_bytes", "params", "blocks")
+_TREE_COLUMNS = [FEATURE_KEYS.index(k) for k in _TREE_KEYS]
 
 
 def _linear_terms(x: np.ndarray) -> np.ndarray:
@@ -217,18 +248,23 @@ def _linear_terms(x: np.ndarray) -> np.ndarray:
 
 def _tree_inputs(x: np.ndarray, base: np.ndarray) -> np.ndarray:
     # Log scale: sizes span orders of magnitude; the cost model's estimate is a feature too.
-    return np.column_stack([np.log1p(np.maximum(x, 0)), np.log(base)])
+    # Only the cost terms and the overall sizes: with tens of measurements, every extra column
+    # is one more chance for a tree to split on noise.
+    return np.column_stack([np.log1p(np.maximum(x[:, _TREE_COLUMNS], 0)), np.log(base)])
 
 
 def _trees(seed: int) -> Any:
     from sklearn.ensemble import GradientBoostingRegressor
 
-    # Small data (tens of models): shallow trees, strong shrinkage, subsampling.
+    # Small data (tens of models): few shallow trees, strong shrinkage, subsampling, and the
+    # Huber loss (a measurement slowed down by another process must not grow a branch).
     return GradientBoostingRegressor(
-        n_estimators=150,
-        learning_rate=0.06,
+        loss="huber",
+        alpha=0.8,
+        n_estimators=80,
+        learning_rate=0.05,
         max_depth=2,
-        min_samples_leaf=3,
+        min_samples_leaf=5,
         subsample=0.8,
         random_state=seed,
     )
