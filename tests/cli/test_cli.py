@@ -158,6 +158,7 @@ def test_ctrl_c_mid_run_keeps_finished_rows(db_path):
     import time
 
     from hwfit.db import ResultStore
+    from hwfit.errors import DatabaseError
 
     proc = subprocess.Popen(
         [
@@ -181,9 +182,18 @@ def test_ctrl_c_mid_run_keeps_finished_rows(db_path):
         text=True,
     )
     deadline = time.monotonic() + 240
-    with ResultStore(db_path) as store:
-        while store.count() < 1 and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.5)
+
+    def stored() -> int:
+        # A new store (new connection) per poll: never a long-lived reader's stale view.
+        try:
+            with ResultStore(db_path) as store:
+                return store.count()
+        except DatabaseError:  # the bench may be creating the file right now
+            return 0
+
+    while stored() < 1 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+    assert proc.poll() is None, "the bench ended before it could be interrupted"
     proc.send_signal(signal.SIGINT)  # what Ctrl-C sends to the foreground process
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
