@@ -180,6 +180,9 @@ def test_ctrl_c_mid_run_keeps_finished_rows(db_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A shell's background job inherits SIGINT ignored (POSIX), and exec keeps SIG_IGN:
+        # give the child the terminal's default, as a real Ctrl-C finds it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 240
 
