@@ -161,15 +161,11 @@ def space(
         con.print(line, highlight=False)
 
 
-def _ms(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.3f}" if value < 1 else f"{value:.2f}" if value < 100 else f"{value:.0f}"
-
-
 def _search_table(result: SearchResult) -> tuple[Table, list[str]]:
     from rich import box
     from rich.table import Table
+
+    from hwfit.cli.render import _ms
 
     table = Table(title=f"hwfit search: {result.space} on {result.target}", box=box.SIMPLE_HEAD)
     for col, justify in (

@@ -683,6 +683,7 @@ class _Search:
         """Export a trained found architecture and pass it through optimize on the target."""
         import torch
 
+        from hwfit.nas.latency.measure import export_onnx
         from hwfit.tune import optimize
 
         folder = self.out / "models" / found.key
@@ -695,9 +696,7 @@ class _Search:
         model.eval()
         shape = self.space.input_shape(arch, 1)
         onnx_path = folder / "model.onnx"
-        torch.onnx.export(
-            model, (torch.zeros(shape),), str(onnx_path), dynamo=False, input_names=["input"]
-        )
+        export_onnx(model, shape, onnx_path)
         val = self.data.at_resolution(shape[-1])
         npz = folder / "val.npz"
         np.savez(npz, x=val.x_val.numpy(), y=val.y_val.numpy())

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import plotly.graph_objects as go
 import plotly.offline
 
+from hwfit._version import tool_versions
 from hwfit.report.figures import _base_figure, _empty
 from hwfit.report.html import _CSS, _PLOT_CONFIG, _e, _footer, _ms
 
@@ -46,20 +47,6 @@ pre { background: #0f172a; color: #e2e8f0; padding: 12px 14px; border-radius: 6p
 """
 
 
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    from hwfit._version import __version__
-
-    out = {"hwfit": __version__}
-    for name in ("torch", "timm", "onnxruntime", "openvino"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            continue
-    return out
-
-
 def _page(title: str, subtitle: str, body: str, hardware: Mapping[str, Any]) -> str:
     return f"""<!DOCTYPE html>
 <html lang="en">
@@ -77,7 +64,7 @@ def _page(title: str, subtitle: str, body: str, hardware: Mapping[str, Any]) -> 
 <p class="model">{subtitle}</p>
 </header>
 {body}
-{_footer(hardware, _versions())}
+{_footer(hardware, tool_versions())}
 </main>
 </body>
 </html>

@@ -642,7 +642,7 @@ class _Run:
                 "cores": self.hardware.cpu.physical_cores,
                 "isa": self.hardware.isa_summary,
             },
-            versions=_versions(),
+            versions=tool_versions(),
             created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         )
         return write_manifest(self.out_dir, manifest)
@@ -732,7 +732,7 @@ class _Run:
             metric=result.metric,
             budget_points=result.allowed_drop,
             hardware=self.hardware.to_dict(),
-            versions=_versions(),
+            versions=tool_versions(),
             notes=result.notes,
         )
         path = self.out_dir / "report.html"
@@ -759,7 +759,3 @@ def _metrics(bench: BenchResult | None) -> dict[str, Any]:
         "async_throughput": bench.async_throughput,
         "artifact_size_bytes": bench.artifact_size_bytes,
     }
-
-
-def _versions() -> dict[str, str]:
-    return tool_versions()
