@@ -10,6 +10,9 @@ ones, as the search's latency phase draws them; ``--extra`` more come from
 (``latency.sqlite``, the search's own cache when it is the demo's output folder); what is
 missing is measured on the target (default ``openvino:int8:bs1:cpu``: export, NNCF INT8,
 compile, timed loop) and added to the cache, at most ``--measure-budget`` seconds of it.
+The latency is the quiet one (``LatencyMeasurement.quiet_ms``, what the search uses);
+measurements taken while other processes used over 10% of the CPU (``contended``) are left
+out, as the search leaves them out of its predictor. Keep the machine otherwise idle.
 
 For every mode of :class:`LearnedPredictor` (and "auto", what the search uses) it prints the
 quality on a held-out 25% (fitted on the other 75%; ``--seed``'s split, which is the search's
@@ -81,18 +84,24 @@ def measure_missing(
             hit = cache.get(arch.key) if cache is not None else None
             if hit is None:
                 missing.append(arch)
-            elif hit.ok:
-                latencies[arch.key] = hit.p50_ms
+            elif hit.ok and not hit.contended:
+                latencies[arch.key] = hit.latency_ms
         print(f"{len(archs) - len(missing)} cached, {len(missing)} to measure", flush=True)
         for i, arch in enumerate(missing):
             if time.monotonic() - start > budget_s:
                 print(f"measure budget spent: {len(missing) - i} left unmeasured")
                 break
             m = measurer.measure(space.build(arch), space.input_shape(arch), key=arch.key)
-            state = f"{m.p50_ms:7.3f} ms +-{m.ci_rel:5.1%}" if m.ok else f"FAILED {m.reason}"
+            state = (
+                f"{m.quiet_ms:7.3f} ms quiet, median {m.p50_ms:7.3f}, "
+                f"others took {m.contention:4.0%} of the CPU"
+                + (" (contended: left out)" if m.contended else "")
+                if m.ok
+                else f"FAILED {m.reason}"
+            )
             print(f"{i + 1:3}/{len(missing)} {arch.key} {state}", flush=True)
-            if m.ok:
-                latencies[arch.key] = m.p50_ms
+            if m.ok and not m.contended:
+                latencies[arch.key] = m.latency_ms
     return latencies
 
 
@@ -102,9 +111,41 @@ def cached_only(archs: list[Arch], target: Target, workdir: Path) -> dict[str, f
     latencies = {}
     for arch in archs:
         hit = cache.get(arch.key)
-        if hit is not None and hit.ok:
-            latencies[arch.key] = hit.p50_ms
+        if hit is not None and hit.ok and not hit.contended:
+            latencies[arch.key] = hit.latency_ms
     return latencies
+
+
+def repeatability(
+    space: SearchSpace,
+    archs: list[Arch],
+    latencies: dict[str, float],
+    target: Target,
+    workdir: Path,
+    args: argparse.Namespace,
+) -> None:
+    """Measure ``archs`` again (cache untouched) and print how far each method moved.
+
+    The ground truth of the predictor's score is itself a measurement: no predictor can be
+    more often within +-10% than two measurements of the same model are.
+    """
+    cache = LatencyCache(workdir / "latency.sqlite", target=target)
+    first = {a.key: cache.get(a.key) for a in archs}
+    quiet, median = [], []
+    with LatencyMeasurer(target, workdir, duration_s=args.duration, use_cache=False) as again:
+        for arch in archs:
+            old = first[arch.key]
+            m = again.measure(space.build(arch), space.input_shape(arch), key=arch.key)
+            if old is None or not (m.ok and old.ok) or m.contended or old.contended:
+                continue
+            quiet.append(m.quiet_ms / old.quiet_ms - 1)
+            median.append(m.p50_ms / old.p50_ms - 1)
+    for name, devs in (("quiet (what the search uses)", quiet), ("median of the loop", median)):
+        d = np.abs(np.array(devs))
+        print(
+            f"repeatability, {name}: {np.mean(d <= 0.10):.0%} of {len(d)} within +-10% of "
+            f"the first measurement (median |change| {np.median(d):.1%}, max {d.max():.0%})"
+        )
 
 
 def line(name: str, q: PredictorQuality) -> str:
@@ -135,7 +176,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--extra", type=int, default=0, help="more sampled architectures")
     parser.add_argument("--seed", type=int, default=0, help="the search's seed")
     parser.add_argument("--splits", type=int, default=10, help="random 75/25 splits averaged")
-    parser.add_argument("--duration", type=float, default=1.0, help="timed loop, s")
+    parser.add_argument(
+        "--duration", type=float, default=DEMO_PLAN.duration_s, help="timed loop, s"
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=0,
+        help="measure this many of the architectures again (not cached): the noise floor",
+    )
     parser.add_argument("--workdir", type=Path, default=Path("out/search-demo"))
     parser.add_argument("--measure-budget", type=float, default=3600.0, help="seconds")
     parser.add_argument("--no-measure", action="store_true", help="use cached latencies only")
@@ -153,6 +202,8 @@ def main(argv: list[str]) -> int:
             space, archs, target, args.workdir, args.duration, args.measure_budget
         )
     measured = [a for a in archs if a.key in latencies]
+    if args.repeat:
+        repeatability(space, measured[: args.repeat], latencies, target, args.workdir, args)
     if args.measure_only:
         print(f"{len(measured)} of {len(archs)} architectures measured")
         return 0

@@ -43,3 +43,60 @@ def test_search_bad_input_is_one_line_exit_2(tmp_path, capsys, args, message):
     assert message in err
     assert "Traceback" not in err
     assert len(err.strip().splitlines()) <= 2
+
+
+@pytest.mark.timeout(600)
+def test_ctrl_c_during_search_keeps_measurements_and_says_how_to_resume(tmp_path):
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    from hwfit.nas.demo import demo_path
+
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hwfit.cli.main",
+            "search",
+            "--baseline",
+            "timm:mobilenetv2_050",
+            "--data",
+            str(demo_path()),
+            "--resolution",
+            "32",
+            "--measure",
+            "30",
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+    def measured() -> int:
+        try:
+            with sqlite3.connect(out / "latency.sqlite", timeout=30) as db:
+                return int(db.execute("SELECT COUNT(*) FROM latency").fetchone()[0])
+        except sqlite3.Error:  # not created yet
+            return 0
+
+    deadline = time.monotonic() + 400
+    while measured() < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+    assert proc.poll() is None, "the search ended before it could be interrupted"
+    before = measured()
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground group
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Interrupted" in err
+    assert "resume" in err
+    assert "Traceback" not in err
+    assert measured() >= before

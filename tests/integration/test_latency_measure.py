@@ -49,6 +49,9 @@ class Exploding(nn.Module):
 def _sane(m, precision: str) -> None:
     assert m.ok, m.reason
     assert 0.001 < m.p50_ms < 100.0
+    assert 0.001 < m.quiet_ms <= m.p50_ms * 1.05  # the quietest window, not a slower one
+    assert m.latency_ms == m.quiet_ms
+    assert 0 <= m.contention <= 1 or (math.isnan(m.contention) and not m.contended)
     assert 0 <= m.ci_rel < 1.0
     assert m.runs >= 10
     assert m.executed_precision.startswith(precision)
@@ -129,3 +132,34 @@ def test_a_crash_in_the_worker_fails_one_measurement_and_the_next_one_runs(tmp_p
         calibration = np.random.default_rng(1).standard_normal((20, 3, 32, 32))
         measured = measurer.measure(tiny_cnn(), SHAPE, key="fine", calibration=calibration)
     _sane(measured, "int8")
+
+
+def test_a_cache_from_before_the_quiet_latency_counts_as_not_measured(tmp_path):
+    """Old rows (median only) are not mixed with quiet latencies; new ones are stored."""
+    import sqlite3
+
+    from hwfit.nas.latency.measure import LatencyMeasurement
+
+    path = tmp_path / "latency.sqlite"
+    with sqlite3.connect(path) as db:  # the schema before quiet_ms and contention existed
+        db.execute(
+            "CREATE TABLE latency (arch_key TEXT NOT NULL, target TEXT NOT NULL, "
+            "fingerprint TEXT NOT NULL, p50_ms REAL, ci_rel REAL, runs INTEGER NOT NULL, "
+            "executed_precision TEXT NOT NULL, seconds REAL NOT NULL, reason TEXT, "
+            "created_at TEXT NOT NULL, PRIMARY KEY (arch_key, target, fingerprint))"
+        )
+        db.execute(
+            "INSERT INTO latency VALUES ('old', 'openvino:int8:bs1:cpu', 'fp', 0.5, 0.01, 10, "
+            "'int8', 1.0, NULL, '2026-01-01T00:00:00')"
+        )
+    cache = LatencyCache(path, target=Target(), fingerprint="fp")
+    assert cache.get("old") is None
+    assert cache.measurements() == []
+    new = LatencyMeasurement("new", 0.5, 0.01, 10, "int8", 1.0, quiet_ms=0.4, contention=0.02)
+    cache.put(new)
+    got = cache.get("new")
+    assert got is not None
+    assert (got.quiet_ms, got.contention, got.contended) == (0.4, 0.02, False)
+    busy = LatencyMeasurement("busy", 5.0, 0.01, 10, "int8", 1.0, quiet_ms=4.0, contention=0.5)
+    cache.put(busy)
+    assert cache.get("busy").contended

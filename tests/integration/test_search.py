@@ -1,4 +1,4 @@
-"""``hwfit.nas.search``: a tiny search end to end, and resume after a killed run."""
+"""``hwfit.nas.search``: a tiny search end to end, resume after a killed run, two workers."""
 
 from __future__ import annotations
 
@@ -83,7 +83,8 @@ _KILLED_RUN = textwrap.dedent(
     plan = SearchPlan(**{plan!r})
     plan = SearchPlan(**{{**plan.__dict__, "scaled": tuple(tuple(s) for s in plan.scaled)}})
     if __name__ == "__main__":
-        search("timm:mobilenetv2_050", None, sys.argv[1], plan=plan, **{args!r})
+        storage = sys.argv[2] if len(sys.argv) > 2 else None
+        search("timm:mobilenetv2_050", None, sys.argv[1], plan=plan, storage=storage, **{args!r})
     """
 )
 
@@ -138,3 +139,38 @@ def test_search_resumes_after_kill(tmp_path: Path) -> None:
         assert scores_after[key] == scores
     assert result.cost["trials"] == TINY.trials
     assert (out / "search.html").exists()
+
+
+@pytest.mark.timeout(900)
+def test_two_workers_share_one_study(tmp_path: Path) -> None:
+    """Two processes, one storage URL: one study of plan.trials trials, not one each."""
+    import dataclasses
+
+    import optuna
+
+    storage = f"sqlite:///{tmp_path / 'shared-study.sqlite'}"
+    script = tmp_path / "run.py"
+    script.write_text(_KILLED_RUN.format(plan=dataclasses.asdict(TINY), args=ARGS))
+    workers = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(tmp_path / f"worker{i}"), storage],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    for proc in workers:
+        _, err = proc.communicate(timeout=800)
+        assert proc.returncode == 0, err[-2000:]
+    (name,) = optuna.get_all_study_names(storage)
+    study = optuna.load_study(study_name=name, storage=storage)
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    # The workers stopped together (the other may finish the trial it had started): without
+    # the shared stop each would have run TINY.trials of its own.
+    assert TINY.trials <= len(complete) <= TINY.trials + 1
+    assert all(t.user_attrs.get("worker") for t in complete)
+    # Each worker reports the whole shared study, whoever ran its trials.
+    for i in range(2):
+        saved = json.loads((tmp_path / f"worker{i}" / "search.json").read_text())
+        assert saved["cost"]["trials"] >= TINY.trials

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from hwfit.bench.stats import median_ci, noise_flags, summarize
+from hwfit.bench.stats import median_ci, noise_flags, quiet_latency, summarize
 
 
 @pytest.mark.parametrize(
@@ -64,3 +64,16 @@ def test_noise_flags_a_long_tail_is_not_bimodal():
     rng = np.random.default_rng(0)
     xs = list(np.concatenate([1.0 + rng.normal(0, 0.01, 900), 1.1 + rng.exponential(0.2, 100)]))
     assert not any(f.startswith("bimodal") for f in noise_flags(xs, 0.01, 0.02))
+
+
+def test_quiet_latency_is_the_quietest_windows_median():
+    # 1 ms runs (a busy spell), then 0.5 ms (quiet), then 2 ms: windows of >= 50 ms, >= 10 runs.
+    samples = [1.0] * 100 + [0.5] * 200 + [2.0] * 50
+    assert quiet_latency(samples) == 0.5
+    # One outlier-fast run inside a window does not decide: each window gives its median.
+    assert quiet_latency([1.0] * 99 + [0.01] + [1.2] * 100) == 1.0
+
+
+def test_quiet_latency_of_short_loops_is_their_median():
+    assert quiet_latency([3.0, 1.0, 2.0]) == 2.0  # under two windows
+    assert np.isnan(quiet_latency([]))

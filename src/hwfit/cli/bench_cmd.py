@@ -85,7 +85,14 @@ def bench(
 ) -> None:
     """Measure latency (p50/p90/p99 with a CI), throughput, memory, size and compile time."""
     from hwfit.bench import bench as run_bench
-    from hwfit.cli.render import bench_table, console, console_err, print_json, progress_bar
+    from hwfit.cli.render import (
+        bench_table,
+        console,
+        console_err,
+        print_json,
+        progress_bar,
+        stop_interrupted,
+    )
     from hwfit.records import RowState, to_dict
 
     runtimes = [r.strip() for r in runtime.split(",") if r.strip()]
@@ -164,10 +171,8 @@ def bench(
             f"[yellow]All {len(report.results)} results were written to {report.fallback_path}[/]"
         )
     if report.interrupted:
-        err.print(
-            f"[yellow]Interrupted: {len(report.results)} finished rows kept "
-            f"({report.saved} saved).[/]"
+        stop_interrupted(
+            f"Interrupted: {len(report.results)} finished rows kept ({report.saved} saved)."
         )
-        raise typer.Exit(130)
     if report.db_error:
         raise typer.Exit(1)

@@ -94,7 +94,7 @@ def frontier(
 ) -> None:
     """Benchmark zoo models here and draw published top-1 against measured latency."""
     from hwfit.analysis.frontier import frontier as run_frontier
-    from hwfit.cli.render import console, print_json, progress_bar
+    from hwfit.cli.render import console, print_json, progress_bar, stop_interrupted
 
     with progress_bar(disable=json_out) as bar:
         task = bar.add_task("Loading the zoo", total=None)
@@ -131,6 +131,6 @@ def frontier(
         for line in lines:
             out_console.print(line, highlight=False)
     if report.interrupted:
-        raise typer.Exit(130)
+        stop_interrupted("Interrupted: the models above finished and are stored.")
     if not report.points:
         raise typer.Exit(1)

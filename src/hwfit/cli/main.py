@@ -8,11 +8,10 @@ import sys
 import typer
 
 from hwfit.cli import app
+from hwfit.cli.render import EXIT_INTERRUPTED
 from hwfit.errors import HwfitError
 
 __all__ = ["main"]
-
-EXIT_INTERRUPTED = 130
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code (tests call this)."""
-    from hwfit.cli.render import console_err
+    from hwfit.cli.render import console_err, interrupt_reported
 
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
@@ -49,6 +48,9 @@ def run(argv: list[str] | None = None) -> int:
             raise
         show()
         return int(getattr(exc, "exit_code", 2))
+    if result == EXIT_INTERRUPTED and not interrupt_reported():
+        # typer turns an unhandled Ctrl-C into exit code 130 without a word
+        console_err().print("[yellow]Interrupted.[/]")
     return result if isinstance(result, int) else 0
 
 

@@ -85,7 +85,13 @@ def optimize(
     ] = False,
 ) -> None:
     """Quantize and compile, guard accuracy, choose the fastest, write a deployable artifact."""
-    from hwfit.cli.render import console, optimize_table, print_json, progress_bar
+    from hwfit.cli.render import (
+        console,
+        optimize_table,
+        print_json,
+        progress_bar,
+        stop_interrupted,
+    )
     from hwfit.tune import optimize as run_optimize
 
     thread_list: list[int | None] = [int(t) for t in _list(threads) or []] or [None]
@@ -147,6 +153,6 @@ def optimize(
         for line in lines:
             out_console.print(line, highlight=False)
     if result.interrupted:
-        raise typer.Exit(130)
+        stop_interrupted("Interrupted: the candidates above finished and are kept.")
     if result.winner is None:
         raise typer.Exit(1)

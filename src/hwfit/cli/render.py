@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
+import typer
 from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -25,10 +26,27 @@ __all__ = [
     "fmt_bytes",
     "hardware_table",
     "history_table",
+    "interrupt_reported",
     "optimize_table",
     "print_json",
     "progress_bar",
+    "stop_interrupted",
 ]
+
+EXIT_INTERRUPTED = 130
+_reported: list[str] = []  # what a command said when Ctrl-C stopped it
+
+
+def stop_interrupted(message: str) -> NoReturn:
+    """Say what Ctrl-C left behind (stderr, yellow) and exit 130."""
+    _reported.append(message)
+    console_err().print(f"[yellow]{message}[/]", highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_INTERRUPTED)
+
+
+def interrupt_reported() -> bool:
+    """True when a command already said why it stopped (:func:`stop_interrupted`)."""
+    return bool(_reported)
 
 
 def console() -> Console:

@@ -84,7 +84,7 @@ def search(
         return
     import dataclasses
 
-    from hwfit.cli.render import console, print_json, progress_bar
+    from hwfit.cli.render import console, print_json, progress_bar, stop_interrupted
     from hwfit.errors import UserError
     from hwfit.nas.search import DEMO_PLAN, SearchPlan
     from hwfit.nas.search import search as run_search
@@ -117,18 +117,25 @@ def search(
             desc = phase if not note else f"{phase} [dim]{note}[/]"
             bar.update(task, description=desc, completed=done, total=total)
 
-        result = run_search(
-            baseline or "timm:mobilenetv2_100",
-            data,
-            out,
-            target=target,
-            latency_budget_ms=latency_budget,
-            time_budget_s=time_budget,
-            storage=storage,
-            resolution=resolution,
-            plan=plan,
-            progress=progress,
-        )
+        try:
+            result = run_search(
+                baseline or "timm:mobilenetv2_100",
+                data,
+                out,
+                target=target,
+                latency_budget_ms=latency_budget,
+                time_budget_s=time_budget,
+                storage=storage,
+                resolution=resolution,
+                plan=plan,
+                progress=progress,
+            )
+        except KeyboardInterrupt:
+            bar.stop()
+            stop_interrupted(
+                f"Interrupted: what was measured, scored, trained and the study are kept in "
+                f"{out}; run the same command again to resume."
+            )
     if json_out:
         print_json(result.to_dict())
         return

@@ -26,6 +26,7 @@ import json
 import math
 import os
 import random
+import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -56,7 +57,7 @@ class SearchPlan:
     top_k: int = 3  # found architectures trained with the full recipe and optimized
     full_epochs: float = 10.0  # the full training recipe's epochs (same for every model)
     speedup_goal: float = 1.5  # without a latency budget: look for this speed-up at equal accuracy
-    duration_s: float = 1.0  # timed loop of each latency measurement
+    duration_s: float = 2.0  # timed loop of each latency measurement (40 quiet windows)
     scaled: tuple[tuple[float, float], ...] = ((0.5, 1.0), (0.75, 1.0), (1.0, 0.5))
 
 
@@ -325,10 +326,12 @@ class _Search:
             if m.failed:
                 self.notes.append(f"latency of {arch.key} not measured: {m.reason}")
                 continue
+            if m.contended:
+                self._contended.add(arch.key)
             if again:
-                self._remeasured.setdefault(arch.key, []).append(m.p50_ms)
+                self._remeasured.setdefault(arch.key, []).append(m.latency_ms)
             else:
-                self._latency[arch.key] = m.p50_ms
+                self._latency[arch.key] = m.latency_ms
         self._tick(phase, len(archs), len(archs), "")
 
     # -- phases ------------------------------------------------------------------------------
@@ -338,6 +341,7 @@ class _Search:
         from hwfit.nas.latency.measure import LatencyMeasurer
 
         self._remeasured: dict[str, list[float]] = {}
+        self._contended: set[str] = set()
         with LatencyMeasurer(self.target, self.out, duration_s=self.plan.duration_s) as measurer:
             self.measurer = measurer
             predictor, quality = self.latency_phase()
@@ -357,6 +361,7 @@ class _Search:
     def latency_phase(self) -> tuple[Any, dict[str, Any]]:
         """Measure a sample for real and fit the latency predictor."""
         from hwfit.nas.latency.learned import LearnedPredictor
+        from hwfit.nas.latency.measure import MAX_CONTENTION
         from hwfit.nas.latency.quality import evaluate
 
         rng = random.Random(self.seed)
@@ -376,6 +381,19 @@ class _Search:
                 f"Only {len(keys)} architectures could be measured on {self.target}"
                 + (f"; first failure: {self.notes[0]}" if self.notes else "."),
                 hint="Try another --target, or run with -v to see each measurement.",
+            )
+        busy = [k for k in keys if k in self._contended]
+        if busy and len(keys) - len(busy) >= 8:
+            keys = [k for k in keys if k not in self._contended]
+            self.notes.append(
+                f"{len(busy)} of {len(busy) + len(keys)} latency measurements were taken while "
+                f"other processes used over {MAX_CONTENTION:.0%} of the CPU; the predictor "
+                "was fitted without them."
+            )
+        elif busy:
+            self.notes.append(
+                f"{len(busy)} of {len(keys)} latency measurements were taken while other "
+                f"processes used over {MAX_CONTENTION:.0%} of the CPU; they are inflated."
             )
         feats = [self.features(self._archs[k]) for k in keys]
         lats = [self._latency[k] for k in keys]
@@ -489,6 +507,7 @@ class _Search:
             for _, arch in self.reference_archs():
                 study.enqueue_trial(dict(arch.params), skip_if_exists=True)
         remaining = max(0, self.plan.trials - len(done))
+        worker = f"{socket.gethostname()}:{os.getpid()}"  # who ran a trial, when several do
 
         def objective(trial: optuna.trial.Trial) -> tuple[float, float]:
             params = {
@@ -505,6 +524,7 @@ class _Search:
             trial.set_user_attr("predicted_ms", predicted)
             trial.set_user_attr("estimated_top1", estimated)
             trial.set_user_attr("proxies", {k: _nan_none(v) for k, v in scores.items()})
+            trial.set_user_attr("worker", worker)
             if budget is not None:
                 trial.set_user_attr("constraint", predicted - budget)
             self.counts["trials"] += 1
@@ -515,11 +535,16 @@ class _Search:
             return estimated, predicted
 
         if remaining:
+            # Workers sharing the study stop together once it holds plan.trials trials.
+            enough = optuna.study.MaxTrialsCallback(
+                self.plan.trials, states=(optuna.trial.TrialState.COMPLETE,)
+            )
             study.optimize(
                 objective,
                 n_trials=remaining,
                 timeout=self.time_budget_s,
                 catch=(RuntimeError, ValueError),
+                callbacks=[enough],
             )
         return study
 

@@ -64,6 +64,11 @@ logger = logging.getLogger(__name__)
 #: Calibration samples used for INT8 (more are cut; random ones are drawn when none are given).
 CALIBRATION_SAMPLES = 8
 DEFAULT_TIMEOUT_S = 300.0
+#: Share of the CPU that other processes (or the hypervisor) may take during a timed loop
+#: before the loop is tried again (:mod:`hwfit.bench.contention`).
+MAX_CONTENTION = 0.10
+CONTENDED_ATTEMPTS = 3
+CONTENDED_WAIT_S = 1.0
 _ONNX_OPSET = 18
 _INPUT_NAME = "input"
 #: The model format each runtime is handed (OpenVINO gets an IR so nothing is converted twice).
@@ -76,8 +81,16 @@ class LatencyMeasurement:
 
     Attributes:
         arch_key: The architecture's key (``Arch.key``).
-        p50_ms: Median latency of one inference call (NaN when the measurement failed).
+        p50_ms: Median latency of one inference call over the whole timed loop (NaN when the
+            measurement failed).
         ci_rel: Half-width of the 95% CI of the median, relative to it.
+        quiet_ms: The lowest median of the loop's 50-ms windows
+            (:func:`hwfit.bench.stats.quiet_latency`): the latency with the cores to itself,
+            what the search ranks and the predictor learns (NaN when failed).
+        contention: Share of the CPU others (processes, hypervisor steal) took during the
+            timed loop; above :data:`MAX_CONTENTION` the loop was tried again (up to
+            :data:`CONTENDED_ATTEMPTS` times) and the least contended one kept. NaN: unknown
+            (no ``/proc/stat``) or failed.
         runs: Timed runs.
         executed_precision: The precision the runtime reports it ran (read back, e.g. "int8").
         seconds: Wall time of the whole measurement (export to bench).
@@ -91,13 +104,28 @@ class LatencyMeasurement:
     runs: int
     executed_precision: str
     seconds: float
+    quiet_ms: float = math.nan
+    contention: float = math.nan
     reason: str | None = None
     cached: bool = False
+
+    @property
+    def latency_ms(self) -> float:
+        """The latency the search uses: :attr:`quiet_ms` (NaN when failed)."""
+        return self.quiet_ms
 
     @property
     def ok(self) -> bool:
         """True when the model was measured."""
         return self.reason is None
+
+    @property
+    def contended(self) -> bool:
+        """True when others took over :data:`MAX_CONTENTION` of the CPU in every attempt.
+
+        The latency is then probably inflated.
+        """
+        return self.contention > MAX_CONTENTION
 
     @property
     def failed(self) -> bool:
@@ -110,13 +138,19 @@ class LatencyMeasurement:
         return cls(arch_key, math.nan, math.nan, 0, "", seconds, reason=reason)
 
 
+def _nan_to_null(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
 class LatencyCache:
     """Measurements stored in an SQLite file, for one target on one machine.
 
     Entries are keyed by architecture key, target and hardware fingerprint; the cache object
     reads and writes those of its own target and fingerprint only, so one file can serve
     several targets and machines. Failed measurements are stored too (a candidate that crashes
-    the converter is not tried again).
+    the converter is not tried again). Rows written before the quiet latency was measured
+    (``quiet_ms`` empty) count as not measured: mixing the two methods would blur the
+    predictor.
 
     Args:
         path: The SQLite file (created with its folder when missing).
@@ -139,10 +173,15 @@ class LatencyCache:
             seconds REAL NOT NULL,
             reason TEXT,
             created_at TEXT NOT NULL,
+            quiet_ms REAL,
+            contention REAL,
             PRIMARY KEY (arch_key, target, fingerprint)
         )
     """
-    _COLUMNS = "arch_key, p50_ms, ci_rel, runs, executed_precision, seconds, reason"
+    _COLUMNS = (
+        "arch_key, p50_ms, ci_rel, runs, executed_precision, seconds, reason, quiet_ms, contention"
+    )
+    _CURRENT = "(reason IS NOT NULL OR quiet_ms IS NOT NULL)"
 
     def __init__(
         self,
@@ -162,6 +201,10 @@ class LatencyCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.execute(self._SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(latency)")}
+            for column in ("quiet_ms", "contention"):  # a cache from before these existed
+                if column not in columns:
+                    db.execute(f"ALTER TABLE latency ADD COLUMN {column} REAL")
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -188,7 +231,7 @@ class LatencyCache:
         with self._connect() as db:
             row = db.execute(
                 f"SELECT {self._COLUMNS} FROM latency "
-                "WHERE arch_key = ? AND target = ? AND fingerprint = ?",
+                f"WHERE arch_key = ? AND target = ? AND fingerprint = ? AND {self._CURRENT}",
                 (arch_key, self.target, self.fingerprint),
             ).fetchone()
         return None if row is None else _from_row(row)
@@ -198,18 +241,22 @@ class LatencyCache:
         m = measurement
         with self._connect() as db:
             db.execute(
-                "INSERT OR REPLACE INTO latency VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO latency (arch_key, target, fingerprint, p50_ms, ci_rel, "
+                "runs, executed_precision, seconds, reason, created_at, quiet_ms, contention) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     m.arch_key,
                     self.target,
                     self.fingerprint,
-                    None if math.isnan(m.p50_ms) else m.p50_ms,
-                    None if math.isnan(m.ci_rel) else m.ci_rel,
+                    _nan_to_null(m.p50_ms),
+                    _nan_to_null(m.ci_rel),
                     m.runs,
                     m.executed_precision,
                     m.seconds,
                     m.reason,
                     dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                    _nan_to_null(m.quiet_ms),
+                    _nan_to_null(m.contention),
                 ),
             )
 
@@ -218,7 +265,8 @@ class LatencyCache:
         with self._connect() as db:
             rows = db.execute(
                 f"SELECT {self._COLUMNS} FROM latency "
-                "WHERE target = ? AND fingerprint = ? ORDER BY created_at, rowid",
+                f"WHERE target = ? AND fingerprint = ? AND {self._CURRENT} "
+                "ORDER BY created_at, rowid",
                 (self.target, self.fingerprint),
             ).fetchall()
         return [_from_row(row) for row in rows]
@@ -228,11 +276,13 @@ class LatencyCache:
 
 
 def _from_row(row: Sequence[Any]) -> LatencyMeasurement:
-    key, p50, ci, runs, precision, seconds, reason = row
+    key, p50, ci, runs, precision, seconds, reason, quiet, contention = row
     return LatencyMeasurement(
         arch_key=key,
         p50_ms=math.nan if p50 is None else float(p50),
         ci_rel=math.nan if ci is None else float(ci),
+        quiet_ms=math.nan if quiet is None else float(quiet),
+        contention=math.nan if contention is None else float(contention),
         runs=int(runs),
         executed_precision=precision,
         seconds=float(seconds),
@@ -249,7 +299,7 @@ class LatencyMeasurer:
     Args:
         target: Where to measure.
         workdir: Folder for the cache (``latency.sqlite``) and the temporary model files.
-        duration_s: Time limit of each timed loop (the warm-up adds up to a quarter of it).
+        duration_s: Length of each timed loop (the warm-up adds up to a quarter of it).
         threads: Inference threads; None uses every physical core.
         isolate: Run conversion, quantization and inference in a worker process, so a native
             crash fails one measurement only. False runs them in this process (faster to
@@ -267,7 +317,7 @@ class LatencyMeasurer:
         target: Target,
         workdir: Path,
         *,
-        duration_s: float = 1.0,
+        duration_s: float = 2.0,
         threads: int | None = None,
         isolate: bool = True,
         timeout_s: float = DEFAULT_TIMEOUT_S,
@@ -357,11 +407,20 @@ class LatencyMeasurer:
                 arch_key=key,
                 p50_ms=float(result["p50_ms"]),
                 ci_rel=float(result["ci_rel"]),
+                quiet_ms=float(result["quiet_ms"]),
+                contention=float(result["contention"]),
                 runs=int(result["runs"]),
                 executed_precision=str(result["executed_precision"]),
                 seconds=seconds,
             )
-            logger.info("latency %s on %s: %.3f ms", key, self.target, measured.p50_ms)
+            logger.info(
+                "latency %s on %s: %.3f ms quiet, %.3f ms median, %.0f%% CPU taken by others",
+                key,
+                self.target,
+                measured.quiet_ms,
+                measured.p50_ms,
+                100 * measured.contention,
+            )
         else:
             measured = LatencyMeasurement.failure(key, str(result["error"]), seconds)
             logger.info("latency %s on %s failed: %s", key, self.target, measured.reason)
@@ -406,7 +465,7 @@ def measure(
     target: Target,
     *,
     calibration: np.ndarray | None = None,
-    duration_s: float = 1.0,
+    duration_s: float = 2.0,
     workdir: Path,
     key: str,
     isolate: bool = True,
@@ -420,7 +479,7 @@ def measure(
         input_shape: Its input shape, batch first; the batch is replaced by the target's.
         target: Where to measure.
         calibration: INT8 calibration inputs; None draws random ones.
-        duration_s: Time limit of the timed loop.
+        duration_s: Length of the timed loop.
         workdir: Folder of the cache and the temporary files.
         key: The architecture's key in the cache.
         isolate: Run the runtime in a worker process (a crash fails this measurement only).
@@ -522,8 +581,9 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _run_job(job: dict[str, Any]) -> dict[str, Any]:
+    from hwfit.bench.contention import ContentionProbe
     from hwfit.bench.method import timed_loop, warm_up
-    from hwfit.bench.stats import summarize
+    from hwfit.bench.stats import quiet_latency, summarize
     from hwfit.models.artifact import ModelArtifact
     from hwfit.precisions import Precision
     from hwfit.precisions.base import PrecisionRecipe, QuantData
@@ -563,14 +623,27 @@ def _run_job(job: dict[str, Any]) -> dict[str, Any]:
         fn()
         duration = config.duration_s
         warmup_runs = warm_up(fn, 0.25 * duration)
-        samples, timed_s = timed_loop(
-            fn,
-            duration_s=duration,
-            min_runs=10,
-            min_time_s=0.5 * duration,
-            max_runs=config.max_runs,
-            target_ci_rel=0.01,
-        )
+        best: tuple[float, list[float], float] | None = None
+        for attempt in range(CONTENDED_ATTEMPTS):
+            if attempt:
+                time.sleep(CONTENDED_WAIT_S)  # let a burst of other work pass
+            probe = ContentionProbe().start()
+            samples, timed_s = timed_loop(
+                fn,
+                duration_s=duration,
+                min_runs=10,
+                min_time_s=duration,  # the whole loop: the quiet windows need the time
+                max_runs=config.max_runs,
+                target_ci_rel=0.01,
+            )
+            contention = probe.stop()
+            if best is None or contention < best[0]:
+                best = (contention, samples, timed_s)
+            if not contention > MAX_CONTENTION:  # NaN (unknown) is not retried
+                break
+        if best is None:
+            raise InternalError("No timed loop ran.")
+        contention, samples, timed_s = best
         stats = summarize(samples, warmup_runs=warmup_runs, timed_s=timed_s, target_ci_rel=0.01)
         executed = compiled.executed.precision
     finally:
@@ -580,6 +653,9 @@ def _run_job(job: dict[str, Any]) -> dict[str, Any]:
         "p50_ms": stats.p50_ms,
         "ci_rel": stats.ci_rel,
         "runs": stats.n,
+        "quiet_ms": quiet_latency(samples),
+        "contention": contention,
+        "attempts": attempt + 1,
         "executed_precision": executed,
         "noise": list(stats.noise),
     }
