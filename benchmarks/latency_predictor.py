@@ -10,7 +10,8 @@ ones, as the search's latency phase draws them; ``--extra`` more come from
 (``latency.sqlite``, the search's own cache when it is the demo's output folder); what is
 missing is measured on the target (default ``openvino:int8:bs1:cpu``: export, NNCF INT8,
 compile, timed loop) and added to the cache, at most ``--measure-budget`` seconds of it.
-The latency is the quiet one (``LatencyMeasurement.quiet_ms``, what the search uses);
+The latency is what the search uses: each model is timed in 50-ms windows alternating with the
+baseline's, and its latency is the median ratio times the baseline's own latency;
 measurements taken while other processes used over 10% of the CPU (``contended``) are left
 out, as the search leaves them out of its predictor. Keep the machine otherwise idle.
 
@@ -40,7 +41,7 @@ import torch
 
 from hwfit.nas.latency.features import layer_features
 from hwfit.nas.latency.learned import MODES, LearnedPredictor
-from hwfit.nas.latency.measure import LatencyCache, LatencyMeasurer
+from hwfit.nas.latency.measure import LatencyCache, LatencyMeasurer, Reference
 from hwfit.nas.latency.quality import PredictorQuality, cross_validate, evaluate, score
 from hwfit.nas.search import DEMO_PLAN
 from hwfit.nas.space import Arch, SearchSpace, space_for
@@ -77,7 +78,9 @@ def measure_missing(
     """Cached latencies of ``archs``; the missing ones measured while ``budget_s`` lasts."""
     start = time.monotonic()
     latencies: dict[str, float] = {}
-    with LatencyMeasurer(target, workdir, duration_s=duration_s) as measurer:
+    with LatencyMeasurer(
+        target, workdir, duration_s=duration_s, reference=reference(space)
+    ) as measurer:
         cache = measurer.cache
         missing = []
         for arch in archs:
@@ -93,7 +96,8 @@ def measure_missing(
                 break
             m = measurer.measure(space.build(arch), space.input_shape(arch), key=arch.key)
             state = (
-                f"{m.quiet_ms:7.3f} ms quiet, median {m.p50_ms:7.3f}, "
+                f"{m.latency_ms:7.3f} ms ({m.ratio:5.3f}x baseline), quiet {m.quiet_ms:7.3f}, "
+                f"median {m.p50_ms:7.3f}, "
                 f"others took {m.contention:4.0%} of the CPU"
                 + (" (contended: left out)" if m.contended else "")
                 if m.ok
@@ -105,9 +109,17 @@ def measure_missing(
     return latencies
 
 
-def cached_only(archs: list[Arch], target: Target, workdir: Path) -> dict[str, float]:
+def reference(space: SearchSpace) -> Reference:
+    """The search's reference: the baseline, paired with every measurement."""
+    base = space.baseline()
+    return Reference(space.build(base), space.input_shape(base), base.key)
+
+
+def cached_only(
+    space: SearchSpace, archs: list[Arch], target: Target, workdir: Path
+) -> dict[str, float]:
     """Cached latencies of ``archs`` (nothing measured)."""
-    cache = LatencyCache(workdir / "latency.sqlite", target=target)
+    cache = LatencyCache(workdir / "latency.sqlite", target=target, reference=space.baseline().key)
     latencies = {}
     for arch in archs:
         hit = cache.get(arch.key)
@@ -129,18 +141,25 @@ def repeatability(
     The ground truth of the predictor's score is itself a measurement: no predictor can be
     more often within +-10% than two measurements of the same model are.
     """
-    cache = LatencyCache(workdir / "latency.sqlite", target=target)
+    cache = LatencyCache(workdir / "latency.sqlite", target=target, reference=space.baseline().key)
     first = {a.key: cache.get(a.key) for a in archs}
-    quiet, median = [], []
-    with LatencyMeasurer(target, workdir, duration_s=args.duration, use_cache=False) as again:
+    paired, quiet, median = [], [], []
+    with LatencyMeasurer(
+        target, workdir, duration_s=args.duration, use_cache=False, reference=reference(space)
+    ) as again:
         for arch in archs:
             old = first[arch.key]
             m = again.measure(space.build(arch), space.input_shape(arch), key=arch.key)
             if old is None or not (m.ok and old.ok) or m.contended or old.contended:
                 continue
+            paired.append(m.ratio / old.ratio - 1)
             quiet.append(m.quiet_ms / old.quiet_ms - 1)
             median.append(m.p50_ms / old.p50_ms - 1)
-    for name, devs in (("quiet (what the search uses)", quiet), ("median of the loop", median)):
+    for name, devs in (
+        ("ratio to the baseline (what the search uses)", paired),
+        ("quiet window alone", quiet),
+        ("median of the loop", median),
+    ):
         d = np.abs(np.array(devs))
         print(
             f"repeatability, {name}: {np.mean(d <= 0.10):.0%} of {len(d)} within +-10% of "
@@ -196,7 +215,7 @@ def main(argv: list[str]) -> int:
     space = space_for(args.baseline, num_classes=10, resolution=args.resolution)
     archs = demo_archs(space, args.count, args.extra, args.seed)
     if args.no_measure:
-        latencies = cached_only(archs, target, args.workdir)
+        latencies = cached_only(space, archs, target, args.workdir)
     else:
         latencies = measure_missing(
             space, archs, target, args.workdir, args.duration, args.measure_budget

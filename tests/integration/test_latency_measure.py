@@ -50,7 +50,10 @@ def _sane(m, precision: str) -> None:
     assert m.ok, m.reason
     assert 0.001 < m.p50_ms < 100.0
     assert 0.001 < m.quiet_ms <= m.p50_ms * 1.05  # the quietest window, not a slower one
-    assert m.latency_ms == m.quiet_ms
+    if math.isnan(m.ratio):  # no reference: the quiet latency
+        assert m.latency_ms == m.quiet_ms
+    else:
+        assert m.latency_ms == pytest.approx(m.ratio * m.reference_ms)
     assert 0 <= m.contention <= 1 or (math.isnan(m.contention) and not m.contended)
     assert 0 <= m.ci_rel < 1.0
     assert m.runs >= 10
@@ -163,3 +166,28 @@ def test_a_cache_from_before_the_quiet_latency_counts_as_not_measured(tmp_path):
     busy = LatencyMeasurement("busy", 5.0, 0.01, 10, "int8", 1.0, quiet_ms=4.0, contention=0.5)
     cache.put(busy)
     assert cache.get("busy").contended
+
+
+def test_measurements_paired_with_a_reference_are_ratios_to_it(tmp_path):
+    """The reference against itself is ~1x; a model with 9x the pixels is several times it."""
+    from hwfit.nas.latency import Reference
+
+    reference = Reference(tiny_cnn(), SHAPE, "ref")
+    target = Target("openvino", "int8")
+    with LatencyMeasurer(target, tmp_path, duration_s=0.5, reference=reference) as measurer:
+        itself = measurer.measure(tiny_cnn(), SHAPE, key="ref")
+        large = measurer.measure(tiny_cnn(), (1, 3, 96, 96), key="large")
+        scale = measurer.reference_ms
+    _sane(itself, "int8")
+    _sane(large, "int8")
+    assert 0.7 < itself.ratio < 1.4
+    assert large.ratio > 2.0
+    assert scale > 0
+    assert large.reference_ms == scale
+    assert large.latency_ms == pytest.approx(large.ratio * scale)
+    # A new measurer on the same cache reuses the stored scale: ratios stay comparable.
+    with LatencyMeasurer(target, tmp_path, duration_s=0.5, reference=reference) as again:
+        again.measure(tiny_cnn(), (1, 3, 64, 64), key="mid")
+        assert again.reference_ms == scale
+    # Relative measurements are kept apart from absolute ones.
+    assert LatencyCache(tmp_path / "latency.sqlite", target=target).get("large") is None

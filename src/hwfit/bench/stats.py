@@ -144,10 +144,11 @@ def quiet_latency(
     ``samples_ms`` (in the order they were taken) are cut into consecutive windows of at
     least ``window_ms`` of inference time and ``min_runs`` runs each; the result is the
     smallest window median. On a shared machine another process only ever adds time, so the
-    quietest window estimates what the model costs when it has the cores to itself: on our
-    2-core host the same models measured this way agree within +-10% about 97% of the time
-    while plain medians of the same loops spread +-40% (``benchmarks/latency_predictor.py``).
-    A loop too short for two windows gives its median.
+    quietest window estimates what the model costs when it has the cores to itself; it repeats
+    better than the loop's median (``benchmarks/latency_predictor.py --repeat`` prints both),
+    though not as well as a ratio to a reference model timed in alternating windows
+    (:class:`hwfit.nas.latency.LatencyMeasurer` with ``reference=``). A loop too short for
+    two windows gives its median.
 
     Args:
         samples_ms: Latencies of consecutive runs, in order.

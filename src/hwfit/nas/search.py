@@ -47,7 +47,7 @@ SearchProgress = Callable[[str, int, int, str], None]
 class SearchPlan:
     """How much work each phase does (the demo and the CLI choose these)."""
 
-    measure: int = 40  # architectures measured for the latency predictor
+    measure: int = 120  # architectures measured for the latency predictor (a quarter held out)
     proxy_pool: int = 30  # candidates scored by every proxy
     short_train: int = 9  # of those, candidates short-trained (successive halving)
     short_epochs: float = 1.0  # epochs of the first successive-halving rung
@@ -57,12 +57,12 @@ class SearchPlan:
     top_k: int = 3  # found architectures trained with the full recipe and optimized
     full_epochs: float = 10.0  # the full training recipe's epochs (same for every model)
     speedup_goal: float = 1.5  # without a latency budget: look for this speed-up at equal accuracy
-    duration_s: float = 2.0  # timed loop of each latency measurement (40 quiet windows)
+    duration_s: float = 3.0  # timed loop of each latency measurement (~30 window pairs)
     scaled: tuple[tuple[float, float], ...] = ((0.5, 1.0), (0.75, 1.0), (1.0, 0.5))
 
 
 DEMO_PLAN = SearchPlan(
-    measure=40,
+    measure=80,
     proxy_pool=24,
     short_train=9,
     short_epochs=1.0,
@@ -338,11 +338,21 @@ class _Search:
 
     def run(self) -> SearchResult:
         """Run (or resume) every phase and write the result."""
-        from hwfit.nas.latency.measure import LatencyMeasurer
+        from hwfit.nas.latency.measure import LatencyMeasurer, Reference
 
         self._remeasured: dict[str, list[float]] = {}
         self._contended: set[str] = set()
-        with LatencyMeasurer(self.target, self.out, duration_s=self.plan.duration_s) as measurer:
+        base = self.space.baseline()
+        shape = self.space.input_shape(base, self.target.batch)
+        reference = Reference(  # every measurement is paired with the baseline
+            self.space.build(base),
+            shape,
+            base.key,
+            self.data.at_resolution(shape[-1]).minibatch(8, seed=self.seed)[0].numpy(),
+        )
+        with LatencyMeasurer(
+            self.target, self.out, duration_s=self.plan.duration_s, reference=reference
+        ) as measurer:
             self.measurer = measurer
             predictor, quality = self.latency_phase()
             estimator, calibration = self.accuracy_phase()
@@ -375,6 +385,11 @@ class _Search:
                 seen.add(arch.key)
                 archs.append(arch)
         self.measure(archs, "latency: measure on target")
+        self.notes.append(
+            "Latencies are paired with the baseline (alternating 50-ms windows in one worker): "
+            f"ratio to it x its own {self.measurer.reference_ms:.3f} ms, so that the host's "
+            "drift cancels out."
+        )
         keys = [a.key for a in archs if a.key in self._latency]
         if len(keys) < 8:
             raise UserError(

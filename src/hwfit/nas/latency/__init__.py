@@ -13,7 +13,13 @@ from __future__ import annotations
 from hwfit.nas.latency.base import LatencyPredictor, feature_matrix
 from hwfit.nas.latency.features import FEATURE_KEYS, layer_features
 from hwfit.nas.latency.learned import LearnedPredictor
-from hwfit.nas.latency.measure import LatencyCache, LatencyMeasurement, LatencyMeasurer, measure
+from hwfit.nas.latency.measure import (
+    LatencyCache,
+    LatencyMeasurement,
+    LatencyMeasurer,
+    Reference,
+    measure,
+)
 from hwfit.nas.latency.quality import PredictorQuality, cross_validate, evaluate, score
 from hwfit.registry import Registry
 
@@ -26,6 +32,7 @@ __all__ = [
     "LatencyPredictor",
     "LearnedPredictor",
     "PredictorQuality",
+    "Reference",
     "cross_validate",
     "evaluate",
     "feature_matrix",

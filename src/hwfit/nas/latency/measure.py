@@ -56,6 +56,7 @@ __all__ = [
     "LatencyCache",
     "LatencyMeasurement",
     "LatencyMeasurer",
+    "Reference",
     "measure",
 ]
 
@@ -69,6 +70,8 @@ DEFAULT_TIMEOUT_S = 300.0
 MAX_CONTENTION = 0.10
 CONTENDED_ATTEMPTS = 3
 CONTENDED_WAIT_S = 1.0
+#: Window of the quiet latency and of the reference pairing (ms of inference time).
+WINDOW_MS = 50.0
 _ONNX_OPSET = 18
 _INPUT_NAME = "input"
 #: The model format each runtime is handed (OpenVINO gets an IR so nothing is converted twice).
@@ -91,6 +94,12 @@ class LatencyMeasurement:
             timed loop; above :data:`MAX_CONTENTION` the loop was tried again (up to
             :data:`CONTENDED_ATTEMPTS` times) and the least contended one kept. NaN: unknown
             (no ``/proc/stat``) or failed.
+        ratio: With a reference model (:class:`LatencyMeasurer` ``reference=``): the median,
+            over the timed loop, of this model's 50-ms window median divided by the
+            reference's in the window just before it. Both windows see the same machine, so
+            the ratio holds when the host slows everything down (NaN without a reference).
+        reference_ms: The reference's own quiet latency, measured once per cache: the scale
+            that turns :attr:`ratio` into milliseconds.
         runs: Timed runs.
         executed_precision: The precision the runtime reports it ran (read back, e.g. "int8").
         seconds: Wall time of the whole measurement (export to bench).
@@ -106,12 +115,20 @@ class LatencyMeasurement:
     seconds: float
     quiet_ms: float = math.nan
     contention: float = math.nan
+    ratio: float = math.nan
+    reference_ms: float = math.nan
     reason: str | None = None
     cached: bool = False
 
     @property
     def latency_ms(self) -> float:
-        """The latency the search uses: :attr:`quiet_ms` (NaN when failed)."""
+        """The latency the search uses (NaN when failed).
+
+        With a reference model: :attr:`ratio` times :attr:`reference_ms`; without one:
+        :attr:`quiet_ms`.
+        """
+        if math.isfinite(self.ratio) and math.isfinite(self.reference_ms):
+            return self.ratio * self.reference_ms
         return self.quiet_ms
 
     @property
@@ -159,6 +176,8 @@ class LatencyCache:
             probes this machine's.
         threads: The inference threads, when not the default of every physical core (kept
             apart: ``openvino:int8:bs1:cpu:t1``).
+        reference: Key of the reference model the measurements are relative to (kept apart:
+            ``openvino:int8:bs1:cpu:ref=<key>``); None for absolute measurements.
     """
 
     _SCHEMA = """
@@ -175,11 +194,14 @@ class LatencyCache:
             created_at TEXT NOT NULL,
             quiet_ms REAL,
             contention REAL,
+            ratio REAL,
+            reference_ms REAL,
             PRIMARY KEY (arch_key, target, fingerprint)
         )
     """
     _COLUMNS = (
-        "arch_key, p50_ms, ci_rel, runs, executed_precision, seconds, reason, quiet_ms, contention"
+        "arch_key, p50_ms, ci_rel, runs, executed_precision, seconds, reason, quiet_ms, "
+        "contention, ratio, reference_ms"
     )
     _CURRENT = "(reason IS NOT NULL OR quiet_ms IS NOT NULL)"
 
@@ -190,19 +212,28 @@ class LatencyCache:
         target: Target,
         fingerprint: str | None = None,
         threads: int | None = None,
+        reference: str | None = None,
     ) -> None:
         if fingerprint is None:
             from hwfit.hardware import probe
 
             fingerprint = probe(include_runtimes=False).fingerprint
         self.path = Path(path)
-        self.target = str(target) + (f":t{threads}" if threads else "")
+        self.target = (
+            str(target)
+            + (f":t{threads}" if threads else "")
+            + (f":ref={reference}" if reference else "")
+        )
         self.fingerprint = fingerprint
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.execute(self._SCHEMA)
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS reference_scale (target TEXT NOT NULL, "
+                "fingerprint TEXT NOT NULL, ms REAL NOT NULL, PRIMARY KEY (target, fingerprint))"
+            )
             columns = {row[1] for row in db.execute("PRAGMA table_info(latency)")}
-            for column in ("quiet_ms", "contention"):  # a cache from before these existed
+            for column in ("quiet_ms", "contention", "ratio", "reference_ms"):  # older caches
                 if column not in columns:
                     db.execute(f"ALTER TABLE latency ADD COLUMN {column} REAL")
 
@@ -242,8 +273,8 @@ class LatencyCache:
         with self._connect() as db:
             db.execute(
                 "INSERT OR REPLACE INTO latency (arch_key, target, fingerprint, p50_ms, ci_rel, "
-                "runs, executed_precision, seconds, reason, created_at, quiet_ms, contention) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "runs, executed_precision, seconds, reason, created_at, quiet_ms, contention, "
+                "ratio, reference_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     m.arch_key,
                     self.target,
@@ -257,7 +288,26 @@ class LatencyCache:
                     dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                     _nan_to_null(m.quiet_ms),
                     _nan_to_null(m.contention),
+                    _nan_to_null(m.ratio),
+                    _nan_to_null(m.reference_ms),
                 ),
+            )
+
+    def get_reference_ms(self) -> float | None:
+        """The reference model's own latency stored for this cache, or None."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT ms FROM reference_scale WHERE target = ? AND fingerprint = ?",
+                (self.target, self.fingerprint),
+            ).fetchone()
+        return None if row is None else float(row[0])
+
+    def put_reference_ms(self, ms: float) -> None:
+        """Store the reference model's own latency (the scale of every ratio in this cache)."""
+        with self._connect() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO reference_scale VALUES (?, ?, ?)",
+                (self.target, self.fingerprint, ms),
             )
 
     def measurements(self) -> list[LatencyMeasurement]:
@@ -276,19 +326,38 @@ class LatencyCache:
 
 
 def _from_row(row: Sequence[Any]) -> LatencyMeasurement:
-    key, p50, ci, runs, precision, seconds, reason, quiet, contention = row
+    key, p50, ci, runs, precision, seconds, reason, quiet, contention, ratio, ref_ms = row
     return LatencyMeasurement(
         arch_key=key,
         p50_ms=math.nan if p50 is None else float(p50),
         ci_rel=math.nan if ci is None else float(ci),
         quiet_ms=math.nan if quiet is None else float(quiet),
         contention=math.nan if contention is None else float(contention),
+        ratio=math.nan if ratio is None else float(ratio),
+        reference_ms=math.nan if ref_ms is None else float(ref_ms),
         runs=int(runs),
         executed_precision=precision,
         seconds=float(seconds),
         reason=reason,
         cached=True,
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class Reference:
+    """The model every measurement is paired with (the search passes its baseline).
+
+    Attributes:
+        model: The reference model.
+        input_shape: Its input shape, batch first (the batch is the target's).
+        key: Its key in the cache (``Arch.key``).
+        calibration: INT8 calibration inputs; None draws random ones.
+    """
+
+    model: nn.Module
+    input_shape: tuple[int, ...]
+    key: str
+    calibration: np.ndarray | None = None
 
 
 class LatencyMeasurer:
@@ -307,6 +376,12 @@ class LatencyMeasurer:
         timeout_s: Seconds one measurement may take in the worker before it is killed.
         use_cache: Read and write the cache.
         keep_files: Keep each candidate's exported and quantized files under ``workdir``.
+        reference: Pair every measurement with this model (alternating 50-ms windows in the
+            same worker): the latency is then the ratio to the reference times the
+            reference's own latency, measured once per cache. On a shared host, whose speed
+            drifts by up to 2x over seconds to minutes, the ratio repeats within a few
+            percent where a plain measurement does not (``benchmarks/latency_predictor.py
+            --repeat``). Costs half the timed loop.
 
     Raises:
         UserError: The target is not valid (see :meth:`Target.validate`).
@@ -323,6 +398,7 @@ class LatencyMeasurer:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         use_cache: bool = True,
         keep_files: bool = False,
+        reference: Reference | None = None,
     ) -> None:
         from hwfit.hardware import probe
 
@@ -344,10 +420,16 @@ class LatencyMeasurer:
                 target=target,
                 fingerprint=self.fingerprint,
                 threads=None if self.threads == all_cores else self.threads,
+                reference=reference.key if reference is not None else None,
             )
             if use_cache
             else None
         )
+        self.reference = reference
+        self._reference_job: dict[str, Any] | None = None
+        self.reference_ms = math.nan  # the reference's own latency: the scale of ratios
+        if reference is not None and self.cache is not None:
+            self.reference_ms = self.cache.get_reference_ms() or math.nan
         self._worker: _Worker | None = None  # started at the first measurement
 
     def __enter__(self) -> LatencyMeasurer:
@@ -392,6 +474,7 @@ class LatencyMeasurer:
             hit = self.cache.get(key)
             if hit is not None:
                 return hit
+        self._ensure_reference()
         shape = (self.target.batch, *(int(d) for d in input_shape[1:]))
         samples = _calibration(calibration, shape)
         start = time.perf_counter()
@@ -409,14 +492,17 @@ class LatencyMeasurer:
                 ci_rel=float(result["ci_rel"]),
                 quiet_ms=float(result["quiet_ms"]),
                 contention=float(result["contention"]),
+                ratio=float(result.get("ratio", math.nan)),
+                reference_ms=self.reference_ms if self.reference is not None else math.nan,
                 runs=int(result["runs"]),
                 executed_precision=str(result["executed_precision"]),
                 seconds=seconds,
             )
             logger.info(
-                "latency %s on %s: %.3f ms quiet, %.3f ms median, %.0f%% CPU taken by others",
+                "latency %s on %s: %.3f ms (quiet %.3f), %.3f ms median, %.0f%% CPU to others",
                 key,
                 self.target,
+                measured.latency_ms,
                 measured.quiet_ms,
                 measured.p50_ms,
                 100 * measured.contention,
@@ -428,12 +514,49 @@ class LatencyMeasurer:
             self.cache.put(measured)
         return measured
 
+    def _ensure_reference(self) -> None:
+        """Export the reference once and know its own latency (cached, else measured now)."""
+        ref = self.reference
+        if ref is None or self._reference_job is not None:
+            return
+        from hwfit.errors import UnsupportedModelError
+
+        shape = (self.target.batch, *(int(d) for d in ref.input_shape[1:]))
+        folder = self.workdir / "latency" / "_reference" / re.sub(r"[^A-Za-z0-9_.-]", "_", ref.key)
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            export_onnx(ref.model, shape, folder / "model.onnx")
+        except HwfitError as exc:
+            raise UnsupportedModelError(
+                f"The reference model {ref.key} cannot be exported: {exc.message}",
+                hint="Measure without a reference, or pick another baseline.",
+            ) from exc
+        job = self._job(folder / "model.onnx", shape, _calibration(ref.calibration, shape), folder)
+        scale = self.reference_ms if math.isfinite(self.reference_ms) else None
+        if scale is None:
+            result = self._submit(dict(job))  # the reference alone: its quiet latency
+            if not result.get("ok"):
+                raise UnsupportedModelError(
+                    f"The reference model {ref.key} cannot be measured on {self.target}: "
+                    f"{result.get('error')}",
+                    hint="Try another --target, or run with -v to see the measurement.",
+                )
+            scale = float(result["quiet_ms"])
+            if self.cache is not None:
+                self.cache.put_reference_ms(scale)
+        self.reference_ms = scale
+        self._reference_job = job
+
+    def _submit(self, job: dict[str, Any]) -> dict[str, Any]:
+        if self.isolate and self._worker is None:
+            self._worker = _Worker()
+        if self._worker is None:
+            return run_job(job)
+        return self._worker.run(job, self.timeout_s)
+
     def _run(
         self, model: nn.Module, shape: tuple[int, ...], samples: np.ndarray, folder: Path
     ) -> dict[str, Any]:
-        from hwfit.precisions import RECIPES, recipe_key
-        from hwfit.runtimes import RUNTIMES
-
         if self.isolate and self._worker is None:
             self._worker = _Worker()  # its imports overlap with the export below
         folder.mkdir(parents=True, exist_ok=True)
@@ -442,7 +565,18 @@ class LatencyMeasurer:
             export_onnx(model, shape, onnx_path)
         except HwfitError as exc:
             return {"ok": False, "error": exc.message}
-        job = {
+        job = self._job(onnx_path, shape, samples, folder)
+        if self._reference_job is not None:
+            job["reference"] = self._reference_job
+        return self._submit(job)
+
+    def _job(
+        self, onnx_path: Path, shape: tuple[int, ...], samples: np.ndarray, folder: Path
+    ) -> dict[str, Any]:
+        from hwfit.precisions import RECIPES, recipe_key
+        from hwfit.runtimes import RUNTIMES
+
+        return {
             "onnx": str(onnx_path),
             "shape": list(shape),
             "runtime": self.target.runtime,
@@ -454,9 +588,6 @@ class LatencyMeasurer:
             "calibration": samples,
             "out_dir": str(folder),
         }
-        if self._worker is None:
-            return run_job(job)
-        return self._worker.run(job, self.timeout_s)
 
 
 def measure(
@@ -580,10 +711,8 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         return {"ok": False, "error": f"{type(exc).__name__}: {first_line(exc)}"}
 
 
-def _run_job(job: dict[str, Any]) -> dict[str, Any]:
-    from hwfit.bench.contention import ContentionProbe
-    from hwfit.bench.method import timed_loop, warm_up
-    from hwfit.bench.stats import quiet_latency, summarize
+def _compile_job(job: dict[str, Any]) -> Any:
+    """Convert, prepare (quantize) and compile the job's model; returns the compiled model."""
     from hwfit.models.artifact import ModelArtifact
     from hwfit.precisions import Precision
     from hwfit.precisions.base import PrecisionRecipe, QuantData
@@ -616,34 +745,102 @@ def _run_job(job: dict[str, Any]) -> dict[str, Any]:
         duration_s=float(job["duration_s"]),
     )
     compiled = runtime_cls().compile(ModelArtifact.from_info(info), config)
-    try:
-        x = np.random.default_rng(0).standard_normal(spec.shape).astype(np.float32)
-        compiled.bind(x)
-        fn = compiled.run
+    x = np.random.default_rng(0).standard_normal(spec.shape).astype(np.float32)
+    compiled.bind(x)
+    compiled.run()
+    return compiled
+
+
+_REFERENCES: dict[str, Any] = {}
+"""Compiled reference models of this process, by folder: compiled once, kept for its life."""
+
+
+def _reference(job: dict[str, Any]) -> Any:
+    compiled = _REFERENCES.get(job["out_dir"])
+    if compiled is None:
+        from hwfit.bench.method import warm_up
+
+        compiled = _compile_job(job)
+        warm_up(compiled.run, 0.5)
+        _REFERENCES[job["out_dir"]] = compiled
+    return compiled
+
+
+def _window(fn: Any, window_s: float) -> list[float]:
+    """Run ``fn`` for at least ``window_s`` and 3 runs; its latencies in ms."""
+    out: list[float] = []
+    start = time.perf_counter()
+    while len(out) < 3 or time.perf_counter() - start < window_s:
+        t0 = time.perf_counter_ns()
         fn()
-        duration = config.duration_s
+        out.append((time.perf_counter_ns() - t0) / 1e6)
+    return out
+
+
+def _paired_loop(
+    fn: Any, reference: Any, duration_s: float
+) -> tuple[list[float], list[float], list[float]]:
+    """Alternate windows of the reference and the model for ``duration_s``.
+
+    Returns the model's latencies, each model window's median over the mean of the reference
+    windows just before and after it (a drift during the window cancels out), and the model's
+    window medians.
+    """
+    samples: list[float] = []
+    ratios: list[float] = []
+    medians: list[float] = []
+    window_s = WINDOW_MS / 1000
+    end = time.perf_counter() + duration_s
+    before = float(np.median(_window(reference, window_s)))
+    while time.perf_counter() < end or len(ratios) < 3:
+        own = _window(fn, window_s)
+        after = float(np.median(_window(reference, window_s)))
+        samples.extend(own)
+        medians.append(float(np.median(own)))
+        ratios.append(medians[-1] / (0.5 * (before + after)))
+        before = after
+    return samples, ratios, medians
+
+
+def _run_job(job: dict[str, Any]) -> dict[str, Any]:
+    from hwfit.bench.contention import ContentionProbe
+    from hwfit.bench.method import timed_loop, warm_up
+    from hwfit.bench.stats import quiet_latency, summarize
+
+    reference = _reference(job["reference"]).run if job.get("reference") else None
+    compiled = _compile_job(job)
+    try:
+        fn = compiled.run
+        duration = float(job["duration_s"])
         warmup_runs = warm_up(fn, 0.25 * duration)
-        best: tuple[float, list[float], float] | None = None
+        best: tuple[float, list[float], float, float, float] | None = None
         for attempt in range(CONTENDED_ATTEMPTS):
             if attempt:
                 time.sleep(CONTENDED_WAIT_S)  # let a burst of other work pass
             probe = ContentionProbe().start()
-            samples, timed_s = timed_loop(
-                fn,
-                duration_s=duration,
-                min_runs=10,
-                min_time_s=duration,  # the whole loop: the quiet windows need the time
-                max_runs=config.max_runs,
-                target_ci_rel=0.01,
-            )
+            started = time.perf_counter()
+            if reference is None:
+                samples, timed_s = timed_loop(
+                    fn,
+                    duration_s=duration,
+                    min_runs=10,
+                    min_time_s=duration,  # the whole loop: the quiet windows need the time
+                    max_runs=100_000,
+                    target_ci_rel=0.01,
+                )
+                quiet, ratio = quiet_latency(samples, window_ms=WINDOW_MS), math.nan
+            else:
+                samples, ratios, medians = _paired_loop(fn, reference, duration)
+                timed_s = time.perf_counter() - started
+                quiet, ratio = min(medians), float(np.median(ratios))
             contention = probe.stop()
             if best is None or contention < best[0]:
-                best = (contention, samples, timed_s)
+                best = (contention, samples, timed_s, quiet, ratio)
             if not contention > MAX_CONTENTION:  # NaN (unknown) is not retried
                 break
         if best is None:
             raise InternalError("No timed loop ran.")
-        contention, samples, timed_s = best
+        contention, samples, timed_s, quiet, ratio = best
         stats = summarize(samples, warmup_runs=warmup_runs, timed_s=timed_s, target_ci_rel=0.01)
         executed = compiled.executed.precision
     finally:
@@ -653,7 +850,8 @@ def _run_job(job: dict[str, Any]) -> dict[str, Any]:
         "p50_ms": stats.p50_ms,
         "ci_rel": stats.ci_rel,
         "runs": stats.n,
-        "quiet_ms": quiet_latency(samples),
+        "quiet_ms": quiet,
+        "ratio": ratio,
         "contention": contention,
         "attempts": attempt + 1,
         "executed_precision": executed,
