@@ -252,14 +252,24 @@ def test_cost_model_resists_measurements_slowed_by_other_processes():
 
 
 def test_cost_model_separates_activation_types():
-    # Two models alike but for hard-swish instead of ReLU6 in some layers: the extra activation
-    # work is a term of its own, learned from examples and applied to unseen mixes.
+    # Models alike but for hard-swish and SiLU layers in varying numbers, each type at its own
+    # cost per layer and per byte: the cost model learns both and applies them to unseen mixes
+    # (one lumped "extra activation" term could not fit them both).
     rows, y = _synthetic(60, seed=8, noise=0.0)
     rng = np.random.default_rng(8)
     for row in rows:
-        row["act_extra_layers"] = float(rng.integers(0, 30))
-        row["act_extra_bytes"] = row["act_extra_layers"] * float(rng.uniform(1e4, 4e4))
-    y = y + np.array([0.003 * r["act_extra_layers"] + 2e-7 * r["act_extra_bytes"] for r in rows])
+        for act in ("hard_swish", "silu"):
+            row[f"act_{act}_layers"] = float(rng.integers(0, 30))
+            row[f"act_{act}_bytes"] = row[f"act_{act}_layers"] * float(rng.uniform(1e4, 4e4))
+    y = y + np.array(
+        [
+            0.003 * r["act_hard_swish_layers"]
+            + 2e-7 * r["act_hard_swish_bytes"]
+            + 0.008 * r["act_silu_layers"]
+            + 5e-7 * r["act_silu_bytes"]
+            for r in rows
+        ]
+    )
     quality = evaluate(LearnedPredictor("linear"), rows, y, test_fraction=0.25, seed=0)
     assert quality.mape < 0.01
 
