@@ -11,13 +11,14 @@ from collections.abc import Callable
 
 from hwfit.bench.stats import median_ci
 
-__all__ = ["timed_loop", "warm_up"]
+__all__ = ["time_ms", "timed_loop", "warm_up"]
 
 WARMUP_WINDOW = 5  # runs per window; warm-up ends when two windows' medians agree
 WARMUP_TOLERANCE = 0.05
 
 
-def _time_ms(fn: Callable[[], None]) -> float:
+def time_ms(fn: Callable[[], None]) -> float:
+    """Run ``fn`` once; its wall time in ms."""
     start = time.perf_counter_ns()
     fn()
     return (time.perf_counter_ns() - start) / 1e6
@@ -33,7 +34,7 @@ def warm_up(fn: Callable[[], None], max_s: float) -> int:
     previous: float | None = None
     runs = 0
     while True:
-        window = [_time_ms(fn) for _ in range(WARMUP_WINDOW)]
+        window = [time_ms(fn) for _ in range(WARMUP_WINDOW)]
         runs += len(window)
         current = statistics.median(window)
         if previous is not None and abs(current - previous) <= WARMUP_TOLERANCE * previous:
@@ -64,7 +65,7 @@ def timed_loop(
     start = time.perf_counter()
     next_check = max(min_runs, 10)
     while len(samples) < max_runs:
-        samples.append(_time_ms(fn))
+        samples.append(time_ms(fn))
         n = len(samples)
         if n < min_runs:
             continue

@@ -305,6 +305,10 @@ class _Search:
             self._features[arch.key] = layer_features(model, self.space.input_shape(arch))
         return self._features[arch.key]
 
+    def _calibration(self, shape: Sequence[int]) -> np.ndarray:
+        """INT8 calibration inputs at the shape's resolution (the same samples for all)."""
+        return self.data.at_resolution(shape[-1]).minibatch(8, seed=self.seed)[0].numpy()
+
     def measure(self, archs: Sequence[Arch], phase: str, *, again: bool = False) -> None:
         """Measure ``archs`` on the target for real (cached by arch key unless ``again``)."""
         for i, arch in enumerate(archs):
@@ -313,12 +317,11 @@ class _Search:
             if arch.key in self._latency and not again:
                 continue
             shape = self.space.input_shape(arch, self.target.batch)
-            calibration = self.data.at_resolution(shape[-1]).minibatch(8, seed=self.seed)[0]
             m = self.measurer.measure(
                 self.space.build(arch),
                 shape,
                 key=arch.key,
-                calibration=calibration.numpy(),
+                calibration=self._calibration(shape),
                 refresh=again,
             )
             if not m.cached:
@@ -344,12 +347,8 @@ class _Search:
         self._contended: set[str] = set()
         base = self.space.baseline()
         shape = self.space.input_shape(base, self.target.batch)
-        reference = Reference(  # every measurement is paired with the baseline
-            self.space.build(base),
-            shape,
-            base.key,
-            self.data.at_resolution(shape[-1]).minibatch(8, seed=self.seed)[0].numpy(),
-        )
+        # Every measurement is paired with the baseline.
+        reference = Reference(self.space.build(base), shape, base.key, self._calibration(shape))
         with LatencyMeasurer(
             self.target, self.out, duration_s=self.plan.duration_s, reference=reference
         ) as measurer:

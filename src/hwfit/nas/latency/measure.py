@@ -88,15 +88,15 @@ class LatencyMeasurement:
             measurement failed).
         ci_rel: Half-width of the 95% CI of the median, relative to it.
         quiet_ms: The lowest median of the loop's 50-ms windows
-            (:func:`hwfit.bench.stats.quiet_latency`): the latency with the cores to itself,
-            what the search ranks and the predictor learns (NaN when failed).
+            (:func:`hwfit.bench.stats.quiet_latency`): the latency with the cores to itself
+            (NaN when failed); :attr:`latency_ms` without a reference.
         contention: Share of the CPU others (processes, hypervisor steal) took during the
             timed loop; above :data:`MAX_CONTENTION` the loop was tried again (up to
             :data:`CONTENDED_ATTEMPTS` times) and the least contended one kept. NaN: unknown
             (no ``/proc/stat``) or failed.
         ratio: With a reference model (:class:`LatencyMeasurer` ``reference=``): the median,
-            over the timed loop, of this model's 50-ms window median divided by the
-            reference's in the window just before it. Both windows see the same machine, so
+            over the timed loop, of this model's 50-ms window median divided by the mean of
+            the reference's windows just before and after it. They see the same machine, so
             the ratio holds when the host slows everything down (NaN without a reference).
         reference_ms: The reference's own quiet latency, measured once per cache: the scale
             that turns :attr:`ratio` into milliseconds.
@@ -159,6 +159,15 @@ def _nan_to_null(value: float) -> float | None:
     return None if math.isnan(value) else value
 
 
+def _null_to_nan(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _folder_name(key: str) -> str:
+    """A key as a safe folder name."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", key)
+
+
 class LatencyCache:
     """Measurements stored in an SQLite file, for one target on one machine.
 
@@ -166,8 +175,7 @@ class LatencyCache:
     reads and writes those of its own target and fingerprint only, so one file can serve
     several targets and machines. Failed measurements are stored too (a candidate that crashes
     the converter is not tried again). Rows written before the quiet latency was measured
-    (``quiet_ms`` empty) count as not measured: mixing the two methods would blur the
-    predictor.
+    (``quiet_ms`` empty) count as not measured: mixing methods would blur the predictor.
 
     Args:
         path: The SQLite file (created with its folder when missing).
@@ -329,12 +337,12 @@ def _from_row(row: Sequence[Any]) -> LatencyMeasurement:
     key, p50, ci, runs, precision, seconds, reason, quiet, contention, ratio, ref_ms = row
     return LatencyMeasurement(
         arch_key=key,
-        p50_ms=math.nan if p50 is None else float(p50),
-        ci_rel=math.nan if ci is None else float(ci),
-        quiet_ms=math.nan if quiet is None else float(quiet),
-        contention=math.nan if contention is None else float(contention),
-        ratio=math.nan if ratio is None else float(ratio),
-        reference_ms=math.nan if ref_ms is None else float(ref_ms),
+        p50_ms=_null_to_nan(p50),
+        ci_rel=_null_to_nan(ci),
+        quiet_ms=_null_to_nan(quiet),
+        contention=_null_to_nan(contention),
+        ratio=_null_to_nan(ratio),
+        reference_ms=_null_to_nan(ref_ms),
         runs=int(runs),
         executed_precision=precision,
         seconds=float(seconds),
@@ -478,7 +486,7 @@ class LatencyMeasurer:
         shape = (self.target.batch, *(int(d) for d in input_shape[1:]))
         samples = _calibration(calibration, shape)
         start = time.perf_counter()
-        folder = self.workdir / "latency" / re.sub(r"[^A-Za-z0-9_.-]", "_", key)
+        folder = self.workdir / "latency" / _folder_name(key)
         try:
             result = self._run(model, shape, samples, folder)
         finally:
@@ -522,7 +530,7 @@ class LatencyMeasurer:
         from hwfit.errors import UnsupportedModelError
 
         shape = (self.target.batch, *(int(d) for d in ref.input_shape[1:]))
-        folder = self.workdir / "latency" / "_reference" / re.sub(r"[^A-Za-z0-9_.-]", "_", ref.key)
+        folder = self.workdir / "latency" / "_reference" / _folder_name(ref.key)
         folder.mkdir(parents=True, exist_ok=True)
         try:
             export_onnx(ref.model, shape, folder / "model.onnx")
@@ -711,8 +719,8 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         return {"ok": False, "error": f"{type(exc).__name__}: {first_line(exc)}"}
 
 
-def _compile_job(job: dict[str, Any]) -> Any:
-    """Convert, prepare (quantize) and compile the job's model; returns the compiled model."""
+def _compile_job(job: dict[str, Any]) -> tuple[Any, Any]:
+    """Convert, prepare (quantize) and compile the job's model: (compiled model, RunConfig)."""
     from hwfit.models.artifact import ModelArtifact
     from hwfit.precisions import Precision
     from hwfit.precisions.base import PrecisionRecipe, QuantData
@@ -748,7 +756,7 @@ def _compile_job(job: dict[str, Any]) -> Any:
     x = np.random.default_rng(0).standard_normal(spec.shape).astype(np.float32)
     compiled.bind(x)
     compiled.run()
-    return compiled
+    return compiled, config
 
 
 _REFERENCES: dict[str, Any] = {}
@@ -760,7 +768,7 @@ def _reference(job: dict[str, Any]) -> Any:
     if compiled is None:
         from hwfit.bench.method import warm_up
 
-        compiled = _compile_job(job)
+        compiled, _ = _compile_job(job)
         warm_up(compiled.run, 0.5)
         _REFERENCES[job["out_dir"]] = compiled
     return compiled
@@ -768,12 +776,12 @@ def _reference(job: dict[str, Any]) -> Any:
 
 def _window(fn: Any, window_s: float) -> list[float]:
     """Run ``fn`` for at least ``window_s`` and 3 runs; its latencies in ms."""
+    from hwfit.bench.method import time_ms
+
     out: list[float] = []
     start = time.perf_counter()
     while len(out) < 3 or time.perf_counter() - start < window_s:
-        t0 = time.perf_counter_ns()
-        fn()
-        out.append((time.perf_counter_ns() - t0) / 1e6)
+        out.append(time_ms(fn))
     return out
 
 
@@ -808,10 +816,10 @@ def _run_job(job: dict[str, Any]) -> dict[str, Any]:
     from hwfit.bench.stats import quiet_latency, summarize
 
     reference = _reference(job["reference"]).run if job.get("reference") else None
-    compiled = _compile_job(job)
+    compiled, config = _compile_job(job)
     try:
         fn = compiled.run
-        duration = float(job["duration_s"])
+        duration = config.duration_s
         warmup_runs = warm_up(fn, 0.25 * duration)
         best: tuple[float, list[float], float, float, float] | None = None
         for attempt in range(CONTENDED_ATTEMPTS):
@@ -825,7 +833,7 @@ def _run_job(job: dict[str, Any]) -> dict[str, Any]:
                     duration_s=duration,
                     min_runs=10,
                     min_time_s=duration,  # the whole loop: the quiet windows need the time
-                    max_runs=100_000,
+                    max_runs=config.max_runs,
                     target_ci_rel=0.01,
                 )
                 quiet, ratio = quiet_latency(samples, window_ms=WINDOW_MS), math.nan
