@@ -34,6 +34,10 @@ def test_search_space_json(capsys):
             "tensorflow",
         ),
         (["search", "--demo", "--latency-budget", "-1", "--out", "{tmp}"], "latency-budget"),
+        (  # an unusable storage fails before anything is measured
+            ["search", "--demo", "--storage", "sqlite:////no/such/dir/s.db", "--out", "{tmp}"],
+            "Cannot open the search storage",
+        ),
     ],
 )
 def test_search_bad_input_is_one_line_exit_2(tmp_path, capsys, args, message):

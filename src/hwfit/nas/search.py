@@ -268,6 +268,7 @@ class _Search:
         self.folder = _Folder(out)
         self.out = out
         self.storage = storage or f"sqlite:///{(out / 'study.sqlite').resolve()}"
+        self._open_storage()  # a bad URL fails now, not after the measurements
         self.notes: list[str] = []
         self.counts = {"measured": 0, "trained": 0, "trials": 0}
         self._features: dict[str, dict[str, float]] = {}
@@ -484,6 +485,20 @@ class _Search:
         """The proxies' mini-batch at the architecture's resolution (same samples for all)."""
         return self.data.at_resolution(self.space.resolution(arch)).minibatch(32, seed=self.seed)
 
+    def _open_storage(self) -> None:
+        """Connect to the study storage once (optuna creates its tables), or fail clearly."""
+        import optuna
+
+        for attempt in range(3):
+            try:
+                optuna.storages.get_storage(self.storage)
+                return
+            except Exception as exc:  # optuna raises several storage errors
+                # Workers starting together race to create the tables: try again.
+                if attempt == 2:
+                    raise _storage_error(self.storage, exc) from exc
+                time.sleep(0.5 + random.random())
+
     def search_phase(self, predictor: Any, estimator: Any) -> Any:
         """NSGA-II over the space; the study lives in the storage URL."""
         import optuna
@@ -512,10 +527,7 @@ class _Search:
                 load_if_exists=True,
             )
         except Exception as exc:  # optuna raises several storage errors
-            raise UserError(
-                f"Cannot open the search storage {self.storage!r}: {exc}",
-                hint="Give a writable SQLite path or a reachable database URL with --storage.",
-            ) from exc
+            raise _storage_error(self.storage, exc) from exc
         done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         if not done:
             for _, arch in self.reference_archs():
@@ -788,6 +800,15 @@ def _spread(archs: Sequence[Arch], key: Callable[[Arch], float], n: int) -> list
         return ordered
     idx = sorted({round(i * (len(ordered) - 1) / (n - 1)) for i in range(n)})
     return [ordered[i] for i in idx]
+
+
+def _storage_error(storage: str, exc: Exception) -> UserError:
+    from hwfit.errors import first_line
+
+    return UserError(
+        f"Cannot open the search storage {storage!r}: {first_line(exc)}",
+        hint="Give a writable SQLite path or a reachable database URL with --storage.",
+    )
 
 
 def _finalists(
