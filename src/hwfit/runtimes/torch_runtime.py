@@ -91,6 +91,10 @@ class TorchEagerRuntime(Runtime):
         details = {"matmul_precision": matmul, "mkldnn": str(torch.backends.mkldnn.is_available())}
         if matmul != "highest":  # oneDNN may then run FP32 matmuls in BF16/TF32
             precision += f" (matmul {matmul})"
+        if self.device_name == "cuda" and _conv_tf32():
+            # cuDNN runs FP32 convolutions in TF32 on Ampere and later unless told not to.
+            precision += " (conv TF32)"
+            details["cudnn_allow_tf32"] = "True"
         executed = Executed(
             precision=precision,
             threads=torch.get_num_threads(),
@@ -138,6 +142,12 @@ class TorchCompileRuntime(TorchEagerRuntime):
         )
         executed = Executed(**{**executed.__dict__, "provider": "inductor", "details": details})
         return TorchCompiledModel(compiled, self.device_name, executed, size, _dtype(config))
+
+
+def _conv_tf32() -> bool:
+    """True when cuDNN may run FP32 convolutions of the first CUDA device in TF32."""
+    major, _ = torch.cuda.get_device_capability(0)
+    return bool(torch.backends.cudnn.allow_tf32) and major >= 8
 
 
 class TorchCudaRuntime(TorchEagerRuntime):
