@@ -34,6 +34,7 @@ def test_search_space_json(capsys):
             "tensorflow",
         ),
         (["search", "--demo", "--latency-budget", "-1", "--out", "{tmp}"], "latency-budget"),
+        (["search", "--demo", "--speedup", "0", "--out", "{tmp}"], "--speedup must be > 0"),
         (  # an unusable storage fails before anything is measured
             ["search", "--demo", "--storage", "sqlite:////no/such/dir/s.db", "--out", "{tmp}"],
             "Cannot open the search storage",

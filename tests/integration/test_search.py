@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -24,10 +25,16 @@ TINY = SearchPlan(
     trials=12,
     population=6,
     front_measure=3,
+    screen=2,
+    screen_epochs=0.2,
     top_k=1,
     full_epochs=0.2,
     duration_s=0.2,
     scaled=((0.5, 1.0),),
+)
+# Two workers at once on 2 cores: the least work that still runs every phase.
+SHARED = dataclasses.replace(
+    TINY, proxy_pool=4, short_train=3, front_measure=2, screen=1, scaled=(), full_epochs=0.1
 )
 ARGS = {"resolution": 32, "train_size": 200, "val_size": 100, "optimize_found": False}
 
@@ -44,7 +51,14 @@ def test_tiny_search_end_to_end(tmp_path: Path) -> None:
         **ARGS,
     )
     # Every phase ran, in order.
-    order = ["latency", "accuracy: proxies", "accuracy: short", "search", "verify: full"]
+    order = [
+        "latency",
+        "accuracy: proxies",
+        "accuracy: short",
+        "search",
+        "verify: screen",
+        "verify: full",
+    ]
     firsts = [next(i for i, p in enumerate(phases) if p.startswith(o)) for o in order]
     assert firsts == sorted(firsts)
     # The baseline and its scaled variant were trained with the same recipe and measured.
@@ -58,6 +72,19 @@ def test_tiny_search_end_to_end(tmp_path: Path) -> None:
     assert result.cost["trials"] == TINY.trials
     assert 1 <= len(result.front) <= TINY.front_measure
     assert all(r.measured_ms is not None for r in result.front)
+    # Without a latency budget the search aimed at the speed-up goal: one threshold (the
+    # baseline's measured latency / 1.5) splits the trials into feasible and not.
+    assert any(n.startswith("No latency budget given") for n in result.notes)
+    feasible = [t["predicted_ms"] for t in result.trials if t["feasible"]]
+    infeasible = [t["predicted_ms"] for t in result.trials if not t["feasible"]]
+    assert infeasible  # the baseline itself is enqueued and is not 1.5x faster than itself
+    assert not feasible or max(feasible) < min(infeasible)
+    # The baseline was screened with the candidates (same short recipe) before the finalists
+    # were chosen, and the finalists come from the screened ones.
+    assert result.baseline.screened_top1 is not None
+    screened = json.loads((tmp_path / "screen.json").read_text())
+    assert result.baseline.key in screened
+    assert all(r.key in screened for r in result.found)
     # Predictor quality and calibration are reported.
     q = result.predictor_quality
     assert {"mape", "within_10", "kendall_tau", "n_train", "n_test"} <= set(q)
@@ -91,7 +118,6 @@ _KILLED_RUN = textwrap.dedent(
 
 @pytest.mark.timeout(900)
 def test_search_resumes_after_kill(tmp_path: Path) -> None:
-    import dataclasses
 
     out = tmp_path / "out"
     script = tmp_path / "run.py"
@@ -144,13 +170,11 @@ def test_search_resumes_after_kill(tmp_path: Path) -> None:
 @pytest.mark.timeout(900)
 def test_two_workers_share_one_study(tmp_path: Path) -> None:
     """Two processes, one storage URL: one study of plan.trials trials, not one each."""
-    import dataclasses
-
     import optuna
 
     storage = f"sqlite:///{tmp_path / 'shared-study.sqlite'}"
     script = tmp_path / "run.py"
-    script.write_text(_KILLED_RUN.format(plan=dataclasses.asdict(TINY), args=ARGS))
+    script.write_text(_KILLED_RUN.format(plan=dataclasses.asdict(SHARED), args=ARGS))
     workers = [
         subprocess.Popen(
             [sys.executable, str(script), str(tmp_path / f"worker{i}"), storage],
@@ -168,9 +192,9 @@ def test_two_workers_share_one_study(tmp_path: Path) -> None:
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     # The workers stopped together (the other may finish the trial it had started): without
     # the shared stop each would have run TINY.trials of its own.
-    assert TINY.trials <= len(complete) <= TINY.trials + 1
+    assert SHARED.trials <= len(complete) <= SHARED.trials + 1
     assert all(t.user_attrs.get("worker") for t in complete)
     # Each worker reports the whole shared study, whoever ran its trials.
     for i in range(2):
         saved = json.loads((tmp_path / f"worker{i}" / "search.json").read_text())
-        assert saved["cost"]["trials"] >= TINY.trials
+        assert saved["cost"]["trials"] >= SHARED.trials

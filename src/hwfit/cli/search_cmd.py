@@ -47,6 +47,12 @@ def search(
     latency_budget: Annotated[
         float | None, typer.Option(help="Architectures predicted slower (ms) are infeasible.")
     ] = None,
+    speedup: Annotated[
+        float | None,
+        typer.Option(
+            help="Without --latency-budget: look for this speed-up over the baseline (1.5)."
+        ),
+    ] = None,
     time_budget: Annotated[
         float | None, typer.Option(help="Seconds for the NSGA-II phase.")
     ] = None,
@@ -106,9 +112,14 @@ def search(
             ("measure", measure),
             ("top_k", top_k),
             ("full_epochs", epochs),
+            ("speedup_goal", speedup),
         )
         if v is not None
     }
+    if speedup is not None and speedup <= 0:
+        raise UserError(
+            f"--speedup must be > 0, got {speedup}.", hint="For example --speedup 1.5."
+        )
     plan = dataclasses.replace(plan, **overrides)
     with progress_bar(disable=json_out) as bar:
         task = bar.add_task("Preparing the search", total=None)
@@ -183,6 +194,7 @@ def _search_table(result: SearchResult) -> tuple[Table, list[str]]:
         ("measured ms", "right"),
         ("speed-up", "right"),
         ("est. top-1", "right"),
+        ("screened top-1", "right"),
         ("trained top-1", "right"),
     ):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
@@ -197,6 +209,7 @@ def _search_table(result: SearchResult) -> tuple[Table, list[str]]:
             _ms(r.measured_ms),
             speed,
             "-" if r.estimated_top1 is None else f"{r.estimated_top1:.1f}",
+            "-" if r.screened_top1 is None else f"{r.screened_top1:.1f}",
             "-" if r.trained_top1 is None else f"{r.trained_top1:.1f}",
             style="bold green" if result.best is not None and r.key == result.best.key else None,
         )

@@ -10,10 +10,16 @@ interrupted search resumes where it stopped and nothing measured or trained is l
    for a pool of candidates, a subset is short-trained with successive halving, and the proxy that
    ranks the short-trained candidates best (Kendall tau) becomes the search's accuracy estimate.
 3. **Search**: NSGA-II (optuna) over the space, estimated accuracy up and predicted latency down,
-   the latency budget as a constraint; the optuna study lives in ``--storage`` (SQLite in the
+   the latency budget as a constraint (without one: the baseline's measured latency divided by
+   the speed-up goal, 1.5x by default, so that every trial is spent where the goal is); the
+   optuna study lives in ``--storage`` (SQLite in the
    output folder by default, or a shared URL several machines can work on together).
-4. **Verification**: the Pareto front is re-measured for real; the top-k, the baseline and its
-   scaled variants are trained with the same full recipe and measured on the target in this run;
+4. **Verification**: the Pareto front is re-measured for real; the best-estimated of it (and of
+   the other trials within the budget) are screened by a short training next to the baseline
+   with the same recipe, because a training-free estimate cannot be trusted to tell which of
+   them keeps the baseline's accuracy; the finalists are those that screened at least as well
+   as the baseline, fastest-enough first. The finalists (top-k), the baseline and its scaled
+   variants are trained with the same full recipe and measured on the target in this run;
    the top-k go through :func:`hwfit.optimize` restricted to the target and become deployable
    artifacts; ``search.html`` shows it all with the search's cost.
 """
@@ -57,6 +63,8 @@ class SearchPlan:
     top_k: int = 3  # found architectures trained with the full recipe and optimized
     full_epochs: float = 10.0  # the full training recipe's epochs (same for every model)
     speedup_goal: float = 1.5  # without a latency budget: look for this speed-up at equal accuracy
+    screen: int = 6  # best-estimated candidates within the budget screened by a short training
+    screen_epochs: float = 3.0  # epochs of that screening (the baseline is screened alongside)
     duration_s: float = 3.0  # timed loop of each latency measurement (~30 window pairs)
     scaled: tuple[tuple[float, float], ...] = ((0.5, 1.0), (0.75, 1.0), (1.0, 0.5))
 
@@ -69,6 +77,7 @@ DEMO_PLAN = SearchPlan(
     trials=200,
     population=24,
     front_measure=6,
+    screen=5,
     top_k=2,
     full_epochs=8.0,
 )
@@ -90,6 +99,7 @@ class ArchResult:
     model_params: int | None
     artifact: str | None = None
     note: str = ""
+    screened_top1: float | None = None  # top-1 after the screening's short training
 
 
 @dataclasses.dataclass(frozen=True)
@@ -241,6 +251,8 @@ class _Search:
         self.latency_budget_ms = latency_budget_ms
         self.time_budget_s = time_budget_s
         self.optimize_found = optimize_found
+        if plan.speedup_goal <= 0:
+            raise UserError(f"The speed-up goal must be > 0, got {plan.speedup_goal}.")
         if latency_budget_ms is not None and latency_budget_ms <= 0:
             raise UserError(f"--latency-budget must be > 0 ms, got {latency_budget_ms}.")
         self.hardware = probe()
@@ -355,9 +367,25 @@ class _Search:
         ) as measurer:
             self.measurer = measurer
             predictor, quality = self.latency_phase()
+            self.budget_ms = self._budget()
             estimator, calibration = self.accuracy_phase()
             study = self.search_phase(predictor, estimator)
             return self.verify_phase(study, predictor, quality, calibration)
+
+    def _budget(self) -> float | None:
+        """The search's latency constraint: --latency-budget, else the speed-up goal's."""
+        if self.latency_budget_ms is not None:
+            return self.latency_budget_ms
+        base_ms = self._latency.get(self.space.baseline().key)
+        if base_ms is None:
+            return None
+        goal = self.plan.speedup_goal
+        self.notes.append(
+            f"No latency budget given: the search looked for architectures at least {goal:g}x "
+            f"faster than the baseline (predicted <= {base_ms / goal:.3f} ms, the baseline's "
+            f"measured {base_ms:.3f} ms / {goal:g}); give --latency-budget to set another."
+        )
+        return base_ms / goal
 
     def reference_archs(self) -> list[tuple[str, Arch]]:
         """The baseline and its scaled variants, with their roles."""
@@ -507,15 +535,11 @@ class _Search:
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         proxies = list(estimator.proxies)
-        budget = self.latency_budget_ms
+        budget = self.budget_ms
 
-        def constraints(trial: optuna.trial.FrozenTrial) -> Sequence[float]:
-            return [float(trial.user_attrs.get("constraint", 0.0))]
-
+        # NSGA-II reads each trial's constraint (set in the objective): feasible first.
         sampler = optuna.samplers.NSGAIISampler(
-            population_size=self.plan.population,
-            seed=self.seed,
-            constraints_func=constraints if budget is not None else None,
+            population_size=self.plan.population, seed=self.seed
         )
         name = f"hwfit-{self.space.name}-{self.target}-{self.data_id}"
         try:
@@ -530,7 +554,9 @@ class _Search:
             raise _storage_error(self.storage, exc) from exc
         done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
         if not done:
-            for _, arch in self.reference_archs():
+            # The first generations start from the baseline's neighbourhood.
+            cap = max(self.plan.population, self.plan.trials // 4)
+            for _, arch in _seeds(self.space, self.reference_archs())[:cap]:
                 study.enqueue_trial(dict(arch.params), skip_if_exists=True)
         remaining = max(0, self.plan.trials - len(done))
         worker = f"{socket.gethostname()}:{os.getpid()}"  # who ran a trial, when several do
@@ -553,6 +579,7 @@ class _Search:
             trial.set_user_attr("worker", worker)
             if budget is not None:
                 trial.set_user_attr("constraint", predicted - budget)
+                trial.set_constraint("latency", predicted - budget)
             self.counts["trials"] += 1
             front = _front_note(study)
             self._tick(
@@ -600,29 +627,67 @@ class _Search:
         for t in trials:
             arch = self._remember(self.space.decode(t["params"]))
             by_key.setdefault(arch.key, t)
-        front_trials = [
-            t for t in study.best_trials if float(t.user_attrs.get("constraint", 0.0)) <= 0.0
-        ]
+        refs = self.reference_archs()
+        base = refs[0][1]
+        base_ms = self._latency.get(base.key)
+        goal_ms = self.budget_ms
+        front_trials = _pareto([t for t in trials if t["feasible"]])
+        if not front_trials:
+            # Nothing predicted within the budget: the trade-off among the faster ones instead.
+            front_trials = _pareto(
+                [t for t in trials if base_ms is None or float(t["predicted_ms"]) < base_ms]
+            )
+            self.notes.append(
+                "No trial was predicted within the latency budget"
+                + (f" ({goal_ms:.3f} ms)" if goal_ms is not None else "")
+                + "; the front shown is of the trials predicted faster than the baseline."
+            )
         front_archs = _spread(
-            [self._remember(self.space.decode(t.params)) for t in front_trials],
+            [self._remember(self.space.decode(t["params"])) for t in front_trials],
             key=lambda a: float(by_key[a.key]["predicted_ms"]),
             n=self.plan.front_measure,
         )
-        refs = self.reference_archs()
         self.measure(front_archs, "verify: measure the front")
 
-        base_key = refs[0][1].key
-        base_ms = self._latency.get(base_key)
-        goal_ms = self.latency_budget_ms or (base_ms / self.plan.speedup_goal if base_ms else None)
         ref_keys = {a.key for _, a in refs}
-        finalists = _finalists(
+        estimated = {k: float(v["estimated_top1"]) for k, v in by_key.items()}
+        # The front's best estimates and the other trials' best within the budget.
+        within = [
+            self._archs[k]
+            for k, t in sorted(by_key.items(), key=lambda kv: -estimated[kv[0]])
+            if t["feasible"] and (goal_ms is None or float(t["predicted_ms"]) <= goal_ms)
+        ]
+        candidates = _screen_candidates(
             [a for a in front_archs if a.key not in ref_keys],
+            [a for a in within if a.key not in ref_keys],
+            estimated=estimated,
+            n=self.plan.screen,
+        )
+        self.measure(candidates, "verify: measure the candidates")
+        faster = [
+            a
+            for a in candidates
+            if a.key in self._latency and (base_ms is None or self._latency[a.key] < base_ms)
+        ]
+        screened = self.screen([base, *faster])
+        base_screen = screened.get(base.key)
+        finalists = _finalists(
+            faster,
             measured=self._latency,
-            estimated={k: float(v["estimated_top1"]) for k, v in by_key.items()},
+            screened=screened,
+            base_top1=base_screen,
             goal_ms=goal_ms,
-            base_ms=base_ms,
             k=self.plan.top_k,
         )
+        kept = [
+            a for a in finalists if base_screen is None or screened.get(a.key, -1) >= base_screen
+        ]
+        if faster and base_screen is not None and not kept:
+            self.notes.append(
+                f"None of the {len(faster)} screened candidates faster than the baseline reached "
+                f"its screening top-1 ({base_screen:.1f}% after {self.plan.screen_epochs:g} "
+                "epochs); the best screened were trained anyway."
+            )
         trained = self.full_training([a for _, a in refs] + finalists)
         # Same run, same machine state: measure references and finalists again, interleaved.
         final = [a for _, a in refs] + finalists
@@ -631,6 +696,17 @@ class _Search:
             final = list(reversed(final))
         final_ms = {k: float(np.median(v)) for k, v in self._remeasured.items()}
         self.folder.write("final-latency.json", self._remeasured)
+
+        # Which results started as the baseline compound-scaled, and how much the EA added.
+        origins = {a.key: label for label, a in _seeds(self.space, refs)}
+        front_keys = {str(t["key"]) for t in front_trials}
+        from_seeds = len(front_keys & set(origins))
+        if front_keys:
+            self.notes.append(
+                f"{from_seeds} of the {len(front_keys)} architectures on the front are "
+                "starting points (the baseline compound-scaled in width, depth and resolution); "
+                f"{len(front_keys) - from_seeds} came from NSGA-II's own trials."
+            )
 
         def result(arch: Arch, role: str) -> ArchResult:
             t = by_key.get(arch.key, {})
@@ -645,6 +721,12 @@ class _Search:
                 estimated_top1=t.get("estimated_top1"),
                 trained_top1=(trained.get(arch.key) or {}).get("top1"),
                 model_params=int(feats.get("params", 0)) or None,
+                screened_top1=screened.get(arch.key),
+                note=(
+                    f"starting point: {origins[arch.key]}"
+                    if role in ("found", "front") and arch.key in origins
+                    else ""
+                ),
             )
 
         baseline = result(refs[0][1], "baseline")
@@ -705,6 +787,36 @@ class _Search:
         write_search_report(self.out / "search.html", res, self.hardware)
         return res
 
+    def screen(self, archs: Sequence[Arch]) -> dict[str, float]:
+        """Short-train ``archs`` with the same recipe (resumable): key -> top-1."""
+        from hwfit.nas.train import TrainRecipe, successive_halving
+
+        done: dict[str, Any] = self.folder.read("screen.json") or {}
+        todo = [a for a in archs if a.key not in done]
+        phase = f"verify: screen ({self.plan.screen_epochs:g} epochs)"
+
+        def keep(_rung: int, key: str, result: Any) -> None:
+            done[key] = dataclasses.asdict(result)
+            self.folder.write("screen.json", done)
+            self.counts["trained"] += 1
+
+        if todo:
+            successive_halving(
+                {a.key: _builder(self.space, a) for a in todo},
+                self.data,
+                resolutions={a.key: self.space.resolution(a) for a in todo},
+                min_epochs=self.plan.screen_epochs,
+                rungs=1,
+                recipe=TrainRecipe(epochs=self.plan.screen_epochs, seed=self.seed),
+                on_result=keep,
+                progress=lambda i, total, note: self._tick(phase, i, total, note),
+            )
+        return {
+            a.key: float(done[a.key]["top1"])
+            for a in archs
+            if a.key in done and _finite(done[a.key].get("top1"))
+        }
+
     def full_training(self, archs: Sequence[Arch]) -> dict[str, dict[str, Any]]:
         """Train each architecture with the same full recipe (resumable per architecture)."""
         import torch
@@ -763,10 +875,15 @@ class _Search:
                 save=False,
             )
         except Exception as exc:  # a failed optimize must not lose the search
-            return dataclasses.replace(found, note=f"optimize failed: {exc}")
+            return dataclasses.replace(found, note=_join(found.note, f"optimize failed: {exc}"))
         if opt.winner is None:
-            return dataclasses.replace(found, note="optimize: no configuration met the budget")
+            note = "optimize: no configuration met the budget"
+            return dataclasses.replace(found, note=_join(found.note, note))
         return dataclasses.replace(found, artifact=str(folder / "artifact"))
+
+
+def _join(*notes: str) -> str:
+    return "; ".join(n for n in notes if n)
 
 
 def _finite(value: object) -> bool:
@@ -792,6 +909,43 @@ def _front_note(study: Any) -> str:
     return "front: " + ", ".join(f"{ms:.2f}ms/{acc:.1f}%" for ms, acc in pts[:4])
 
 
+def _seeds(space: SearchSpace, refs: Sequence[tuple[str, Arch]]) -> list[tuple[str, Arch]]:
+    """The search's starting points, labelled: ``refs``, then the baseline compound-scaled.
+
+    Width and depth multipliers 1, 0.75 and 0.5 at each input resolution up to the
+    baseline's, highest resolution first (unique): the baseline's own neighbourhood, where
+    the search looks for the same accuracy at a lower latency.
+    """
+    dims = {d.name: d for d in space.dimensions()}
+    base_res = space.resolution(space.baseline())
+    resolutions: Sequence[int | None] = [None]
+    if "resolution" in dims:
+        choices = [c for c in dims["resolution"].choices if isinstance(c, int)]
+        resolutions = sorted((r for r in choices if r <= base_res), reverse=True)
+    seeds = {a.key: (role, a) for role, a in refs}
+    for res in resolutions:
+        for width in (1.0, 0.75, 0.5):
+            for depth in (1.0, 0.75, 0.5):
+                arch = space.scaled(width, depth, res)
+                at = "" if res is None else f" at {res} px"
+                seeds.setdefault(arch.key, (f"baseline scaled w{width:g} d{depth:g}{at}", arch))
+    return list(seeds.values())
+
+
+def _pareto(trials: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The trials no other trial beats on both estimated top-1 (up) and predicted ms (down)."""
+    points = [
+        (float(t["estimated_top1"]), float(t["predicted_ms"]), t)
+        for t in trials
+        if _finite(t.get("estimated_top1")) and _finite(t.get("predicted_ms"))
+    ]
+    return [
+        t
+        for acc, ms, t in points
+        if not any(a >= acc and m <= ms and (a > acc or m < ms) for a, m, _ in points)
+    ]
+
+
 def _spread(archs: Sequence[Arch], key: Callable[[Arch], float], n: int) -> list[Arch]:
     """At most ``n`` architectures spread evenly along ``key`` (unique by arch key)."""
     unique = {a.key: a for a in archs}
@@ -811,25 +965,49 @@ def _storage_error(storage: str, exc: Exception) -> UserError:
     )
 
 
-def _finalists(
+def _screen_candidates(
     front: Sequence[Arch],
+    within: Sequence[Arch],
+    *,
+    estimated: Mapping[str, float],
+    n: int,
+) -> list[Arch]:
+    """Up to ``n`` to screen: the front's best estimates, then the other trials' (unique)."""
+    chosen: dict[str, Arch] = {}
+    for pool in (front, within):
+        for a in sorted(pool, key=lambda a: -estimated.get(a.key, -math.inf)):
+            if len(chosen) < n:
+                chosen.setdefault(a.key, a)
+    return list(chosen.values())
+
+
+def _finalists(
+    candidates: Sequence[Arch],
     *,
     measured: Mapping[str, float],
-    estimated: Mapping[str, float],
+    screened: Mapping[str, float],
+    base_top1: float | None,
     goal_ms: float | None,
-    base_ms: float | None,
     k: int,
 ) -> list[Arch]:
-    """The front architectures worth full training: meet the goal, best estimated accuracy."""
-    timed = [a for a in front if a.key in measured]
-    meeting = [a for a in timed if goal_ms is None or measured[a.key] <= goal_ms]
-    faster = [a for a in timed if base_ms is None or measured[a.key] < base_ms]
-    chosen: list[Arch] = []
-    for pool in (meeting, faster):
-        for a in sorted(pool, key=lambda a: -estimated.get(a.key, -math.inf)):
-            if len(chosen) < k and a not in chosen:
-                chosen.append(a)
-    return chosen
+    """The candidates worth full training, best first.
+
+    First those that meet the latency goal and screened at least as well as the baseline, then
+    those that screened as well but miss the goal (still faster: a smaller win at equal
+    accuracy), then those at the goal that screened worse, then the rest; each group by
+    screening top-1 (unscreened last).
+    """
+
+    def group(a: Arch) -> int:
+        meets = goal_ms is None or measured.get(a.key, math.inf) <= goal_ms
+        kept = base_top1 is None or screened.get(a.key, -math.inf) >= base_top1
+        return [[3, 2], [1, 0]][kept][meets]
+
+    ranked = sorted(
+        (a for a in candidates if a.key in measured),
+        key=lambda a: (group(a), -screened.get(a.key, -math.inf), measured[a.key]),
+    )
+    return ranked[:k]
 
 
 def _best(found: Sequence[ArchResult], baseline: ArchResult) -> ArchResult | None:

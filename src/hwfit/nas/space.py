@@ -301,15 +301,20 @@ class SearchSpace(abc.ABC):
         size = self.resolution(arch)
         return (batch, 3, size, size)
 
-    def scaled(self, width: float, depth: float) -> Arch:
+    def scaled(self, width: float, depth: float, resolution: int | None = None) -> Arch:
         """The baseline with width and depth multipliers, snapped to the nearest choices.
 
         Widths (``*_width`` dimensions) scale as timm scales channels, depths (``*_depth``)
-        are rounded up as EfficientNet does; every other dimension keeps its baseline value.
-        Multipliers 0.5, 0.75 and 1.0 (width) and 0.5 and 1.0 (depth) are always exact.
+        are rounded up as EfficientNet does; every other dimension keeps its baseline value,
+        but the input resolution when ``resolution`` is given (snapped to the nearest choice;
+        ignored by spaces of one fixed resolution). Multipliers 0.5, 0.75 and 1.0 (width) and
+        0.5 and 1.0 (depth) are always exact.
         """
         values: list[tuple[str, Value]] = []
         for dim in self.dimensions():
+            if dim.name == "resolution" and resolution is not None:
+                values.append((dim.name, _nearest(dim, resolution)))
+                continue
             target = self._scaled_value(dim, width, depth)
             values.append((dim.name, _nearest(dim, target)))
         return Arch(self.name, tuple(values))

@@ -265,7 +265,8 @@ output <code>{_e(result.out)}</code></p>
 <section class="figures"><h2>Figures</h2>{plots}</section>
 <section><h2>Architectures</h2><div class="table-wrap"><table>
 <tr><th>role</th><th>key</th><th>architecture</th><th>params</th><th>predicted</th>
-<th>measured</th><th>est. top-1</th><th>trained top-1</th><th>artifact</th></tr>
+<th>measured</th><th>est. top-1</th><th>screened top-1</th><th>trained top-1</th>
+<th>artifact / note</th></tr>
 {table_rows}
 </table></div></section>
 {_footer(hardware, versions)}
@@ -284,8 +285,9 @@ def _row(r: ArchResult) -> str:
         _ms(r.predicted_ms),
         _ms(r.measured_ms),
         "-" if r.estimated_top1 is None else f"{r.estimated_top1:.1f}%",
+        "-" if r.screened_top1 is None else f"{r.screened_top1:.1f}%",
         "-" if r.trained_top1 is None else f"{r.trained_top1:.1f}%",
-        _e(r.artifact or r.note or "-"),
+        _e(" \u00b7 ".join(t for t in (r.artifact, r.note) if t) or "-"),
     ]
     return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
 
