@@ -27,13 +27,21 @@ def test_gpu_runtime_measures_on_the_gpu(runtime):
 def test_torch_cuda_says_when_fp32_convolutions_run_in_tf32():
     import torch
 
-    report = hwfit.bench(
-        "timm:test_resnet", runtimes=["torch-cuda"], duration_s=0.3, min_runs=3, save=False
-    )
-    (row,) = report.results
-    assert row.state is RowState.COMPLETE, row.reason
+    rows = {}
+    for precision in ("fp32", "bf16"):
+        report = hwfit.bench(
+            "timm:test_resnet",
+            runtimes=["torch-cuda"],
+            precision=precision,
+            duration_s=0.3,
+            min_runs=3,
+            save=False,
+        )
+        (rows[precision],) = report.results
+    assert all(r.state is RowState.COMPLETE for r in rows.values()), rows
     tf32 = torch.backends.cudnn.allow_tf32 and torch.cuda.get_device_capability(0)[0] >= 8
-    assert ("conv TF32" in row.executed.precision) == tf32
+    assert ("conv TF32" in rows["fp32"].executed.precision) == tf32
+    assert "TF32" not in rows["bf16"].executed.precision  # BF16 weights: no FP32 convolution
 
 
 def test_gap_measures_both_devices_here(tmp_path):

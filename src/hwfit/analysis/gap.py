@@ -204,7 +204,8 @@ def side_of(result: BenchResult, origin: str, machine: str) -> GapSide:
     return GapSide(
         device="GPU" if is_gpu_row(result) else "CPU",
         runtime=result.config.runtime,
-        precision=precision,
+        # As executed (e.g. "fp32 (conv TF32)" on an Ampere+ GPU), else as requested.
+        precision=executed.precision if executed and executed.precision else precision,
         batch=result.config.batch,
         p50_ms=result.latency.p50_ms if result.latency else None,
         throughput=result.throughput

@@ -91,7 +91,7 @@ class TorchEagerRuntime(Runtime):
         details = {"matmul_precision": matmul, "mkldnn": str(torch.backends.mkldnn.is_available())}
         if matmul != "highest":  # oneDNN may then run FP32 matmuls in BF16/TF32
             precision += f" (matmul {matmul})"
-        if self.device_name == "cuda" and _conv_tf32():
+        if self.device_name == "cuda" and torch.float32 in dtypes and _conv_tf32():
             # cuDNN runs FP32 convolutions in TF32 on Ampere and later unless told not to.
             precision += " (conv TF32)"
             details["cudnn_allow_tf32"] = "True"
