@@ -37,7 +37,7 @@ def main() -> None:
     space = space_for(
         config["baseline"], num_classes=data.num_classes, resolution=config["resolution"]
     )
-    recipe = result_recipe(config)
+    recipe = float(config["plan"]["full_epochs"])  # the search's full recipe
     rows = [result["baseline"], *result["found"]]
     t0 = time.monotonic()
     print(
@@ -67,13 +67,6 @@ def main() -> None:
             + f"{statistics.mean(top1):>8.1f}{sd:>6.1f}"
         )
     print(f"{len(seeds)} seeds, {recipe:g} epochs each, {(time.monotonic() - t0) / 60:.1f} min")
-
-
-def result_recipe(config: dict[str, object]) -> float:
-    """The full recipe's epochs of that search."""
-    plan = config["plan"]
-    assert isinstance(plan, dict)
-    return float(plan["full_epochs"])
 
 
 if __name__ == "__main__":

@@ -582,7 +582,6 @@ class _Search:
             trial.set_user_attr("proxies", {k: _nan_none(v) for k, v in scores.items()})
             trial.set_user_attr("worker", worker)
             if budget is not None:
-                trial.set_user_attr("constraint", predicted - budget)
                 trial.set_constraint("latency", predicted - budget)
             self.counts["trials"] += 1
             front = _front_note(study)
@@ -623,7 +622,7 @@ class _Search:
                 "params": dict(t.params),
                 "predicted_ms": t.user_attrs.get("predicted_ms"),
                 "estimated_top1": t.user_attrs.get("estimated_top1"),
-                "feasible": float(t.user_attrs.get("constraint", 0.0)) <= 0.0,
+                "feasible": all(c <= 0.0 for c in t.constraints.values()),
             }
             for t in complete
         ]
@@ -658,7 +657,7 @@ class _Search:
         # The front's best estimates and the other trials' best within the budget.
         within = [
             self._archs[k]
-            for k, t in sorted(by_key.items(), key=lambda kv: -estimated[kv[0]])
+            for k, t in by_key.items()
             if t["feasible"] and (goal_ms is None or float(t["predicted_ms"]) <= goal_ms)
         ]
         candidates = _screen_candidates(
