@@ -29,6 +29,8 @@ from hwfit.nas.train import TrainRecipe, train_and_evaluate
 def main() -> None:
     out = Path(sys.argv[1])
     seeds = [int(s) for s in (sys.argv[2] if len(sys.argv) > 2 else "0,1,2").split(",")]
+    if not (out / "search.json").is_file():
+        sys.exit(f"{out} holds no finished search (search.json); run hwfit search first.")
     config = json.loads((out / "search-config.json").read_text())
     result = json.loads((out / "search.json").read_text())
     done = json.loads((out / "full-train.json").read_text())
