@@ -99,7 +99,8 @@ def main() -> int:
         print(ROW.format(*header) + "  why")
         for o in sorted(result.outcomes, key=lambda o: o.p50_ms or 1e9):
             executed = o.bench.executed.precision if o.bench and o.bench.executed else "-"
-            speed = f"{base.p50_ms / o.p50_ms:.2f}" if o.p50_ms and base.p50_ms else "-"
+            figure = o.bench.speedup if o.bench else None  # measured paired with the baseline
+            speed = figure.text() if figure else "-"
             p50 = f"{o.p50_ms:.2f}" if o.p50_ms else "-"
             drop = f"{o.drop:+.2f}" if o.drop is not None else "-"
             state = "WINNER" if o is result.winner else o.state.value
@@ -123,12 +124,13 @@ def main() -> int:
             "onnxruntime default (fp32)": by_label.get(("onnxruntime", "fp32")),
             f"openvino default ({ov_default})": by_label.get(("openvino", ov_default)),
         }
+        claim = result.speedup  # re-measured paired at the end of the run
         line = (
             f"{model}: winner {winner.candidate.runtime} {winner.candidate.precision} "
-            f"{winner.p50_ms:.2f} ms, {result.speedup:.2f}x vs PyTorch eager FP32"
+            f"{winner.p50_ms:.2f} ms, {claim.text()} vs PyTorch eager FP32 (paired)"
         )
         if target:
-            passed = result.speedup >= target
+            passed = claim.speedup >= target
             ok &= passed
             line += f" (target {target:.0f}x: {'PASS' if passed else 'FAIL'})"
         summary.append(line)
@@ -136,13 +138,26 @@ def main() -> int:
             if o is None or o.p50_ms is None or o.state is not RowState.COMPLETE:
                 summary.append(f"  vs {name}: not measured")
                 continue
-            ratio = o.p50_ms / winner.p50_ms
-            never_slower = winner.p50_ms <= o.p50_ms * 1.0001
+            if o is winner:
+                summary.append(f"  vs {name}: the winner itself (PASS)")
+                continue
+            if o is result.runner_up and result.vs_runner_up is not None:
+                versus = result.vs_runner_up  # measured paired at the end
+            elif o.bench and o.bench.speedup and winner.bench and winner.bench.speedup:
+                versus = None  # both paired against the same baseline: their quotient
+            else:
+                summary.append(f"  vs {name}: no paired figure")
+                continue
+            if versus is not None:
+                ratio, text = versus.speedup, versus.text()
+                never_slower = versus.ci_high >= 1.0
+            else:
+                ratio = winner.bench.speedup.speedup / o.bench.speedup.speedup
+                text = f"{ratio:.2f}x (quotient of the two paired figures)"
+                never_slower = ratio >= 0.98
             ok &= never_slower
             verdict = "PASS" if never_slower else "FAIL"
-            summary.append(
-                f"  vs {name}: {o.p50_ms:.2f} ms -> winner {ratio:.2f}x faster ({verdict})"
-            )
+            summary.append(f"  vs {name}: winner {text} ({verdict})")
     print("\n" + "\n".join(summary))
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1

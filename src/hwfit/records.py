@@ -19,6 +19,7 @@ __all__ = [
     "LatencyStats",
     "ModelInfo",
     "Outcome",
+    "PairedRatio",
     "RowState",
     "RunConfig",
     "from_dict",
@@ -133,6 +134,64 @@ class LatencyStats:
 
 
 @dataclasses.dataclass(frozen=True)
+class PairedRatio:
+    """A speed-up measured paired: B against its reference A, in alternating windows.
+
+    Both models run in one process; windows of ``A, B, A, B, ..., A`` alternate in time, and
+    each B window's median is compared with the mean of the A windows just before and after
+    it. A machine that slows down or speeds up during the loop moves both, so the ratio holds
+    where two separately measured medians do not.
+
+    Attributes:
+        speedup: Median over the window pairs of A's latency / B's latency (> 1: B is faster).
+        ci_low: Lower end of the 95% CI of that median (distribution-free, over the pairs).
+        ci_high: Upper end of it.
+        pairs: Window pairs the median is taken over.
+        a_ms: A's median window latency in the loop (context, not the ratio's source).
+        b_ms: B's median window latency in the loop.
+        contention: Share of the CPU others took during the loop kept (None: unknown).
+        attempts: Loops run: a contended or noisy loop is retried, and the best one kept.
+        noise: Why the figure should not be read as a confident number (empty: trusted).
+        priority: The measuring worker's CPU priority
+            (:func:`hwfit.bench.priority.raise_priority`): ``raised`` (nice -20, ahead of other
+            work) or ``normal`` with the reason.
+    """
+
+    speedup: float
+    ci_low: float
+    ci_high: float
+    pairs: int
+    a_ms: float
+    b_ms: float
+    contention: float | None = None
+    attempts: int = 1
+    noise: tuple[str, ...] = ()
+    priority: str = "normal"
+
+    @property
+    def noisy(self) -> bool:
+        """Return True when the figure carries a noise reason."""
+        return bool(self.noise)
+
+    @property
+    def ci_rel(self) -> float:
+        """Half-width of the CI relative to the speed-up (the larger side)."""
+        return max(self.speedup - self.ci_low, self.ci_high - self.speedup) / self.speedup
+
+    def text(self) -> str:
+        """The figure as printed: ``1.55x`` with its interval, ``~`` when noisy.
+
+        Example:
+            >>> PairedRatio(1.553, 1.52, 1.58, 40, 25.0, 16.1).text()
+            '1.55x [1.52-1.58]'
+            >>> PairedRatio(1.5, 1.1, 2.0, 8, 25.0, 16.7, noise=("contended",)).text()
+            '~1.50x [1.10-2.00]'
+        """
+        mark = "~" if self.noisy else ""
+        return f"{mark}{self.speedup:.2f}x [{self.ci_low:.2f}-{self.ci_high:.2f}]"
+
+
+@dataclasses.dataclass(frozen=True)
 class Availability:
     """Whether a runtime can run on this machine, its version and devices, or why not."""
 
@@ -165,6 +224,11 @@ class BenchResult:
     fingerprint: str | None = None
     hwfit_version: str | None = None
     created_at: str | None = None  # ISO 8601, UTC
+    contention: float | None = None  # share of the CPU others took during the timed loop
+    attempts: int = 1  # timed loops run: a contended one is retried and the quietest kept
+    speedup: PairedRatio | None = None  # vs PyTorch eager FP32 (same batch, threads), paired
+    speedup_reason: str | None = None  # why there is no paired speed-up, when there is none
+    priority: str | None = None  # the worker's CPU priority (hwfit.bench.priority)
 
     @property
     def p50_ms(self) -> float | None:

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -55,7 +56,8 @@ def test_bench_table_then_history(capsys, db_path):
     assert code == 0
     assert "onnxruntime" in captured.out
     assert "torch" in captured.out
-    assert "1.00x" in captured.out  # the PyTorch eager row is the baseline
+    assert "baseline" in captured.out  # the PyTorch eager row is the baseline
+    assert re.search(r"\d+\.\d\dx \[\d+\.\d\d-\d+\.\d\d\]", captured.out)  # paired, with its CI
     assert "Saved 2 rows" in captured.err
     assert run(["history", "--json", "--db", db_path]) == 0
     rows = json.loads(capsys.readouterr().out)
@@ -86,7 +88,7 @@ def test_bench_json_reports_executed_settings(capsys, db_path):
     assert row["state"] == "complete"
     assert row["executed"]["threads"] == 1
     assert row["executed"]["precision"] == "fp32"
-    assert row["speedup_vs_torch_fp32"] is None  # no torch row measured
+    assert row["speedup"] is None  # no torch row measured, nothing to pair with
 
 
 def _cli(*args, env=None):
@@ -205,7 +207,8 @@ def test_ctrl_c_mid_run_keeps_finished_rows(db_path):
     with ResultStore(db_path) as store:
         rows = store.query()
     assert len(rows) >= 1
-    assert rows[-1].config.runtime == "onnxruntime"
+    # Baselines run first (the other rows are paired against them): torch is the finished row.
+    assert rows[-1].config.runtime == "torch"
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,9 @@ from PIL import Image
 import hwfit
 from hwfit.artifacts import read_manifest
 from hwfit.errors import UserError
+from hwfit.hardware import probe
+from hwfit.precisions import RECIPES, Precision, recipe_key
+from hwfit.precisions.base import Verdict
 from hwfit.records import RowState
 
 COLOUR = "colour_model:colour_classifier"
@@ -25,6 +28,12 @@ def _write_images(folder: Path, per_class: int, labelled: bool = True) -> Path:
             pixels[..., index] += 160  # the class colour dominates
             Image.fromarray(pixels.astype(np.uint8)).save(target / f"{name}_{i}.png")
     return folder
+
+
+def _verdict(runtime: str, precision: str) -> Verdict:
+    """What the recipe says about this machine: the expectation, not one CPU's features."""
+    recipe = RECIPES.load(recipe_key(runtime, precision))(runtime, Precision(precision))
+    return recipe.applicable(probe(include_runtimes=False))
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +62,17 @@ def test_every_candidate_ends_in_a_final_state_with_a_reason(colour_run):
         if o.state is not RowState.COMPLETE or o is not colour_run.winner:
             assert o.reason, o.candidate.label
     fp16 = states["openvino fp16 t-default b1"]
-    assert fp16.state is RowState.SKIPPED  # this CPU has no native FP16
-    assert "FP16" in fp16.reason
-    assert "--force" in fp16.reason
+    verdict = _verdict("openvino", "fp16")
+    if verdict.ok:  # native FP16 arithmetic (AVX512-FP16 or AMX-FP16): measured, not forced
+        assert fp16.state in (RowState.COMPLETE, RowState.REJECTED), fp16.reason
+        assert fp16.bench is not None
+        assert not fp16.forced
+    else:  # skipped with the verdict's reason, and how to measure it anyway
+        assert fp16.state is RowState.SKIPPED
+        assert fp16.bench is None
+        assert verdict.reason in fp16.reason
+        assert "FP16" in fp16.reason
+        assert "--force" in fp16.reason
 
 
 def test_labelled_accuracy_is_real_top1(colour_run):
@@ -67,16 +84,38 @@ def test_labelled_accuracy_is_real_top1(colour_run):
         assert o.drop == pytest.approx(100.0 - o.accuracy["top1"])
 
 
-def test_int8_paths_execute_int8(colour_run):
-    done = {
-        (o.candidate.runtime, o.candidate.precision): o
+@pytest.mark.parametrize(
+    ("runtime", "precision"),
+    [
+        ("onnxruntime", "int8"),
+        ("openvino", "int8"),
+        ("openvino", "bf16"),
+        ("openvino", "fp16"),
+        ("openvino", "fp32"),
+    ],
+)
+def test_each_path_executes_its_precision_when_the_verdict_allows_it(
+    colour_run, runtime, precision
+):
+    (outcome,) = [
+        o
         for o in colour_run.outcomes
-        if o.bench is not None and o.bench.executed is not None
-    }
-    assert done[("onnxruntime", "int8")].bench.executed.precision == "int8"
-    assert done[("openvino", "int8")].bench.executed.precision.startswith("int8")
-    assert done[("openvino", "bf16")].bench.executed.precision.startswith("bf16")
-    assert done[("openvino", "fp32")].bench.executed.precision == "fp32"
+        if (o.candidate.runtime, o.candidate.precision) == (runtime, precision)
+    ]
+    verdict = _verdict(runtime, precision)
+    if not verdict.ok:
+        assert outcome.state is RowState.SKIPPED
+        assert verdict.reason in outcome.reason
+        assert outcome.bench is None
+        return
+    assert outcome.bench is not None
+    assert outcome.bench.executed is not None
+    executed = outcome.bench.executed.precision
+    if precision in ("int8", "fp32"):
+        # Every compute layer of the colour model is quantized (u8 or i8 alike): plain "int8".
+        assert executed == precision
+    else:  # a BF16/FP16 hint; the label may list layers the plug-in keeps in FP32
+        assert executed.startswith(precision)
 
 
 def test_winner_is_shipped_and_reproduced_by_load(colour_run):

@@ -19,6 +19,7 @@ from hwfit.records import (
     LatencyStats,
     ModelInfo,
     Outcome,
+    PairedRatio,
     RowState,
     RunConfig,
     to_dict,
@@ -80,6 +81,12 @@ def _outcome(
     config = RunConfig(runtime=runtime, precision=precision, threads=4)
     bench = None
     if p50 is not None:
+        # A paired figure as bench/optimize attach it: the baseline (20 ms) over this p50.
+        paired = (
+            None
+            if runtime == "torch"
+            else PairedRatio(20.0 / p50, 0.97 * 20.0 / p50, 1.04 * 20.0 / p50, 30, 20.0, p50)
+        )
         bench = BenchResult(
             model=MODEL,
             config=config,
@@ -88,6 +95,7 @@ def _outcome(
             latency=_latency(p50),
             throughput=1000.0 / p50,
             artifact_size_bytes=size_bytes,
+            speedup=paired,
         )
     return Outcome(
         candidate=candidate,
@@ -249,17 +257,17 @@ def test_accuracy_figure_draws_baseline_and_budget_lines():
     assert rejected.marker.symbol == "x"
 
 
-def test_speedup_figure_divides_baseline_p50_by_candidate_p50():
+def test_speedup_figure_shows_the_paired_figures_with_their_intervals():
     fig = speedup_figure(OUTCOMES, BASELINE, winner=WINNER)
-    speedups = {x: y for t in fig.data if t.type == "bar" for x, y in zip(t.x, t.y, strict=True)}
+    bars = [t for t in fig.data if t.type == "bar"]
+    speedups = {x: y for t in bars for x, y in zip(t.x, t.y, strict=True)}
     assert speedups == pytest.approx(
-        {
-            BASELINE.candidate.label: 1.0,
-            WINNER.candidate.label: 20 / 6,
-            REJECTED.candidate.label: 2.5,
-        }
+        {WINNER.candidate.label: 20 / 6, REJECTED.candidate.label: 2.5}
     )
-    assert [s.y0 for s in fig.layout.shapes] == [1.0]
+    (winner,) = [t for t in bars if WINNER.candidate.label in t.x]
+    assert list(winner.error_y.array) == pytest.approx([0.04 * 20 / 6])
+    assert list(winner.error_y.arrayminus) == pytest.approx([0.03 * 20 / 6])
+    assert [s.y0 for s in fig.layout.shapes] == [1.0]  # the baseline is the 1.0x line
 
 
 # -- page ---------------------------------------------------------------------------------------
@@ -310,7 +318,7 @@ def test_page_escapes_the_model_name(page: str):
 
 def test_page_shows_the_winner_and_its_speedup(page: str):
     assert f"Winner: {WINNER.candidate.label}" in page
-    assert "3.33x" in page
+    assert "3.33x [3.23-3.47] (paired)" in page
     assert "+0.50 points" in page
 
 

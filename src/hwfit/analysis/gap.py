@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from hwfit.analysis._measure import DEFAULT_MAX_AGE_DAYS, Measurer
 from hwfit.errors import HwfitError, UserError
-from hwfit.records import BenchResult, RowState, RunConfig
+from hwfit.records import BenchResult, PairedRatio, RowState, RunConfig, to_dict
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -95,6 +95,9 @@ class GapSide:
     origin: str
     machine: str
     accuracy_guarded: bool = True
+    # The row behind a side of this machine (measured now or stored): what a paired
+    # measurement re-runs. Not part of the JSON (the side's numbers are).
+    row: BenchResult | None = dataclasses.field(default=None, compare=False, repr=False)
 
     @property
     def label(self) -> str:
@@ -103,7 +106,9 @@ class GapSide:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready side."""
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(dataclasses.replace(self, row=None))
+        out.pop("row")
+        return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,10 +126,19 @@ class GapStep:
     cpu: GapSide | None
     gpu: GapSide | None
     note: str = ""
+    paired: PairedRatio | None = None  # the GPU's speed-up over the CPU, measured paired
+    paired_note: str = ""  # why the latency gap is not a paired figure
 
     @property
     def latency_ratio(self) -> float | None:
-        """CPU latency / GPU latency per call, when both were measured at the same batch."""
+        """CPU latency / GPU latency per call, when both were measured at the same batch.
+
+        The paired figure when both sides are this machine's (both models in one process,
+        alternating windows); else the quotient of the two medians (:attr:`paired_note` says
+        why it is not paired: another machine's GPU row, or the pair failed).
+        """
+        if self.paired is not None:
+            return self.paired.speedup
         c, g = self.cpu, self.gpu
         if c is None or g is None or c.p50_ms is None or not g.p50_ms or c.batch != g.batch:
             return None
@@ -145,6 +159,8 @@ class GapStep:
             "cpu": self.cpu.to_dict() if self.cpu else None,
             "gpu": self.gpu.to_dict() if self.gpu else None,
             "latency_ratio": self.latency_ratio,
+            "latency_ratio_paired": to_dict(self.paired) if self.paired else None,
+            "latency_ratio_note": self.paired_note,
             "throughput_ratio": self.throughput_ratio,
             "note": self.note,
         }
@@ -215,6 +231,7 @@ def side_of(result: BenchResult, origin: str, machine: str) -> GapSide:
         machine=machine,
         accuracy_guarded=not precision.startswith("int8")
         and not (executed is not None and "int8" in executed.precision.lower()),
+        row=result,
     )
 
 
@@ -321,7 +338,11 @@ def gap(
     finally:
         store.close()
 
-    steps = gap_steps(cpu_default, cpu_best_side, gpu_default, gpu_best)
+    defaults, best = gap_steps(cpu_default, cpu_best_side, gpu_default, gpu_best)
+    steps = (
+        _paired_step(defaults, hardware.fingerprint, timeout_s, duration_s),
+        _paired_step(best, hardware.fingerprint, timeout_s, duration_s),
+    )
     input_str = "x".join(str(d) for d in shape[1:])
     instructions: list[str] = []
     if gpu_default is None and gpu_best is None:
@@ -379,6 +400,33 @@ def gap_steps(
             "" if (gpu_best or gpu_default) else missing,
         ),
     )
+
+
+def _paired_step(step: GapStep, fingerprint: str, timeout_s: float, duration_s: float) -> GapStep:
+    """``step`` with its latency gap measured paired, when both sides are this machine's."""
+    from hwfit.bench import pair_rows
+
+    c, g = step.cpu, step.gpu
+    if c is None or g is None or c.batch != g.batch:
+        return step
+    rows = (c.row, g.row)
+    if any(r is None or r.fingerprint not in (None, fingerprint) for r in rows):
+        return dataclasses.replace(
+            step, paired_note="not paired: the two sides were measured on different machines"
+        )
+    cpu_row, gpu_row = c.row, g.row
+    if cpu_row is None or gpu_row is None:  # for the type checker: checked just above
+        return step
+    figure = pair_rows(
+        (cpu_row.model, cpu_row.config),
+        (gpu_row.model, gpu_row.config),
+        timeout_s=timeout_s,
+        min_time_s=min(1.0, duration_s),
+        max_time_s=max(1.0, duration_s),
+    )
+    if isinstance(figure, str):
+        return dataclasses.replace(step, paired_note=f"not paired: {figure}")
+    return dataclasses.replace(step, paired=figure)
 
 
 def gpu_instructions(model: str, input_shape: str | None) -> list[str]:

@@ -7,25 +7,21 @@ interrupted run keeps every finished row.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import json
-import os
-import signal
-import subprocess
-import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hwfit._version import __version__
+from hwfit.bench.spawn import spawn_worker
 from hwfit.errors import DatabaseError, HwfitError, UserError
 from hwfit.records import (
     Availability,
     BenchResult,
     ModelInfo,
+    PairedRatio,
     RowState,
     RunConfig,
     from_dict,
@@ -35,7 +31,16 @@ from hwfit.records import (
 if TYPE_CHECKING:
     from hwfit.runtimes.base import Runtime
 
-__all__ = ["BenchReport", "Progress", "bench", "probe_runtime", "run_row", "spawn_worker"]
+__all__ = [
+    "BenchReport",
+    "Progress",
+    "bench",
+    "is_baseline",
+    "pair_rows",
+    "probe_runtime",
+    "run_row",
+    "spawn_worker",
+]
 
 #: Called before each row (result None) and after it (the result).
 Progress = Callable[[int, int, RunConfig, BenchResult | None], None]
@@ -71,12 +76,24 @@ class BenchReport:
                 return row
         return None
 
-    def speedup(self, result: BenchResult) -> float | None:
-        """Median-latency speed-up of ``result`` over PyTorch eager FP32 (same batch, threads)."""
-        base = self.baseline(result)
-        if base is None or base.p50_ms is None or result.p50_ms is None:
-            return None
-        return base.p50_ms / result.p50_ms
+    def speedup(self, result: BenchResult) -> PairedRatio | None:
+        """Speed-up of ``result`` over PyTorch eager FP32 (same batch, threads), measured paired.
+
+        None for the baseline itself and for rows without a paired figure
+        (``result.speedup_reason`` says why).
+        """
+        return result.speedup
+
+    @property
+    def busiest(self) -> float | None:
+        """The highest share of the CPU others took during any measured row (None: unknown)."""
+        shares = [r.contention for r in self.results if r.contention is not None]
+        return max(shares) if shares else None
+
+    @property
+    def all_failed(self) -> bool:
+        """Return True when rows were attempted and every one of them FAILED."""
+        return bool(self.results) and all(r.state is RowState.FAILED for r in self.results)
 
     def sorted_results(self) -> list[BenchResult]:
         """Measured rows by batch, then median latency; then skipped and failed rows."""
@@ -169,6 +186,9 @@ def bench(
     # Every runtime is imported and probed before measuring starts: importing a framework
     # half-way through a run is where a Ctrl-C could land inside its native initialisation.
     probed = {name: probe_runtime(name) for name in names}
+    # Baselines first: each other row's speed-up is measured paired against its baseline
+    # right after the row itself, so it is stored with the row.
+    configs.sort(key=lambda c: not is_baseline(c))
     results: list[BenchResult] = []
     saved, db_error, interrupted = 0, None, False
     try:
@@ -176,6 +196,7 @@ def bench(
             if progress:
                 progress(i, len(configs), config, None)
             result = run_row(info, config, timeout_s=timeout_s, probed=probed[config.runtime])
+            result = _with_speedup(info, result, results, timeout_s, min_time_s, duration_s)
             result = dataclasses.replace(
                 result,
                 fingerprint=profile.fingerprint,
@@ -304,47 +325,6 @@ def run_row(
     return _spawn(job, info, config, timeout_s)
 
 
-def spawn_worker(job: dict[str, Any], timeout_s: float) -> tuple[dict[str, Any] | None, str]:
-    """Run one worker job in a fresh process; return ``(result, "")`` or ``(None, why)``.
-
-    ``why`` names the timeout, the signal of a crash, or the exit code and the last line the
-    worker printed. Ctrl-C in the parent ends the worker and is raised again.
-    """
-    with tempfile.TemporaryDirectory(prefix="hwfit-worker-") as tmp:
-        job_path, result_path, log_path = (
-            Path(tmp) / n for n in ("job.json", "result.json", "log.txt")
-        )
-        job_path.write_text(json.dumps(job))
-        env = dict(os.environ)
-        # The worker must import what the parent can (plug-ins registered from user modules).
-        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p and Path(p).exists())
-        with log_path.open("wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "hwfit.bench.worker", str(job_path), str(result_path)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                start_new_session=True,  # Ctrl-C reaches the parent only; we end the worker
-            )
-            try:
-                code = proc.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                _kill(proc)
-                return None, f"timed out after {timeout_s:.0f} s (worker killed)"
-            except BaseException:
-                _kill(proc)
-                raise
-        if result_path.exists():
-            return json.loads(result_path.read_text()), ""
-        tail = _last_line(log_path)
-        if code < 0:
-            why = f"worker crashed with {signal.Signals(-code).name}"
-        else:
-            why = f"worker exited with code {code} and no result"
-        return None, why + (f": {tail}" if tail else "")
-
-
 def _spawn(
     job: dict[str, Any], info: ModelInfo, config: RunConfig, timeout_s: float
 ) -> BenchResult:
@@ -354,12 +334,87 @@ def _spawn(
     return from_dict(BenchResult, result)
 
 
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+def is_baseline(config: RunConfig) -> bool:
+    """Return True for the configuration speed-ups are measured against: PyTorch eager FP32."""
+    return config.runtime == "torch" and config.precision == "fp32"
 
 
-def _last_line(path: Path) -> str:
-    lines = [ln.strip() for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
-    return lines[-1][:300] if lines else ""
+def _with_speedup(
+    info: ModelInfo,
+    result: BenchResult,
+    done: Sequence[BenchResult],
+    timeout_s: float,
+    min_time_s: float,
+    duration_s: float,
+) -> BenchResult:
+    """``result`` with its paired speed-up over the baseline row of the same batch and threads."""
+    if result.state is not RowState.COMPLETE or is_baseline(result.config):
+        return result
+    base = next(
+        (
+            r
+            for r in done
+            if is_baseline(r.config)
+            and r.config.batch == result.config.batch
+            and r.config.threads == result.config.threads
+        ),
+        None,
+    )
+    if base is None:
+        return result
+    if base.state is not RowState.COMPLETE:
+        return dataclasses.replace(result, speedup_reason="the PyTorch baseline was not measured")
+    figure = pair_rows(
+        (base.model, base.config),
+        (info, result.config),
+        timeout_s=timeout_s,
+        min_time_s=min(min_time_s, duration_s),
+        max_time_s=max(min_time_s, duration_s),
+    )
+    if isinstance(figure, str):
+        return dataclasses.replace(result, speedup_reason=figure)
+    return dataclasses.replace(result, speedup=figure)
+
+
+def pair_rows(
+    a: tuple[ModelInfo, RunConfig],
+    b: tuple[ModelInfo, RunConfig],
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    min_time_s: float = 2.0,
+    max_time_s: float = 5.0,
+    attempts: int = 3,
+) -> PairedRatio | str:
+    """Measure B's speed-up over A paired (both in one worker process, alternating windows).
+
+    See :mod:`hwfit.bench.paired` for the method. A crash or hang of either runtime ends
+    the worker only.
+
+    Args:
+        a: The reference: model and run configuration.
+        b: The candidate.
+        timeout_s: Seconds the worker may take.
+        min_time_s: Least time of one paired loop.
+        max_time_s: Time after which a loop stops once it has enough window pairs.
+        attempts: Loops at most (a contended or noisy loop is retried).
+
+    Returns:
+        The figure, or why there is none (one line).
+    """
+    from hwfit.bench.pair_job import pair_side
+    from hwfit.runtimes import RUNTIMES
+
+    job = {
+        "task": "pair",
+        "a": pair_side(a[0], a[1], RUNTIMES.path(a[1].runtime)),
+        "b": pair_side(b[0], b[1], RUNTIMES.path(b[1].runtime)),
+        "min_time_s": min_time_s,
+        "max_time_s": max_time_s,
+        "attempts": attempts,
+    }
+    result, why = spawn_worker(job, timeout_s)
+    if result is None:
+        return f"paired measurement failed: {why}"
+    if not result.get("ok"):
+        return f"paired measurement failed: {result.get('error')}"
+    return from_dict(PairedRatio, result["ratio"])

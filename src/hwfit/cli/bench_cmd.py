@@ -87,6 +87,7 @@ def bench(
     from hwfit.bench import bench as run_bench
     from hwfit.cli.render import (
         bench_table,
+        busy_line,
         console,
         console_err,
         print_json,
@@ -135,10 +136,8 @@ def bench(
                 "model": to_dict(report.model),
                 "fingerprint": report.fingerprint,
                 "hardware": report.hardware,
-                "results": [
-                    dict(to_dict(r), speedup_vs_torch_fp32=report.speedup(r))
-                    for r in report.results
-                ],
+                "results": [to_dict(r) for r in report.results],
+                "busiest_contention": report.busiest,
                 "interrupted": report.interrupted,
             }
         )
@@ -149,6 +148,13 @@ def bench(
         out.print(cost)
         for note in notes:
             out.print(note, highlight=False)
+        busy = busy_line(
+            report.busiest,
+            sum(max(0, r.attempts - 1) for r in report.results),
+            [r.priority for r in report.results if r.priority],
+        )
+        if busy:
+            out.print(busy, highlight=False)
         timing = (
             "end to end (input copy included)"
             if end_to_end
@@ -157,7 +163,9 @@ def bench(
         out.print(
             f"[dim]Latency per call at the given batch; timed region: {timing}. "
             "CI95 of p50: distribution-free interval of the median. "
-            "Speed-up: vs PyTorch eager FP32 at the same batch and threads. "
+            "Speed-up: vs PyTorch eager FP32 at the same batch and threads, measured paired "
+            "(both models in one process, alternating 50-ms windows), with its 95% CI; "
+            "~ marks a figure from a busy machine or a wide interval. "
             "Precision and threads: as executed, read back from the runtime. "
             "Async: the runtime's multi-stream API. Peak RSS: the whole worker process. "
             f"Machine {report.fingerprint}.[/]"
@@ -175,4 +183,12 @@ def bench(
             f"Interrupted: {len(report.results)} finished rows kept ({report.saved} saved)."
         )
     if report.db_error:
+        raise typer.Exit(1)
+    if report.results and not any(r.state.measured for r in report.results):
+        # A script that asked for numbers and got none must not read success.
+        failed = sum(r.state is RowState.FAILED for r in report.results)
+        err.print(
+            f"[red]No row was measured: {failed} failed, {len(report.results) - failed} "
+            "skipped (reasons above).[/]"
+        )
         raise typer.Exit(1)

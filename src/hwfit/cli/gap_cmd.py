@@ -14,7 +14,7 @@ __all__ = ["gap", "gap_table"]
 
 def gap_table(report: GapReport) -> tuple[object, list[str]]:
     """The two steps, each device and the gap, and the lines to print under the table."""
-    from hwfit.cli.render import _compact_table, _ms
+    from hwfit.cli.render import _compact_table, _ms, speedup_text
 
     table = _compact_table(f"{report.model}  input {report.input}: CPU vs GPU")
     for h in ("step", "device", "configuration", "p50 ms", "samples/s", "from"):
@@ -35,16 +35,32 @@ def gap_table(report: GapReport) -> tuple[object, list[str]]:
                 side.origin,
             )
         lat, thr = step.latency_ratio, step.throughput_ratio
+        if step.paired is not None:
+            gap_cell = speedup_text(step.paired) + " paired"
+        elif lat is not None:
+            gap_cell = f"[bold]{lat:.1f}x[/] (unpaired)"
+        else:
+            gap_cell = "-"
         table.add_row(
             step.name,
             "[bold]gap[/]",
             "",
-            "-" if lat is None else f"[bold]{lat:.1f}x[/]",
+            gap_cell,
             "-" if thr is None else f"[bold]{thr:.1f}x[/]",
             "CPU/GPU latency; GPU/CPU samples/s",
             end_section=True,
         )
     lines = [f"[dim]- {n}[/]" for n in report.notes]
+    lines += [
+        f"[yellow]- {step.name}: latency gap {step.paired_note}[/]"
+        for step in report.steps
+        if step.paired_note
+    ]
+    lines += [
+        f"[yellow]- {step.name}: the paired gap is noisy: {'; '.join(step.paired.noise)}[/]"
+        for step in report.steps
+        if step.paired is not None and step.paired.noisy
+    ]
     if report.instructions:
         lines.append("[yellow]No GPU numbers for this model. To get them:[/]")
         lines += [f"  {line}" for line in report.instructions]

@@ -21,10 +21,23 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(argv: list[str] | None = None) -> int:
-    """Run the CLI and return its exit code (tests call this)."""
-    from hwfit.cli.render import console_err, interrupt_reported
+    """Run the CLI and return its exit code (tests call this).
 
-    args = list(sys.argv[1:] if argv is None else argv)
+    SIGTERM stops a command as Ctrl-C does, with exit code 143 instead of 130. PyTorch models
+    are built and run once in a worker process (:func:`hwfit.bench.spawn.describe_in_worker`),
+    so a model that crashes natively is an error line, not the end of the CLI.
+    """
+    from hwfit.bench.spawn import describe_in_worker
+    from hwfit.cli.render import sigterm_as_interrupt
+    from hwfit.models.sources import describe_torch_with
+
+    with sigterm_as_interrupt(), describe_torch_with(describe_in_worker):
+        return _run(list(sys.argv[1:] if argv is None else argv))
+
+
+def _run(args: list[str]) -> int:
+    from hwfit.cli.render import console_err, interrupt_reported, interrupted_exit_code
+
     debug = "--debug" in args
     if debug:
         args.remove("--debug")
@@ -41,16 +54,18 @@ def run(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except (typer.Abort, KeyboardInterrupt):  # typer turns Ctrl-C into Abort
         console_err().print("[yellow]Interrupted.[/]")
-        return EXIT_INTERRUPTED
+        return interrupted_exit_code()
     except typer.exceptions.TyperException as exc:  # usage errors: typer's own message
         show = getattr(exc, "show", None)
         if show is None:
             raise
         show()
         return int(getattr(exc, "exit_code", 2))
-    if result == EXIT_INTERRUPTED and not interrupt_reported():
-        # typer turns an unhandled Ctrl-C into exit code 130 without a word
-        console_err().print("[yellow]Interrupted.[/]")
+    if result == EXIT_INTERRUPTED:
+        # typer turns a Ctrl-C (or SIGTERM) that no command caught into 130 without a word
+        if not interrupt_reported():
+            console_err().print("[yellow]Interrupted.[/]")
+        return interrupted_exit_code()
     return result if isinstance(result, int) else 0
 
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
+import threading
+from collections.abc import Iterator, Sequence
+from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
@@ -11,15 +16,18 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from hwfit.bench.lifecycle import EXIT_TERMINATED
+from hwfit.bench.paired import MAX_CONTENTION
 from hwfit.records import RowState
 
 if TYPE_CHECKING:
     from hwfit.bench import BenchReport
     from hwfit.hardware import HardwareProfile
-    from hwfit.records import BenchResult
+    from hwfit.records import BenchResult, PairedRatio
     from hwfit.tune import OptimizeResult
 
 __all__ = [
+    "Terminated",
     "bench_table",
     "console",
     "console_err",
@@ -27,21 +35,63 @@ __all__ = [
     "hardware_table",
     "history_table",
     "interrupt_reported",
+    "interrupted_exit_code",
     "optimize_table",
     "print_json",
     "progress_bar",
+    "sigterm_as_interrupt",
     "stop_interrupted",
 ]
 
-EXIT_INTERRUPTED = 130
-_reported: list[str] = []  # what a command said when Ctrl-C stopped it
+EXIT_INTERRUPTED = 130  # 128 + SIGINT: Ctrl-C
+# EXIT_TERMINATED (143, 128 + SIGTERM): kill, a service manager, a CI job's time-out
+_reported: list[str] = []  # what a command said when Ctrl-C (or SIGTERM) stopped it
+_terminated: list[int] = []  # SIGTERM arrived: the exit code is 143, not 130
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C raises KeyboardInterrupt (:func:`sigterm_as_interrupt`)."""
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Inside the block SIGTERM stops a command as Ctrl-C does, and the exit code is 143.
+
+    So every command's Ctrl-C path (keep what finished, say so, end the workers) serves
+    ``kill`` as well. The previous handler is put back afterwards. Outside the main thread
+    (where no handler can be installed), and where SIGTERM was ignored when the process
+    started, it is left as it is.
+    """
+    _reported.clear()
+    _terminated.clear()
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        _terminated.append(signum)
+        raise Terminated
+
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is signal.SIG_IGN  # as Python leaves SIGINT
+    ):
+        yield
+        return
+    previous: Any = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def interrupted_exit_code() -> int:
+    """The exit code of an interrupted command: 143 after SIGTERM, else 130 (Ctrl-C)."""
+    return EXIT_TERMINATED if _terminated else EXIT_INTERRUPTED
 
 
 def stop_interrupted(message: str) -> NoReturn:
-    """Say what Ctrl-C left behind (stderr, yellow) and exit 130."""
+    """Say what Ctrl-C (or SIGTERM) left behind (stderr, yellow) and exit 130 (or 143)."""
     _reported.append(message)
     console_err().print(f"[yellow]{message}[/]", highlight=False, soft_wrap=True)
-    raise typer.Exit(EXIT_INTERRUPTED)
+    raise typer.Exit(interrupted_exit_code())
 
 
 def interrupt_reported() -> bool:
@@ -213,6 +263,8 @@ def bench_table(report: BenchReport) -> tuple[Table, Table, list[str]]:
         "model\nsize",
     ):
         cost.add_column(h, justify="left" if h == "runtime" else "right", no_wrap=True)
+    from hwfit.bench import is_baseline
+
     notes: list[str] = []
     for r in report.sorted_results():
         cfg = r.config
@@ -224,8 +276,15 @@ def bench_table(report: BenchReport) -> tuple[Table, Table, list[str]]:
         lat, ex = r.latency, r.executed
         speed = report.speedup(r)
         marker = ""
-        if lat.noise:
-            notes.append(f"[yellow]({len(notes) + 1}) {label} is noisy: {'; '.join(lat.noise)}[/]")
+        noise = list(lat.noise)
+        if r.contention is not None and r.contention > MAX_CONTENTION:
+            noise.append(f"others took {r.contention:.0%} of the CPU ({r.attempts} loops)")
+        if speed is not None and speed.noisy:
+            noise.append(f"speed-up {'; '.join(speed.noise)}")
+        elif speed is None and r.speedup_reason:
+            noise.append(f"no speed-up: {r.speedup_reason}")
+        if noise:
+            notes.append(f"[yellow]({len(notes) + 1}) {label} is noisy: {'; '.join(noise)}[/]")
             marker = f" [yellow]({len(notes)})[/]"
         threads = f"{ex.threads}" + (f"x{ex.streams}s" if ex.streams and ex.streams > 1 else "")
         latency.add_row(
@@ -239,7 +298,7 @@ def bench_table(report: BenchReport) -> tuple[Table, Table, list[str]]:
             f"{lat.ci_rel:.1%}",
             str(lat.n),
             f"{r.throughput:.1f}" if r.throughput else "-",
-            f"{speed:.2f}x" if speed else "-",
+            "baseline" if is_baseline(cfg) else speedup_text(speed),
         )
         cost.add_row(
             cfg.runtime,
@@ -253,6 +312,35 @@ def bench_table(report: BenchReport) -> tuple[Table, Table, list[str]]:
             fmt_bytes(r.artifact_size_bytes),
         )
     return latency, cost, notes
+
+
+def speedup_text(figure: PairedRatio | None) -> str:
+    """A paired speed-up for a table cell: ``1.55x [1.52-1.58]``, yellow ``~`` when noisy."""
+    if figure is None:
+        return "-"
+    return f"[yellow]{figure.text()}[/]" if figure.noisy else figure.text()
+
+
+def busy_line(busiest: float | None, retried: int, priorities: Sequence[str] = ()) -> str | None:
+    """The summary line of a run on a busy machine, or None when it was quiet (or unknown).
+
+    ``priorities`` are the measuring workers' (:func:`hwfit.bench.priority.raise_priority`):
+    a worker that could not run ahead of other work is said so, with the reason.
+    """
+    if busiest is None or busiest <= MAX_CONTENTION:
+        return None
+    again = f"; {retried} loops were run again" if retried else ""
+    refused = next((p for p in priorities if p.startswith("normal (")), None)
+    how = (
+        f" The workers could not raise their CPU priority: {refused[len('normal (') : -1]}."
+        if refused
+        else ""
+    )
+    return (
+        f"[yellow]The machine was busy: other processes took up to {busiest:.0%} of the CPU "
+        f"during the measurements{again}.{how} Figures marked ~ or noted above are not "
+        "confident: read them with their interval.[/]"
+    )
 
 
 def history_table(results: list[BenchResult]) -> Table:
@@ -326,7 +414,7 @@ def optimize_table(result: OptimizeResult) -> tuple[Table, list[str]]:
         lat = bench.latency if bench else None
         state = "WINNER" if o is result.winner else ("baseline" if o is base else o.state.value)
         colour = {"WINNER": "bold green", "rejected": "yellow", "failed": "red", "skipped": "dim"}
-        speed = (base.p50_ms / o.p50_ms) if o.p50_ms and base.p50_ms else None
+        figure = bench.speedup if bench is not None and o is not base else None
         table.add_row(
             o.candidate.label,
             f"[{colour.get(state, '')}]{state}[/]" if state in colour else state,
@@ -334,23 +422,49 @@ def optimize_table(result: OptimizeResult) -> tuple[Table, list[str]]:
             _ms(lat.p50_ms) if lat else "-",
             f"{lat.ci_rel:.1%}" if lat else "-",
             _ms(lat.p99_ms) if lat else "-",
-            f"{speed:.2f}x" if speed else "-",
+            speedup_text(figure) if o is not base else "1.00x",
             fmt_bytes(o.artifact_size_bytes),
             f"{o.accuracy[metric]:.2f}" if o.accuracy and metric in o.accuracy else "-",
             f"{o.drop:+.2f}" if o.drop is not None else "-",
             o.reason or "",
         )
     lines: list[str] = []
-    if result.winner is not None and result.speedup is not None:
+    if result.winner is not None:
         w = result.winner
+        claim = result.speedup
+        if claim is None:
+            speed = "speed-up not measured paired (see the notes)"
+        else:
+            mark = " (noisy, see the notes)" if claim.noisy else ""
+            speed = (
+                f"{claim.text()} faster than {base.candidate.runtime} fp32{mark}, measured "
+                f"paired ({_ms(claim.a_ms)} vs {_ms(claim.b_ms)} ms in the paired loop)"
+            )
+        tint = "yellow" if claim is None or claim.noisy else "bold green"
         lines.append(
-            f"[bold green]Winner: {w.candidate.runtime} {w.candidate.precision}, "
-            f"{result.speedup:.2f}x faster than {base.candidate.runtime} fp32 "
-            f"({_ms(base.p50_ms)} -> {_ms(w.p50_ms)} ms), {metric} drop {w.drop or 0.0:+.2f} "
-            f"points (allowed {result.allowed_drop:.2f}).[/]"
+            f"[{tint}]Winner: {w.candidate.runtime} {w.candidate.precision}, {speed}; "
+            f"{metric} drop {w.drop or 0.0:+.2f} points (allowed {result.allowed_drop:.2f}).[/]"
         )
+        if result.runner_up is not None and result.vs_runner_up is not None:
+            lines.append(
+                f"Versus the runner-up {result.runner_up.candidate.label}: "
+                f"{result.vs_runner_up.text()} (paired)."
+            )
     for note in result.notes:
         lines.append(f"[yellow]- {note}[/]")
+    rows = [o.bench for o in (base, *result.outcomes) if o.bench is not None]
+    shares = [r.contention for r in rows if r.contention is not None] + [
+        f.contention
+        for f in (result.speedup, result.vs_runner_up, *(r.speedup for r in rows))
+        if f is not None and f.contention is not None
+    ]
+    busy = busy_line(
+        max(shares) if shares else None,
+        sum(max(0, r.attempts - 1) for r in rows),
+        [r.priority for r in rows if r.priority],
+    )
+    if busy:
+        lines.append(busy)
     if result.manifest_path:
         lines.append(f"Artifact and manifest: {result.manifest_path.parent}")
     if result.report_path:

@@ -10,11 +10,13 @@ every process and the content hash is stable.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import difflib
 import hashlib
 import importlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,13 @@ from hwfit.errors import (
 from hwfit.models.shapes import Dim, merge_shape
 from hwfit.records import InputSpec, ModelInfo
 
-__all__ = ["build_torch_module", "describe", "source_kind"]
+__all__ = [
+    "TorchDescriber",
+    "build_torch_module",
+    "describe",
+    "describe_torch_with",
+    "source_kind",
+]
 
 TORCHSCRIPT_SUFFIXES = (".pt", ".pth", ".ts", ".jit", ".torchscript")
 FACTORY_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -38,6 +46,37 @@ SOURCE_HELP = (
     "Use timm:NAME, torchvision:NAME, a .onnx, .xml (OpenVINO IR), .pt (TorchScript) or .pt2 "
     "(torch.export) file, or module.path:factory."
 )
+
+#: Builds a PyTorch model, runs its first forward pass and returns its info somewhere other than
+#: this process: ``(spec, input_shape, weights) -> ModelInfo``. Raises what :func:`describe` does.
+TorchDescriber = Callable[[str, tuple[int, ...] | None, str | None], ModelInfo]
+
+_torch_describer: contextvars.ContextVar[TorchDescriber | None] = contextvars.ContextVar(
+    "hwfit_torch_describer", default=None
+)
+
+
+@contextlib.contextmanager
+def describe_torch_with(describer: TorchDescriber) -> Iterator[None]:
+    """Inside the block, :func:`describe` hands PyTorch models to ``describer``.
+
+    The CLI passes :func:`hwfit.bench.spawn.describe_in_worker`, so a model whose first forward
+    pass crashes natively fails as one error line instead of killing the CLI. Outside such a
+    block models are built and run in this process: tests and internal callers that load many
+    models (search, tuning, analysis) do not pay a process start for each. The modules of
+    models described elsewhere are built here again only when something asks for them
+    (:meth:`ModelArtifact.torch_module`).
+
+    Example:
+        >>> from hwfit.bench.spawn import describe_in_worker
+        >>> with describe_torch_with(describe_in_worker):  # doctest: +SKIP
+        ...     load_model("timm:resnet18")
+    """
+    token = _torch_describer.set(describer)
+    try:
+        yield
+    finally:
+        _torch_describer.reset(token)
 
 
 def source_kind(spec: str) -> str:
@@ -70,7 +109,8 @@ def describe(
 ) -> tuple[ModelInfo, Any]:
     """Resolve ``spec`` into its :class:`ModelInfo` and (PyTorch sources) the built module.
 
-    PyTorch models are run once on the input shape, which checks the shape and counts MACs.
+    PyTorch models are run once on the input shape, which checks the shape and counts MACs;
+    inside :func:`describe_torch_with` that happens elsewhere (the CLI: in a worker process).
 
     Raises:
         UserError: Unknown name, missing or corrupt file, bad weights, wrong or unknown shape.
@@ -87,6 +127,9 @@ def describe(
         return _describe_onnx(spec, input_shape), None
     if kind == "openvino":
         return _describe_openvino(spec, input_shape), None
+    describer = _torch_describer.get()
+    if describer is not None:
+        return describer(spec, input_shape, weights), None
     module = build_torch_module(spec, weights)
     native = _native_torch_shape(spec, kind, module)
     shape = merge_shape(spec, native, input_shape)

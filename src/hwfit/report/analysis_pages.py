@@ -474,7 +474,13 @@ def render_gap_page(report: GapReport) -> str:
                     _e(step.name),
                     "<b>gap</b>",
                     "",
-                    "-" if lat is None else f"<b>{lat:.1f}x</b>",
+                    "-"
+                    if lat is None
+                    else (
+                        f"<b>{_e(step.paired.text())}</b> paired"
+                        if step.paired is not None
+                        else f"<b>{lat:.1f}x</b> ({_e(step.paired_note or 'unpaired')})"
+                    ),
                     "-" if thr is None else f"<b>{thr:.1f}x</b>",
                     "",
                     "CPU latency / GPU latency; GPU samples/s / CPU samples/s",

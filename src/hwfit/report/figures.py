@@ -256,7 +256,7 @@ def accuracy_figure(
 def speedup_figure(
     outcomes: Sequence[Outcome], baseline: Outcome, *, winner: Outcome | None = None
 ) -> go.Figure:
-    """Speed-up of each measured candidate over the baseline: baseline p50 / candidate p50.
+    """Speed-up of each measured candidate over the baseline, measured paired, with its CI.
 
     Args:
         outcomes: The candidates of the run (the baseline may be among them).
@@ -267,22 +267,34 @@ def speedup_figure(
         A bar chart with a line at 1.0x; a figure with a note when the baseline or every
         candidate lacks a measurement.
     """
-    fig = _base_figure("Speed-up over PyTorch eager FP32 (median latency)")
-    reference = baseline.p50_ms
-    rows = sorted(_measured(outcomes, baseline), key=_p50)
-    if reference is None or not rows:
-        return _empty(fig, "The baseline or every candidate lacks a latency measurement.")
+    fig = _base_figure(
+        "Speed-up over the FP32 baseline (measured paired: alternating windows, 95% CI)"
+    )
+    rows = [
+        o
+        for o in sorted(_measured(outcomes, baseline), key=_p50)
+        if o is not baseline and o.bench is not None and o.bench.speedup is not None
+    ]
+    if not rows:
+        return _empty(fig, "No candidate has a paired speed-up measurement.")
     for role, name, colour, hatch in _ROLES:
         group = [o for o in rows if _role(o, baseline, winner) == role]
         if not group:
             continue
-        ratios = [reference / _p50(o) for o in group]
+        figures = [o.bench.speedup for o in group if o.bench and o.bench.speedup]
+        ratios = [f.speedup for f in figures]
         fig.add_trace(
             go.Bar(
                 x=[o.candidate.label for o in group],
                 y=ratios,
                 name=name,
-                text=[f"{r:.2f}x" for r in ratios],
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [f.ci_high - f.speedup for f in figures],
+                    "arrayminus": [f.speedup - f.ci_low for f in figures],
+                },
+                text=[("~" if f.noisy else "") + f"{f.speedup:.2f}x" for f in figures],
                 textposition="outside",
                 cliponaxis=False,
                 marker={"color": colour, "pattern": {"shape": hatch, "fgcolor": "#64748b"}},

@@ -395,7 +395,8 @@ def _drop(drop: float | None, *, unit: bool = True) -> str:
 
 
 def _speedup(outcome: Outcome, baseline: Outcome) -> str:
-    mine, reference = outcome.p50_ms, baseline.p50_ms
-    if mine is None or reference is None or mine <= 0:
-        return "-"
-    return f"{reference / mine:.2f}x"
+    """The paired speed-up with its interval (``~`` when noisy); "-" when there is none."""
+    figure = outcome.bench.speedup if outcome.bench is not None else None
+    if outcome is baseline:
+        return "1.00x"
+    return figure.text() + " (paired)" if figure is not None else "-"

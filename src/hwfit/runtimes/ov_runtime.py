@@ -7,7 +7,6 @@ back from the compiled model's per-layer runtime precisions.
 
 from __future__ import annotations
 
-import collections
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -16,6 +15,7 @@ import openvino as ov
 
 from hwfit.errors import UnsupportedModelError, first_line
 from hwfit.models.convert import file_size, to_openvino
+from hwfit.precisions.executed import executed_label, precision_name
 from hwfit.records import Availability, Executed
 from hwfit.runtimes.base import CompiledModel, Runtime
 
@@ -34,7 +34,6 @@ _PRECISION_HINTS = {
     "int8": "f32",
     "int8-mixed": "f32",
 }
-_TYPE_NAMES = {"f32": "fp32", "bf16": "bf16", "f16": "fp16", "i8": "int8", "u8": "int8"}
 _COMPUTE_LAYERS = {"Convolution", "FullyConnected", "MatMul", "GroupConvolution", "Deconvolution"}
 
 
@@ -68,21 +67,13 @@ class OVCompiledModel(CompiledModel):
         """Read back what the compiled model runs with."""
         compiled = self._compiled
         hint = str(compiled.get_property("INFERENCE_PRECISION_HINT"))
-        layers: collections.Counter[str] = collections.Counter()
-        for op in compiled.get_runtime_model().get_ops():
-            info = op.get_rt_info()
-            if "layerType" in info and info["layerType"].astype(str) in _COMPUTE_LAYERS:
-                layers[info["runtimePrecision"].astype(str)] += 1
-        if layers:
-            main, count = layers.most_common(1)[0]
-            precision = _TYPE_NAMES.get(main.lower(), main.lower())
-            if count < sum(layers.values()):
-                mix = ", ".join(f"{_TYPE_NAMES.get(k.lower(), k)}:{v}" for k, v in layers.items())
-                precision += f" (compute layers {mix})"
-        else:
-            precision = _TYPE_NAMES.get(_hint_name(hint), hint)
+        layers = [
+            info["runtimePrecision"].astype(str)
+            for info in (op.get_rt_info() for op in compiled.get_runtime_model().get_ops())
+            if "layerType" in info and info["layerType"].astype(str) in _COMPUTE_LAYERS
+        ]
         return Executed(
-            precision=precision,
+            precision=executed_label(layers, default=precision_name(_hint_name(hint))),
             threads=int(compiled.get_property("INFERENCE_NUM_THREADS")),
             streams=int(compiled.get_property("NUM_STREAMS")),
             device=",".join(compiled.get_property("EXECUTION_DEVICES")),

@@ -100,7 +100,14 @@ def explain(
     precision = outcome.candidate.precision
     if precision == "fp32" or fp32 is None or outcome.p50_ms is None or fp32.p50_ms is None:
         return None
-    speedup = fp32.p50_ms / outcome.p50_ms
+    mine = outcome.bench.speedup if outcome.bench else None
+    theirs = fp32.bench.speedup if fp32.bench else None
+    if mine is not None and theirs is not None:
+        # Both were measured paired against the same baseline: their quotient is the pair's
+        # ratio without the drift between the two measurements.
+        speedup = mine.speedup / theirs.speedup
+    else:
+        speedup = fp32.p50_ms / outcome.p50_ms
     runtime = outcome.candidate.runtime
     head = f"{precision} on {runtime} is {speedup:.2f}x the speed of fp32"
     if speedup >= PAYS_OFF:

@@ -23,7 +23,15 @@ import numpy as np
 
 from hwfit._version import __version__, tool_versions
 from hwfit.errors import HwfitError, RuntimeFailure, UserError
-from hwfit.records import BenchResult, Candidate, ModelInfo, Outcome, RowState, RunConfig
+from hwfit.records import (
+    BenchResult,
+    Candidate,
+    ModelInfo,
+    Outcome,
+    PairedRatio,
+    RowState,
+    RunConfig,
+)
 
 if TYPE_CHECKING:
     from hwfit.accuracy.data import Dataset, Preprocess
@@ -62,13 +70,17 @@ class OptimizeResult:
     notes: tuple[str, ...] = ()
     interrupted: bool = False
     time_budget_hit: bool = False
+    claim: PairedRatio | None = None  # winner vs baseline, re-measured paired at the end
+    runner_up: Outcome | None = None
+    vs_runner_up: PairedRatio | None = None  # winner vs runner-up, measured paired
 
     @property
-    def speedup(self) -> float | None:
-        """Winner's median latency speed-up over the FP32 baseline (same batch)."""
-        if self.winner is None or self.winner.p50_ms is None or self.baseline.p50_ms is None:
-            return None
-        return self.baseline.p50_ms / self.winner.p50_ms
+    def speedup(self) -> PairedRatio | None:
+        """The winner's speed-up over the FP32 baseline (same batch), measured paired at the end.
+
+        None when there is no winner or the final paired measurement failed (a note says why).
+        """
+        return self.claim
 
 
 def optimize(
@@ -289,6 +301,7 @@ class _Run:
     logits: dict[Candidate, np.ndarray] = dataclasses.field(default_factory=dict)
     forced: set[Candidate] = dataclasses.field(default_factory=set)
     outcomes_by_candidate: dict[Candidate, Outcome] = dataclasses.field(default_factory=dict)
+    baseline_row: BenchResult | None = None
 
     def __post_init__(self) -> None:
         self.work.mkdir(parents=True, exist_ok=True)
@@ -336,6 +349,39 @@ class _Run:
         logits = np.load(logits_path)["logits"] if logits_path.exists() else None
         return result, logits
 
+    def _paired(self, info: ModelInfo, candidate: Candidate, result: BenchResult) -> BenchResult:
+        """``result`` with its speed-up over the baseline, measured paired (both in one worker)."""
+        if result.state is not RowState.COMPLETE or self.baseline_row is None:
+            return result
+        figure = self.pair((info, self._config(candidate)))
+        if isinstance(figure, str):
+            return dataclasses.replace(result, speedup_reason=figure)
+        return dataclasses.replace(result, speedup=figure)
+
+    def pair(
+        self, b: tuple[ModelInfo, RunConfig], a: tuple[ModelInfo, RunConfig] | None = None
+    ) -> PairedRatio | str:
+        """B's speed-up over A (default: the baseline), measured paired; str: why there is none."""
+        from hwfit.bench import pair_rows
+
+        if a is None:
+            if self.baseline_row is None:
+                return "the baseline was not measured"
+            a = (self.baseline_row.model, self.baseline_row.config)
+        return pair_rows(
+            a,
+            b,
+            timeout_s=self.timeout_s,
+            min_time_s=min(self.min_time_s, self.duration_s),
+            max_time_s=max(self.min_time_s, self.duration_s),
+        )
+
+    def side(self, outcome: Outcome) -> tuple[ModelInfo, RunConfig]:
+        """The model and run configuration a measured outcome ran."""
+        c = outcome.candidate
+        _, info = self.prepared[(c.runtime, c.precision, c.batch)]
+        return info, self._config(c)
+
     def reference(self, candidate: Candidate) -> Outcome:
         """Measure the FP32 reference: its latency is the baseline, its outputs the yardstick."""
         from hwfit.accuracy.metrics import topk_accuracy
@@ -351,6 +397,7 @@ class _Run:
                 f"The FP32 reference ({candidate.runtime}) could not be measured: {result.reason}"
             )
         self.reference_logits = logits
+        self.baseline_row = result
         labels = self.val.y
         if labels is not None:
             n_out = logits.shape[1]
@@ -531,6 +578,7 @@ class _Run:
             return prepared_or_outcome
         prepared, info = prepared_or_outcome
         result, logits = self._measure(info, candidate, remaining_s)
+        result = self._paired(info, candidate, result)
         outcome = Outcome(
             candidate,
             result.state,
@@ -567,7 +615,13 @@ class _Run:
             self._write_artifact(winner, baseline)
             self.written = winner
 
-    def _write_artifact(self, winner: Outcome, baseline: Outcome) -> Path:
+    def _write_artifact(
+        self,
+        winner: Outcome,
+        baseline: Outcome,
+        claim: PairedRatio | None = None,
+        vs_runner_up: PairedRatio | None = None,
+    ) -> Path:
         from hwfit.artifacts.manifest import Manifest, write_manifest
 
         assert winner.bench is not None
@@ -587,8 +641,6 @@ class _Run:
         if source.suffix == ".xml":
             shutil.copyfile(source.with_suffix(".bin"), target.with_suffix(".bin"))
         bench = winner.bench
-        latency = bench.latency
-        assert latency is not None
         executed = bench.executed
         options: dict[str, Any] = {
             "batch": winner.candidate.batch,
@@ -615,7 +667,10 @@ class _Run:
             metrics={
                 "winner": _metrics(bench),
                 "baseline": _metrics(baseline.bench),
-                "speedup": (baseline.p50_ms or 0.0) / latency.p50_ms,
+                # Paired figures only (both models in one process, alternating windows): the
+                # final re-measurement when it ran, else the candidate's own paired figure.
+                "speedup": _figure(claim or bench.speedup),
+                "vs_runner_up": _figure(vs_runner_up),
                 "baseline_runtime": baseline.candidate.runtime,
             },
             accuracy={
@@ -687,9 +742,12 @@ class _Run:
             notes.append("The run was interrupted: the best candidate measured so far was kept.")
         if budget_hit:
             notes.append("The time budget ran out: the remaining candidates were not measured.")
+        claim = runner_up = vs_runner_up = None
+        if winner is not None and not interrupted:
+            claim, runner_up, vs_runner_up = self._final_claims(winner, explained, notes)
         manifest_path = None
         if winner is not None:
-            manifest_path = self._write_artifact(winner, baseline)
+            manifest_path = self._write_artifact(winner, baseline, claim, vs_runner_up)
         else:
             notes.append("No candidate met the accuracy budget; no artifact was written.")
         result = OptimizeResult(
@@ -707,10 +765,48 @@ class _Run:
             notes=tuple(notes),
             interrupted=interrupted,
             time_budget_hit=budget_hit,
+            claim=claim,
+            runner_up=runner_up,
+            vs_runner_up=vs_runner_up,
         )
         report = self._write_report(result)
         shutil.rmtree(self.work, ignore_errors=True)
         return dataclasses.replace(result, report_path=report)
+
+    def _final_claims(
+        self, winner: Outcome, outcomes: Sequence[Outcome], notes: list[str]
+    ) -> tuple[PairedRatio | None, Outcome | None, PairedRatio | None]:
+        """Re-measure the winner paired against the baseline, and against the runner-up.
+
+        Returns:
+            (winner vs baseline, the runner-up, winner vs runner-up); a figure that could not
+            be measured is None, with a note saying why.
+        """
+        from hwfit.tune.select import runner_up_of
+
+        side = self.side(winner)
+        measured = self.pair(side)
+        claim = None if isinstance(measured, str) else measured
+        if isinstance(measured, str):
+            notes.append(f"The winner's speed-up could not be re-measured: {measured}")
+        elif measured.noisy:
+            notes.append(
+                f"The winner's speed-up {measured.text()} is not a confident figure: "
+                f"{'; '.join(measured.noise)}. Run again on a quieter machine for a firm number."
+            )
+        second = runner_up_of(winner, outcomes, self.objective)
+        if second is None:
+            return claim, None, None
+        versus = self.pair(side, self.side(second))
+        if isinstance(versus, str):
+            notes.append(f"The winner vs the runner-up could not be measured: {versus}")
+            return claim, second, None
+        if versus.ci_low <= 1.0 <= versus.ci_high:
+            notes.append(
+                f"The winner and the runner-up ({second.candidate.label}) are tied within the "
+                f"noise: {versus.text()} measured paired."
+            )
+        return claim, second, versus
 
     def _write_report(self, result: OptimizeResult) -> Path | None:
         try:
@@ -758,4 +854,17 @@ def _metrics(bench: BenchResult | None) -> dict[str, Any]:
         "throughput": bench.throughput,
         "async_throughput": bench.async_throughput,
         "artifact_size_bytes": bench.artifact_size_bytes,
+    }
+
+
+def _figure(figure: PairedRatio | None) -> dict[str, Any] | None:
+    if figure is None:
+        return None
+    return {
+        "speedup": figure.speedup,
+        "ci95": [figure.ci_low, figure.ci_high],
+        "pairs": figure.pairs,
+        "contention": figure.contention,
+        "noise": list(figure.noise),
+        "method": "paired: alternating 50-ms windows in one process",
     }

@@ -12,15 +12,46 @@ __all__ = ["TIE_REL", "score", "select"]
 TIE_REL = 0.02  # medians within 2% are a tie: the smaller artifact wins
 
 
-def score(outcome: Outcome, objective: str) -> float | None:
-    """Lower is better: p50 ms for ``latency``; minus samples/s for ``throughput``."""
+def score(outcome: Outcome, objective: str, paired: bool = False) -> float | None:
+    """Lower is better.
+
+    ``latency``: the p50 in ms, or with ``paired`` the paired speed-up over the baseline
+    (negated); ``throughput``: minus the best samples/s.
+    """
     bench = outcome.bench
     if bench is None or bench.latency is None:
         return None
     if objective == "throughput":
         best = max(bench.throughput or 0.0, bench.async_throughput or 0.0)
         return -best if best else None
+    if paired:
+        return -bench.speedup.speedup if bench.speedup is not None else None
     return bench.latency.p50_ms
+
+
+def _paired(outcomes: Sequence[Outcome], objective: str) -> bool:
+    """Rank by paired speed-ups when every candidate has one (they share one baseline)."""
+    return objective == "latency" and all(
+        o.bench is not None and o.bench.speedup is not None for o in outcomes
+    )
+
+
+def runner_up_of(
+    winner: Outcome, outcomes: Sequence[Outcome], objective: str = "latency"
+) -> Outcome | None:
+    """The best COMPLETE outcome other than ``winner`` (None when there is none)."""
+    others = [
+        o
+        for o in outcomes
+        if o is not winner
+        and o.candidate != winner.candidate
+        and o.state is RowState.COMPLETE
+        and score(o, objective) is not None
+    ]
+    if not others:
+        return None
+    paired = _paired(others, objective)
+    return min(others, key=lambda o: score(o, objective, paired) or 0.0)
 
 
 def select(
@@ -41,16 +72,21 @@ def select(
     ]
     if not eligible:
         return None, list(outcomes)
-    best_score = min(score(o, objective) or 0.0 for o in eligible)
-    tied = [o for o in eligible if _within(score(o, objective) or 0.0, best_score)]
-    winner = min(tied, key=lambda o: (o.artifact_size_bytes or 0, score(o, objective) or 0.0))
+    paired = _paired(eligible, objective)
+
+    def key(o: Outcome) -> float:
+        return score(o, objective, paired) or 0.0
+
+    best_score = min(key(o) for o in eligible)
+    tied = [o for o in eligible if _within(key(o), best_score)]
+    winner = min(tied, key=lambda o: (o.artifact_size_bytes or 0, key(o)))
     explained = []
-    win_score = score(winner, objective) or 0.0
+    win_score = key(winner)
     for o in outcomes:
         if o is winner or o.state is not RowState.COMPLETE:
             explained.append(o)
             continue
-        s = score(o, objective)
+        s = score(o, objective, paired)
         if s is None:
             explained.append(o)
         elif o in tied:
@@ -62,7 +98,7 @@ def select(
                 )
             )
         else:
-            ratio = s / win_score if objective == "latency" else win_score / s
+            ratio = s / win_score if objective == "latency" and not paired else win_score / s
             what = "slower" if objective == "latency" else "less throughput"
             explained.append(dataclasses.replace(o, reason=f"{ratio:.2f}x {what} than the winner"))
     return winner, explained
