@@ -6,12 +6,13 @@ The architectures are the search demo's (``hwfit search --demo``): the space of
 ``timm:mobilenetv2_100`` at 64 px for 10 classes, its baseline and scaled variants
 (``DEMO_PLAN.scaled``), then ``space.sample(random.Random(seed))`` until ``--count`` distinct
 ones, as the search's latency phase draws them; ``--extra`` more come from
-``random.Random(seed + 1)``. Latencies come from the cache of ``--workdir``
-(``latency.sqlite``, the search's own cache when it is the demo's output folder); what is
+``random.Random(seed + 1)``. Latencies come from the latency cache in the results database
+(``--db``, default: the one the search uses, ``$HWFIT_DB`` or the user's data folder); what is
 missing is measured on the target (default ``openvino:int8:bs1:cpu``: export, NNCF INT8,
 compile, timed loop) and added to the cache, at most ``--measure-budget`` seconds of it.
 The latency is what the search uses: each model is timed in 50-ms windows alternating with the
-baseline's, and its latency is the median ratio times the baseline's own latency;
+baseline's (``hwfit.bench.paired``), and its latency is the baseline's own latency divided by
+the median speed-up;
 measurements taken while other processes used over 10% of the CPU (``contended``) are left
 out, as the search leaves them out of its predictor. Keep the machine otherwise idle.
 
@@ -22,8 +23,8 @@ share within +-10%, Kendall's tau and the counts; next to a MACs-proportional ba
 
 Run it by hand, not under pytest::
 
-    python benchmarks/latency_predictor.py --workdir out/search-demo            # the demo's 40
-    python benchmarks/latency_predictor.py --workdir out/search-demo --extra 100
+    python benchmarks/latency_predictor.py                                      # the demo's 40
+    python benchmarks/latency_predictor.py --extra 100
     python benchmarks/latency_predictor.py --no-measure      # only what is cached
     python benchmarks/latency_predictor.py --extra 100 --measure-only --measure-budget 300
 """
@@ -72,6 +73,7 @@ def measure_missing(
     archs: list[Arch],
     target: Target,
     workdir: Path,
+    db: str | None,
     duration_s: float,
     budget_s: float,
 ) -> dict[str, float]:
@@ -79,7 +81,7 @@ def measure_missing(
     start = time.monotonic()
     latencies: dict[str, float] = {}
     with LatencyMeasurer(
-        target, workdir, duration_s=duration_s, reference=reference(space)
+        target, workdir, db=db, duration_s=duration_s, reference=reference(space)
     ) as measurer:
         cache = measurer.cache
         missing = []
@@ -96,7 +98,8 @@ def measure_missing(
                 break
             m = measurer.measure(space.build(arch), space.input_shape(arch), key=arch.key)
             state = (
-                f"{m.latency_ms:7.3f} ms ({m.ratio:5.3f}x baseline), quiet {m.quiet_ms:7.3f}, "
+                f"{m.latency_ms:7.3f} ms ({m.ratio:5.3f}x baseline "
+                f"[{m.ratio_ci_low:5.3f}-{m.ratio_ci_high:5.3f}]), "
                 f"median {m.p50_ms:7.3f}, "
                 f"others took {m.contention:4.0%} of the CPU"
                 + (" (contended: left out)" if m.contended else "")
@@ -116,15 +119,15 @@ def reference(space: SearchSpace) -> Reference:
 
 
 def cached_only(
-    space: SearchSpace, archs: list[Arch], target: Target, workdir: Path
+    space: SearchSpace, archs: list[Arch], target: Target, db: str | None
 ) -> dict[str, float]:
     """Cached latencies of ``archs`` (nothing measured)."""
-    cache = LatencyCache(workdir / "latency.sqlite", target=target, reference=space.baseline().key)
     latencies = {}
-    for arch in archs:
-        hit = cache.get(arch.key)
-        if hit is not None and hit.ok and not hit.contended:
-            latencies[arch.key] = hit.latency_ms
+    with LatencyCache(db, target=target, reference=space.baseline().key) as cache:
+        for arch in archs:
+            hit = cache.get(arch.key)
+            if hit is not None and hit.ok and not hit.contended:
+                latencies[arch.key] = hit.latency_ms
     return latencies
 
 
@@ -141,9 +144,9 @@ def repeatability(
     The ground truth of the predictor's score is itself a measurement: no predictor can be
     more often within +-10% than two measurements of the same model are.
     """
-    cache = LatencyCache(workdir / "latency.sqlite", target=target, reference=space.baseline().key)
-    first = {a.key: cache.get(a.key) for a in archs}
-    paired, quiet, median = [], [], []
+    with LatencyCache(args.db, target=target, reference=space.baseline().key) as cache:
+        first = {a.key: cache.get(a.key) for a in archs}
+    paired, median = [], []
     with LatencyMeasurer(
         target, workdir, duration_s=args.duration, use_cache=False, reference=reference(space)
     ) as again:
@@ -153,12 +156,10 @@ def repeatability(
             if old is None or not (m.ok and old.ok) or m.contended or old.contended:
                 continue
             paired.append(m.ratio / old.ratio - 1)
-            quiet.append(m.quiet_ms / old.quiet_ms - 1)
             median.append(m.p50_ms / old.p50_ms - 1)
     for name, devs in (
         ("ratio to the baseline (what the search uses)", paired),
-        ("quiet window alone", quiet),
-        ("median of the loop", median),
+        ("the model's median window, not divided by the baseline's", median),
     ):
         d = np.abs(np.array(devs))
         print(
@@ -204,7 +205,10 @@ def main(argv: list[str]) -> int:
         default=0,
         help="measure this many of the architectures again (not cached): the noise floor",
     )
-    parser.add_argument("--workdir", type=Path, default=Path("out/search-demo"))
+    parser.add_argument(
+        "--workdir", type=Path, default=Path("out/latency-predictor"), help="temporary files"
+    )
+    parser.add_argument("--db", default=None, help="results database (default: the search's)")
     parser.add_argument("--measure-budget", type=float, default=3600.0, help="seconds")
     parser.add_argument("--no-measure", action="store_true", help="use cached latencies only")
     parser.add_argument("--measure-only", action="store_true", help="measure, do not score")
@@ -215,10 +219,10 @@ def main(argv: list[str]) -> int:
     space = space_for(args.baseline, num_classes=10, resolution=args.resolution)
     archs = demo_archs(space, args.count, args.extra, args.seed)
     if args.no_measure:
-        latencies = cached_only(space, archs, target, args.workdir)
+        latencies = cached_only(space, archs, target, args.db)
     else:
         latencies = measure_missing(
-            space, archs, target, args.workdir, args.duration, args.measure_budget
+            space, archs, target, args.workdir, args.db, args.duration, args.measure_budget
         )
     measured = [a for a in archs if a.key in latencies]
     if args.repeat:

@@ -24,12 +24,21 @@ def main() -> None:
     wall = time.monotonic() - t0
     base = result.baseline
     print(f"space {result.space}, target {result.target}, wall {wall / 60:.1f} min")
-    print(f"{'role':<22}{'key':<14}{'measured ms':>12}{'speed-up':>10}{'top-1':>8}")
+    print(
+        f"{'role':<22}{'key':<14}{'measured ms':>12}{'speed-up [95% CI, paired]':>28}{'top-1':>8}"
+    )
     for r in [base, *result.scaled, *result.found]:
         ratio = base.measured_ms / r.measured_ms if base.measured_ms and r.measured_ms else None
+        ci = r.measured_ci_ms
+        interval = (
+            f" [{base.measured_ms / ci[1]:.2f}-{base.measured_ms / ci[0]:.2f}]"
+            if ci and base.measured_ms and r is not base
+            else ""
+        )
         print(
             f"{r.role:<22}{r.key:<14}{r.measured_ms or float('nan'):>12.3f}"
-            f"{ratio or float('nan'):>9.2f}x{r.trained_top1 or float('nan'):>8.1f}"
+            f"{(f'{ratio:.2f}x' if ratio else 'nan') + interval:>28}"
+            f"{r.trained_top1 or float('nan'):>8.1f}"
         )
     q = result.predictor_quality
     verdict = "PASS" if q["within_10"] >= 0.90 else "FAIL"
@@ -47,8 +56,11 @@ def main() -> None:
         print(f"front re-measured: {close} of {len(pairs)} predictions within +-10% of it")
     if result.best is not None and result.speedup is not None:
         verdict = "PASS" if result.speedup >= 1.5 else "below 1.5x"
+        ci = result.speedup_ci
+        interval = f" [{ci[0]:.2f}-{ci[1]:.2f}]" if ci else ""
         print(
-            f"best found {result.best.key}: {result.speedup:.2f}x faster than the baseline at "
+            f"best found {result.best.key}: {result.speedup:.2f}x{interval} faster than the "
+            "baseline (measured paired with it) at "
             f"top-1 {result.best.trained_top1:.1f} vs {base.trained_top1:.1f} -> {verdict}"
         )
     else:

@@ -152,9 +152,8 @@ class PairedRatio:
         contention: Share of the CPU others took during the loop kept (None: unknown).
         attempts: Loops run: a contended or noisy loop is retried, and the best one kept.
         noise: Why the figure should not be read as a confident number (empty: trusted).
-        priority: The measuring worker's CPU priority
-            (:func:`hwfit.bench.priority.raise_priority`): ``raised`` (nice -20, ahead of other
-            work) or ``normal`` with the reason.
+        priority: The CPU priority the loop ran at (:func:`hwfit.bench.priority.ahead_of_others`):
+            ``real-time`` (ahead of other work) or ``normal`` with the reason.
     """
 
     speedup: float
@@ -228,7 +227,7 @@ class BenchResult:
     attempts: int = 1  # timed loops run: a contended one is retried and the quietest kept
     speedup: PairedRatio | None = None  # vs PyTorch eager FP32 (same batch, threads), paired
     speedup_reason: str | None = None  # why there is no paired speed-up, when there is none
-    priority: str | None = None  # the worker's CPU priority (hwfit.bench.priority)
+    priority: str | None = None  # the timed loops' CPU priority (hwfit.bench.priority)
 
     @property
     def p50_ms(self) -> float | None:

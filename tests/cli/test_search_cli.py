@@ -54,14 +54,16 @@ def test_search_bad_input_is_one_line_exit_2(tmp_path, capsys, args, message):
 def test_ctrl_c_during_search_keeps_measurements_and_says_how_to_resume(tmp_path):
     import os
     import signal
-    import sqlite3
     import subprocess
     import sys
     import time
 
+    from hwfit.db import ResultStore
+    from hwfit.errors import DatabaseError
     from hwfit.nas.demo import demo_path
 
     out = tmp_path / "out"
+    db = tmp_path / "results.db"
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -78,6 +80,8 @@ def test_ctrl_c_during_search_keeps_measurements_and_says_how_to_resume(tmp_path
             "30",
             "--out",
             str(out),
+            "--db",
+            str(db),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -87,10 +91,12 @@ def test_ctrl_c_during_search_keeps_measurements_and_says_how_to_resume(tmp_path
     )
 
     def measured() -> int:
+        if not db.exists():  # not created yet
+            return 0
         try:
-            with sqlite3.connect(out / "latency.sqlite", timeout=30) as db:
-                return int(db.execute("SELECT COUNT(*) FROM latency").fetchone()[0])
-        except sqlite3.Error:  # not created yet
+            with ResultStore(str(db)) as store:
+                return len(store.latencies())
+        except DatabaseError:  # the search is creating it
             return 0
 
     deadline = time.monotonic() + 400

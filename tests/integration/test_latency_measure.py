@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -62,23 +63,28 @@ def _sane(m, precision: str) -> None:
     assert not m.cached
 
 
-def test_measure_openvino_int8_in_a_worker_then_from_the_cache(tmp_path):
+def test_measure_openvino_int8_in_a_worker_then_from_the_cache(tmp_path, db_path):
     target = Target("openvino", "int8")
-    first = measure(tiny_cnn(), SHAPE, target, duration_s=QUICK, workdir=tmp_path, key="tiny")
+    first = measure(
+        tiny_cnn(), SHAPE, target, duration_s=QUICK, workdir=tmp_path, key="tiny", db=db_path
+    )
     _sane(first, "int8")
-    assert (tmp_path / "latency.sqlite").exists()
+    with LatencyCache(db_path, target=target) as cache:  # stored in the results database
+        assert cache.get("tiny") == dataclasses.replace(first, cached=True)
     assert not (tmp_path / "latency" / "tiny").exists()  # temporary model files are removed
 
     # A cache hit does not measure: even a model that cannot be exported gets the cached number.
-    again = measure(Exploding(), SHAPE, target, duration_s=QUICK, workdir=tmp_path, key="tiny")
+    again = measure(
+        Exploding(), SHAPE, target, duration_s=QUICK, workdir=tmp_path, key="tiny", db=db_path
+    )
     assert again.cached
     assert again.p50_ms == first.p50_ms
     assert again.executed_precision == first.executed_precision
 
 
-def test_measure_onnxruntime_fp32_in_process(tmp_path):
+def test_measure_onnxruntime_fp32_in_process(tmp_path, db_path):
     with LatencyMeasurer(
-        Target("onnxruntime", "fp32"), tmp_path, duration_s=QUICK, isolate=False
+        Target("onnxruntime", "fp32"), tmp_path, db=db_path, duration_s=QUICK, isolate=False
     ) as measurer:
         small = measurer.measure(tiny_cnn(), SHAPE, key="small")
         large = measurer.measure(tiny_cnn(), (1, 3, 96, 96), key="large")
@@ -88,23 +94,20 @@ def test_measure_onnxruntime_fp32_in_process(tmp_path):
         cache = measurer.cache
         fingerprint = measurer.fingerprint
     assert cache is not None
-    one_thread = LatencyCache(
-        tmp_path / "latency.sqlite",
-        target=Target("onnxruntime", "fp32"),
-        fingerprint=fingerprint,
-        threads=1,
-    )
-    assert one_thread.get("small") is None  # other thread counts are kept apart
+    with LatencyCache(
+        db_path, target=Target("onnxruntime", "fp32"), fingerprint=fingerprint, threads=1
+    ) as one_thread:
+        assert one_thread.get("small") is None  # other thread counts are kept apart
     assert [m.arch_key for m in cache.measurements()] == ["small", "large"]
     # Another target (or machine) does not see these entries.
-    other = LatencyCache(tmp_path / "latency.sqlite", target=Target(), fingerprint="x")
-    assert other.get("small") is None
-    assert len(other) == 0
+    with LatencyCache(db_path, target=Target(), fingerprint="x") as other:
+        assert other.get("small") is None
+        assert len(other) == 0
 
 
-def test_a_model_that_cannot_be_exported_gives_a_failed_measurement(tmp_path):
+def test_a_model_that_cannot_be_exported_gives_a_failed_measurement(tmp_path, db_path):
     with LatencyMeasurer(
-        Target("onnxruntime", "fp32"), tmp_path, duration_s=QUICK, isolate=False
+        Target("onnxruntime", "fp32"), tmp_path, db=db_path, duration_s=QUICK, isolate=False
     ) as measurer:
         failed = measurer.measure(Exploding(), SHAPE, key="broken")
         assert not failed.ok
@@ -121,13 +124,17 @@ def test_a_model_that_cannot_be_exported_gives_a_failed_measurement(tmp_path):
             )
 
 
-def test_a_crash_in_the_worker_fails_one_measurement_and_the_next_one_runs(tmp_path, monkeypatch):
+def test_a_crash_in_the_worker_fails_one_measurement_and_the_next_one_runs(
+    tmp_path, db_path, monkeypatch
+):
     from hwfit.precisions import RECIPES
 
     # crashing_recipe.py (next to this file) kills its process with SIGSEGV in prepare().
     monkeypatch.setitem(RECIPES._paths, "onnxruntime:int8", "crashing_recipe:CrashingInt8Recipe")
     monkeypatch.delitem(RECIPES._loaded, "onnxruntime:int8", raising=False)
-    with LatencyMeasurer(Target("onnxruntime", "int8"), tmp_path, duration_s=QUICK) as measurer:
+    with LatencyMeasurer(
+        Target("onnxruntime", "int8"), tmp_path, db=db_path, duration_s=QUICK
+    ) as measurer:
         crashed = measurer.measure(tiny_cnn(), SHAPE, key="crash")
         assert not crashed.ok
         assert "SIGSEGV" in crashed.reason
@@ -137,14 +144,16 @@ def test_a_crash_in_the_worker_fails_one_measurement_and_the_next_one_runs(tmp_p
     _sane(measured, "int8")
 
 
-def test_a_cache_from_before_the_quiet_latency_counts_as_not_measured(tmp_path):
-    """Old rows (median only) are not mixed with quiet latencies; new ones are stored."""
+def test_an_old_latency_sqlite_in_the_work_folder_is_not_read(tmp_path, db_path, caplog):
+    """Caches of the earlier method are not mixed with new figures; new ones go to the DB."""
     import sqlite3
 
+    from hwfit.hardware import probe
     from hwfit.nas.latency.measure import LatencyMeasurement
 
-    path = tmp_path / "latency.sqlite"
-    with sqlite3.connect(path) as db:  # the schema before quiet_ms and contention existed
+    fingerprint = probe(include_runtimes=False).fingerprint
+    old = tmp_path / "latency.sqlite"
+    with sqlite3.connect(old) as db:  # the schema of the sqlite3 cache
         db.execute(
             "CREATE TABLE latency (arch_key TEXT NOT NULL, target TEXT NOT NULL, "
             "fingerprint TEXT NOT NULL, p50_ms REAL, ci_rel REAL, runs INTEGER NOT NULL, "
@@ -152,29 +161,38 @@ def test_a_cache_from_before_the_quiet_latency_counts_as_not_measured(tmp_path):
             "created_at TEXT NOT NULL, PRIMARY KEY (arch_key, target, fingerprint))"
         )
         db.execute(
-            "INSERT INTO latency VALUES ('old', 'openvino:int8:bs1:cpu', 'fp', 0.5, 0.01, 10, "
-            "'int8', 1.0, NULL, '2026-01-01T00:00:00')"
+            "INSERT INTO latency VALUES ('old', 'openvino:int8:bs1:cpu', ?, 0.5, 0.01, 10, "
+            "'int8', 1.0, NULL, '2026-01-01T00:00:00')",
+            (fingerprint,),
         )
-    cache = LatencyCache(path, target=Target(), fingerprint="fp")
-    assert cache.get("old") is None
-    assert cache.measurements() == []
-    new = LatencyMeasurement("new", 0.5, 0.01, 10, "int8", 1.0, quiet_ms=0.4, contention=0.02)
-    cache.put(new)
-    got = cache.get("new")
-    assert got is not None
-    assert (got.quiet_ms, got.contention, got.contended) == (0.4, 0.02, False)
-    busy = LatencyMeasurement("busy", 5.0, 0.01, 10, "int8", 1.0, quiet_ms=4.0, contention=0.5)
-    cache.put(busy)
-    assert cache.get("busy").contended
+    db.close()
+    with caplog.at_level("WARNING", logger="hwfit.nas.latency.measure"):
+        measurer = LatencyMeasurer(Target(), tmp_path, db=db_path, isolate=False)
+    with measurer:
+        assert "latency.sqlite is not read" in caplog.text
+        cache = measurer.cache
+        assert cache is not None
+        assert cache.get("old") is None
+        assert cache.measurements() == []
+        new = LatencyMeasurement("new", 0.5, 0.01, 10, "int8", 1.0, quiet_ms=0.4, contention=0.02)
+        cache.put(new)
+        got = cache.get("new")
+        assert got is not None
+        assert (got.quiet_ms, got.contention, got.contended) == (0.4, 0.02, False)
+        busy = LatencyMeasurement("busy", 5.0, 0.01, 10, "int8", 1.0, quiet_ms=4.0, contention=0.5)
+        cache.put(busy)
+        assert cache.get("busy").contended
 
 
-def test_measurements_paired_with_a_reference_are_ratios_to_it(tmp_path):
+def test_measurements_paired_with_a_reference_are_ratios_to_it(tmp_path, db_path):
     """The reference against itself is ~1x; a model with 9x the pixels is several times it."""
     from hwfit.nas.latency import Reference
 
     reference = Reference(tiny_cnn(), SHAPE, "ref")
     target = Target("openvino", "int8")
-    with LatencyMeasurer(target, tmp_path, duration_s=0.5, reference=reference) as measurer:
+    with LatencyMeasurer(
+        target, tmp_path, db=db_path, duration_s=0.5, reference=reference
+    ) as measurer:
         itself = measurer.measure(tiny_cnn(), SHAPE, key="ref")
         large = measurer.measure(tiny_cnn(), (1, 3, 96, 96), key="large")
         scale = measurer.reference_ms
@@ -186,8 +204,11 @@ def test_measurements_paired_with_a_reference_are_ratios_to_it(tmp_path):
     assert large.reference_ms == scale
     assert large.latency_ms == pytest.approx(large.ratio * scale)
     # A new measurer on the same cache reuses the stored scale: ratios stay comparable.
-    with LatencyMeasurer(target, tmp_path, duration_s=0.5, reference=reference) as again:
+    with LatencyMeasurer(
+        target, tmp_path, db=db_path, duration_s=0.5, reference=reference
+    ) as again:
         again.measure(tiny_cnn(), (1, 3, 64, 64), key="mid")
         assert again.reference_ms == scale
     # Relative measurements are kept apart from absolute ones.
-    assert LatencyCache(tmp_path / "latency.sqlite", target=target).get("large") is None
+    with LatencyCache(db_path, target=target) as absolute:
+        assert absolute.get("large") is None

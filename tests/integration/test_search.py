@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from hwfit.db import ResultStore
 from hwfit.nas.search import SearchPlan, search
 
 TINY = SearchPlan(
@@ -39,13 +40,21 @@ SHARED = dataclasses.replace(
 ARGS = {"resolution": 32, "train_size": 200, "val_size": 100, "optimize_found": False}
 
 
+def _latencies(db: Path) -> dict[str, float | None]:
+    """Every latency the search cached in the results database ``db``: key -> p50 (ms)."""
+    with ResultStore(str(db)) as store:
+        return {r.arch_key: None if math.isnan(r.p50_ms) else r.p50_ms for r in store.latencies()}
+
+
 @pytest.mark.timeout(900)
 def test_tiny_search_end_to_end(tmp_path: Path) -> None:
     phases: list[str] = []
+    db = tmp_path / "results.db"
     result = search(
         "timm:mobilenetv2_050",
         None,
         tmp_path,
+        db=str(db),
         plan=TINY,
         progress=lambda phase, done, total, note: phases.append(phase),
         **ARGS,
@@ -91,8 +100,9 @@ def test_tiny_search_end_to_end(tmp_path: Path) -> None:
     assert q["n_train"] + q["n_test"] >= TINY.measure - 1
     assert result.calibration["chosen"] is not None
     # Files a user (or a resumed run) needs.
-    for name in ("search.json", "search.html", "latency.sqlite", "calibration.json"):
+    for name in ("search.json", "search.html", "calibration.json"):
         assert (tmp_path / name).exists(), name
+    assert result.baseline.key in _latencies(db)  # the latency cache, in the results database
     saved = json.loads((tmp_path / "search.json").read_text())
     assert saved["baseline"]["key"] == result.baseline.key
     html = (tmp_path / "search.html").read_text()
@@ -120,10 +130,12 @@ _KILLED_RUN = textwrap.dedent(
 def test_search_resumes_after_kill(tmp_path: Path) -> None:
 
     out = tmp_path / "out"
+    db = tmp_path / "results.db"
     script = tmp_path / "run.py"
     script.write_text(_KILLED_RUN.format(plan=dataclasses.asdict(TINY), args=ARGS))
     proc = subprocess.Popen(
         [sys.executable, str(script), str(out)],
+        env={**os.environ, "HWFIT_DB": str(db)},  # the search's default results database
         start_new_session=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -138,8 +150,7 @@ def test_search_resumes_after_kill(tmp_path: Path) -> None:
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    with sqlite3.connect(out / "latency.sqlite") as db:
-        before = dict(db.execute("SELECT arch_key, p50_ms FROM latency").fetchall())
+    before = _latencies(db)
     assert len(before) >= TINY.measure - 1
     scores_before = json.loads((out / "proxy-scores.json").read_text())
 
@@ -148,13 +159,13 @@ def test_search_resumes_after_kill(tmp_path: Path) -> None:
         "timm:mobilenetv2_050",
         None,
         out,
+        db=str(db),
         plan=TINY,
         progress=lambda phase, done, total, note: phases.append((phase, note)),
         **ARGS,
     )
     # Nothing measured before the kill was measured again in the latency phase ...
-    with sqlite3.connect(out / "latency.sqlite") as db:
-        after = dict(db.execute("SELECT arch_key, p50_ms FROM latency").fetchall())
+    after = _latencies(db)
     final = {result.baseline.key, *(r.key for r in result.scaled), *(r.key for r in result.found)}
     for key, ms in before.items():
         if key not in final:  # the verification re-measures these on purpose

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hwfit._version import __version__
+from hwfit.bench.jobs import EvalPaths, PairJob, PairJobResult, PairSide, RowJob
 from hwfit.bench.spawn import spawn_worker
 from hwfit.errors import DatabaseError, HwfitError, UserError
 from hwfit.records import (
@@ -315,23 +316,14 @@ def run_row(
             reason=reason,
             runtime_version=availability.version,
         )
-    job: dict[str, Any] = {
-        "model": to_dict(info),
-        "config": to_dict(config),
-        "runtime_path": RUNTIMES.path(config.runtime),
-    }
-    if evaluate is not None:
-        job["eval"] = {"data": str(evaluate[0]), "out": str(evaluate[1])}
-    return _spawn(job, info, config, timeout_s)
-
-
-def _spawn(
-    job: dict[str, Any], info: ModelInfo, config: RunConfig, timeout_s: float
-) -> BenchResult:
-    result, why = spawn_worker(job, timeout_s)
-    if result is None:
-        return BenchResult(model=info, config=config, state=RowState.FAILED, reason=why)
-    return from_dict(BenchResult, result)
+    job = RowJob(
+        model=info,
+        config=config,
+        runtime_path=RUNTIMES.path(config.runtime),
+        eval=EvalPaths(str(evaluate[0]), str(evaluate[1])) if evaluate is not None else None,
+    )
+    result, why = spawn_worker(job.to_dict(), timeout_s)
+    return job.failed(why) if result is None else from_dict(BenchResult, result)
 
 
 def is_baseline(config: RunConfig) -> bool:
@@ -401,20 +393,17 @@ def pair_rows(
     Returns:
         The figure, or why there is none (one line).
     """
-    from hwfit.bench.pair_job import pair_side
     from hwfit.runtimes import RUNTIMES
 
-    job = {
-        "task": "pair",
-        "a": pair_side(a[0], a[1], RUNTIMES.path(a[1].runtime)),
-        "b": pair_side(b[0], b[1], RUNTIMES.path(b[1].runtime)),
-        "min_time_s": min_time_s,
-        "max_time_s": max_time_s,
-        "attempts": attempts,
-    }
-    result, why = spawn_worker(job, timeout_s)
-    if result is None:
-        return f"paired measurement failed: {why}"
-    if not result.get("ok"):
-        return f"paired measurement failed: {result.get('error')}"
-    return from_dict(PairedRatio, result["ratio"])
+    job = PairJob(
+        a=PairSide(a[0], a[1], RUNTIMES.path(a[1].runtime)),
+        b=PairSide(b[0], b[1], RUNTIMES.path(b[1].runtime)),
+        min_time_s=min_time_s,
+        max_time_s=max_time_s,
+        attempts=attempts,
+    )
+    raw, why = spawn_worker(job.to_dict(), timeout_s)
+    result = job.failed(why) if raw is None else PairJobResult.from_dict(raw)
+    if not result.ok or result.ratio is None:
+        return f"paired measurement failed: {result.error}"
+    return result.ratio

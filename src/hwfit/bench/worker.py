@@ -27,10 +27,11 @@ import numpy as np
 import psutil
 
 from hwfit.bench.contention import ContentionProbe
+from hwfit.bench.jobs import EvalPaths, RowJob
 from hwfit.bench.lifecycle import die_with_parent
 from hwfit.bench.method import timed_loop, warm_up
 from hwfit.bench.paired import ATTEMPTS, MAX_CONTENTION, RETRY_WAIT_S
-from hwfit.bench.priority import raise_priority
+from hwfit.bench.priority import ahead_of_others
 from hwfit.bench.spawn import PARENT_PID_ENV, TMP_PREFIX, error_to_dict
 from hwfit.bench.stats import summarize
 from hwfit.errors import HwfitError, InternalError
@@ -41,7 +42,6 @@ from hwfit.records import (
     ModelInfo,
     RowState,
     RunConfig,
-    from_dict,
     to_dict,
 )
 from hwfit.registry import import_path
@@ -50,24 +50,26 @@ from hwfit.runtimes.base import Runtime
 __all__ = ["run_job"]
 
 
-def run_job(job: dict[str, Any]) -> BenchResult:
+def run_job(job: RowJob) -> BenchResult:
     """Compile and measure one configuration; failures become a FAILED result, not an exception."""
-    info = from_dict(ModelInfo, job["model"])
-    config = from_dict(RunConfig, job["config"])
-    priority = raise_priority()  # before the runtime starts its threads
     try:
-        runtime_cls: type[Runtime] = import_path(job["runtime_path"])
+        runtime_cls: type[Runtime] = import_path(job.runtime_path)
         availability = runtime_cls.probe()
         version = availability.version
-        result = _measure(runtime_cls(), info, config, version, job.get("eval"))
-        return dataclasses.replace(result, priority=priority)
+        return _measure(runtime_cls(), job.model, job.config, version, job.eval)
     except HwfitError as exc:
-        return BenchResult(model=info, config=config, state=RowState.FAILED, reason=exc.message)
+        return job.failed(exc.message)
     except Exception as exc:  # a runtime's own error: recorded for this row, the run goes on
         where = traceback.extract_tb(exc.__traceback__)[-1]
         text = str(exc).strip().splitlines()[0][:400] if str(exc).strip() else ""
-        reason = f"{type(exc).__name__}: {text} (at {Path(where.filename).name}:{where.lineno})"
-        return BenchResult(model=info, config=config, state=RowState.FAILED, reason=reason)
+        return job.failed(
+            f"{type(exc).__name__}: {text} (at {Path(where.filename).name}:{where.lineno})"
+        )
+
+
+def run_row_task(job: dict[str, Any]) -> dict[str, Any]:
+    """The ``row`` task of the one-shot worker: JSON in, JSON out."""
+    return to_dict(run_job(RowJob.from_dict(job)))
 
 
 def _measure(
@@ -75,7 +77,7 @@ def _measure(
     info: ModelInfo,
     config: RunConfig,
     version: str | None,
-    evaluation: dict[str, str] | None = None,
+    evaluation: EvalPaths | None = None,
 ) -> BenchResult:
     rss_before = psutil.Process().memory_info().rss
     artifact = ModelArtifact.from_info(info)
@@ -95,7 +97,7 @@ def _measure(
         config.warmup_max_s if config.warmup_max_s is not None else 0.3 * config.duration_s
     )
     warmup_runs = warm_up(fn, warmup_max)
-    stats, contention, attempts = _timed(fn, config, warmup_runs)
+    stats, contention, attempts, priority = _timed(fn, config, warmup_runs)
 
     executed = compiled.executed
     async_tp = None
@@ -114,7 +116,7 @@ def _measure(
             )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
     if evaluation is not None:  # after timing, so it cannot disturb the measurement
-        _evaluate(compiled, config.batch, Path(evaluation["data"]), Path(evaluation["out"]))
+        _evaluate(compiled, config.batch, Path(evaluation.data), Path(evaluation.out))
     compiled.close()
     return BenchResult(
         model=info,
@@ -133,33 +135,39 @@ def _measure(
         artifact_size_bytes=compiled.artifact_size_bytes,
         contention=None if math.isnan(contention) else contention,
         attempts=attempts,
+        priority=priority,
     )
 
 
 def _timed(
     fn: Callable[[], None], config: RunConfig, warmup_runs: int
-) -> tuple[LatencyStats, float, int]:
+) -> tuple[LatencyStats, float, int, str]:
     """The timed loop, run again (up to 3 loops) while others take the CPU; the quietest kept.
+
+    Each loop runs ahead of other work where the system allows it
+    (:func:`hwfit.bench.priority.ahead_of_others`).
 
     Returns:
         The kept loop's statistics (a "busy machine" noise flag when even it was contended),
-        the share of the CPU others took during it (NaN: unknown), and the loops run.
+        the share of the CPU others took during it (NaN: unknown), the loops run, and the
+        priority they ran at.
     """
     best: tuple[float, list[float], float] | None = None
     attempt = 0
     for attempt in range(1, ATTEMPTS + 1):
         if attempt > 1:
             time.sleep(RETRY_WAIT_S)  # let a burst of other work pass
-        probe = ContentionProbe().start()
-        samples, timed_s = timed_loop(
-            fn,
-            duration_s=config.duration_s,
-            min_runs=config.min_runs,
-            min_time_s=config.min_time_s,
-            max_runs=config.max_runs,
-            target_ci_rel=config.target_ci_rel,
-        )
-        contention = probe.stop()
+        with ahead_of_others() as priority:
+            probe = ContentionProbe().start()
+            samples, timed_s = timed_loop(
+                fn,
+                duration_s=config.duration_s,
+                min_runs=config.min_runs,
+                min_time_s=config.min_time_s,
+                max_runs=config.max_runs,
+                target_ci_rel=config.target_ci_rel,
+            )
+            contention = probe.stop()
         if best is None or contention < best[0]:
             best = (contention, samples, timed_s)
         if not contention > MAX_CONTENTION:  # NaN (unknown) is not retried
@@ -173,7 +181,7 @@ def _timed(
     if contention > MAX_CONTENTION:
         busy = f"busy machine: others took {contention:.0%} of the CPU in each of {attempt} loops"
         stats = dataclasses.replace(stats, noise=(*stats.noise, busy))
-    return stats, contention, attempt
+    return stats, contention, attempt, priority
 
 
 def _evaluate(compiled: Any, batch: int, data: Path, out: Path) -> None:
@@ -185,8 +193,9 @@ def _evaluate(compiled: Any, batch: int, data: Path, out: Path) -> None:
 #: when run; the function takes the job and returns its JSON-ready result.
 TASKS: dict[str, str] = {
     "describe": "hwfit.bench.worker:run_describe",
-    "pair": "hwfit.bench.pair_job:run_pair",
+    "pair": "hwfit.bench.pair_job:run_pair_task",
     "prepare": "hwfit.precisions.job:run_prepare",
+    "row": "hwfit.bench.worker:run_row_task",
 }
 
 
@@ -230,9 +239,7 @@ def main(argv: list[str]) -> int:
     )
     job = json.loads(job_path.read_text())
     task = job.get("task")
-    if task is None:
-        result = to_dict(run_job(job))
-    elif task in TASKS:
+    if task in TASKS:
         module, _, name = TASKS[task].partition(":")
         result = getattr(importlib.import_module(module), name)(job)
     else:

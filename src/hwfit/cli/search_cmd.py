@@ -62,6 +62,13 @@ def search(
             help="Optuna storage URL (default: SQLite in --out); share it to search together."
         ),
     ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            help="Results database URL or SQLite path caching the latency measurements "
+            "(default: $HWFIT_DB or the user's data folder)."
+        ),
+    ] = None,
     resolution: Annotated[
         int | None, typer.Option(help="Baseline input resolution (default 64).")
     ] = None,
@@ -137,6 +144,7 @@ def search(
                 latency_budget_ms=latency_budget,
                 time_budget_s=time_budget,
                 storage=storage,
+                db=db,
                 resolution=resolution,
                 plan=plan,
                 progress=progress,
@@ -201,6 +209,8 @@ def _search_table(result: SearchResult) -> tuple[Table, list[str]]:
     base = result.baseline.measured_ms
     for r in [result.baseline, *result.scaled, *result.found]:
         speed = f"{base / r.measured_ms:.2f}x" if base and r.measured_ms else "-"
+        if base and r.measured_ci_ms and r is not result.baseline:  # paired with the baseline
+            speed += f" [{base / r.measured_ci_ms[1]:.2f}-{base / r.measured_ci_ms[0]:.2f}]"
         table.add_row(
             r.role,
             r.key,
@@ -218,8 +228,14 @@ def _search_table(result: SearchResult) -> tuple[Table, list[str]]:
     lines = []
     if result.best is not None and result.speedup is not None:
         lines.append(
-            f"[green]Best found: {result.best.key}, {result.speedup:.2f}x faster than the "
-            f"baseline at top-1 {result.best.trained_top1:.1f}% "
+            f"[green]Best found: {result.best.key}, {result.speedup:.2f}x"
+            + (
+                f" [{result.speedup_ci[0]:.2f}-{result.speedup_ci[1]:.2f}]"
+                if result.speedup_ci
+                else ""
+            )
+            + " faster than the baseline (measured paired with it) at top-1"
+            f" {result.best.trained_top1:.1f}% "
             f"vs {result.baseline.trained_top1:.1f}%[/]"
         )
     else:

@@ -1,12 +1,21 @@
 """SQLAlchemy tables of the results database.
 
-Three tables:
+Five tables:
 
 * ``hwfit_meta``: key/value pairs; ``schema_version`` says which layout the file holds.
 * ``machines``: one row per machine fingerprint, with its hardware profile as JSON.
 * ``results``: one row per benchmark row. The columns that history queries filter and sort on
   are copied out of the record; ``record`` holds the whole :class:`~hwfit.records.BenchResult`
   as :func:`~hwfit.records.to_dict` JSON, so reads rebuild the exact record.
+* ``latency_cache``: the architecture search's latency measurements
+  (:class:`~hwfit.db.latency.LatencyRecord`), one per architecture key, target and machine;
+  unknown numbers (NaN in the record) are NULL.
+* ``latency_reference``: the reference model's own latency per target and machine, the scale
+  of the paired ratios in ``latency_cache``.
+
+The two latency tables were added without a new schema version: they are new tables, which an
+older hwfit does not read, and :meth:`~hwfit.db.store.ResultStore` creates them in a database
+that lacks them.
 
 Only :mod:`hwfit.db.store` uses these classes; nothing outside ``hwfit.db`` sees an ORM object.
 Timestamps are stored as naive UTC so that SQLite (which keeps no time zone) and PostgreSQL
@@ -18,10 +27,28 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Double, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Double,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["SCHEMA_VERSION", "Base", "MachineRow", "MetaRow", "ResultRow"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "Base",
+    "LatencyReferenceRow",
+    "LatencyRow",
+    "MachineRow",
+    "MetaRow",
+    "ResultRow",
+]
 
 SCHEMA_VERSION = "1"
 """The layout this hwfit writes; bumped (with an Alembic revision) when a table changes."""
@@ -84,3 +111,43 @@ class ResultRow(Base):
     noisy: Mapped[bool] = mapped_column(Boolean, default=False)
     throughput: Mapped[float | None] = mapped_column(Double)
     record: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class LatencyRow(Base):
+    """One cached latency measurement of an architecture on a target and machine."""
+
+    __tablename__ = "latency_cache"
+    __table_args__ = (UniqueConstraint("arch_key", "target", "fingerprint"),)
+
+    # A surrogate id keeps the insertion order (SQLite autoincrements only a lone integer key).
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    arch_key: Mapped[str] = mapped_column(String(255))
+    # The target with its qualifiers: "openvino:int8:bs1:cpu", "...:t1", "...:ref=<key>".
+    target: Mapped[str] = mapped_column(String(255), index=True)
+    fingerprint: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    p50_ms: Mapped[float | None] = mapped_column(Double)
+    ci_rel: Mapped[float | None] = mapped_column(Double)
+    runs: Mapped[int] = mapped_column(Integer)
+    executed_precision: Mapped[str] = mapped_column(String(32))
+    seconds: Mapped[float] = mapped_column(Double)
+    reason: Mapped[str | None] = mapped_column(Text)
+    quiet_ms: Mapped[float | None] = mapped_column(Double)
+    contention: Mapped[float | None] = mapped_column(Double)
+    ratio: Mapped[float | None] = mapped_column(Double)
+    ratio_ci_low: Mapped[float | None] = mapped_column(Double)
+    ratio_ci_high: Mapped[float | None] = mapped_column(Double)
+    reference_ms: Mapped[float | None] = mapped_column(Double)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    noise: Mapped[list[str]] = mapped_column(JSON)
+
+
+class LatencyReferenceRow(Base):
+    """The reference model's own latency for one latency-cache target on one machine."""
+
+    __tablename__ = "latency_reference"
+
+    target: Mapped[str] = mapped_column(String(255), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(128), primary_key=True)
+    ms: Mapped[float] = mapped_column(Double)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)

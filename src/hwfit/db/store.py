@@ -3,7 +3,12 @@
 Every SQLAlchemy call in hwfit goes through :class:`ResultStore`. Writes run inside
 :meth:`ResultStore.session_scope`, which commits, rolls back on error and turns SQLAlchemy and
 driver errors into :class:`~hwfit.errors.DatabaseError` (URL shown with the password masked, plus
-a hint). Reads return frozen :class:`~hwfit.records.BenchResult` records, never ORM objects.
+a hint). Reads return frozen records (:class:`~hwfit.records.BenchResult`,
+:class:`~hwfit.db.latency.LatencyRecord`), never ORM objects.
+
+Opening a store creates what is missing and may race another process doing the same on a fresh
+database (two searches started together): a failed ``CREATE TABLE`` or first schema-version
+row is retried, and the second try finds what the other process made.
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
+import math
 import os
 import re
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,10 +28,25 @@ from typing import Any
 import platformdirs
 from sqlalchemy import Engine, create_engine, event, func, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import (
+    ArgumentError,
+    IntegrityError,
+    NoSuchModuleError,
+    OperationalError,
+    SQLAlchemyError,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
-from hwfit.db.schema import SCHEMA_VERSION, Base, MachineRow, MetaRow, ResultRow
+from hwfit.db.latency import LatencyRecord
+from hwfit.db.schema import (
+    SCHEMA_VERSION,
+    Base,
+    LatencyReferenceRow,
+    LatencyRow,
+    MachineRow,
+    MetaRow,
+    ResultRow,
+)
 from hwfit.errors import DatabaseError, InternalError, UnknownNameError, UserError
 from hwfit.records import BenchResult, RowState, from_dict, to_dict
 
@@ -46,6 +68,8 @@ _DRIVER_HINTS = {
     "with pip install 'psycopg[binary]'.",
 }
 _CONNECT_TIMEOUT_S = 10  # a firewalled host would otherwise hang for minutes before measuring
+_SQLITE_BUSY_S = 30  # how long a SQLite write waits for another process's (searches share it)
+_SCHEMA_ATTEMPTS = 5  # tries at creating the tables while another process may be doing it
 
 
 def default_db_url() -> str:
@@ -170,8 +194,7 @@ class ResultStore:
         self._sessions = sessionmaker(bind=self._engine, expire_on_commit=False)
         try:
             self.check()
-            Base.metadata.create_all(self._engine)
-            self._check_schema_version()
+            self._create_schema()
         except BaseException:
             self._engine.dispose()
             raise
@@ -335,6 +358,86 @@ class ResultStore:
             rows = session.execute(stmt).all()
         return [(fingerprint, dict(profile or {})) for fingerprint, profile in rows]
 
+    def save_latency(self, record: LatencyRecord) -> None:
+        """Store a latency measurement, replacing the one of the same key, target and machine.
+
+        Args:
+            record: The measurement; NaN numbers are stored as NULL, and ``created_at`` is the
+                time of saving when None.
+
+        Raises:
+            DatabaseError: The row could not be written.
+            InternalError: ``created_at`` is not ISO 8601.
+        """
+        values = _latency_values(record)
+        keys = ("arch_key", "target", "fingerprint")
+        with self.session_scope() as session:
+            _upsert(session, LatencyRow, values, keys)
+
+    def latency(self, arch_key: str, target: str, fingerprint: str) -> LatencyRecord | None:
+        """Return the stored latency of ``arch_key`` on ``target`` and machine, or None.
+
+        Raises:
+            DatabaseError: The database could not be read.
+        """
+        stmt = select(LatencyRow).where(
+            LatencyRow.arch_key == arch_key,
+            LatencyRow.target == target,
+            LatencyRow.fingerprint == fingerprint,
+        )
+        with self.session_scope() as session:
+            row = session.scalars(stmt).first()
+            return None if row is None else _latency_record(row)
+
+    def latencies(
+        self, target: str | None = None, fingerprint: str | None = None
+    ) -> list[LatencyRecord]:
+        """Return stored latency measurements, oldest first; None filters match all.
+
+        Raises:
+            DatabaseError: The database could not be read.
+        """
+        stmt = select(LatencyRow)
+        if target is not None:
+            stmt = stmt.where(LatencyRow.target == target)
+        if fingerprint is not None:
+            stmt = stmt.where(LatencyRow.fingerprint == fingerprint)
+        stmt = stmt.order_by(LatencyRow.created_at, LatencyRow.id)
+        with self.session_scope() as session:
+            return [_latency_record(row) for row in session.scalars(stmt)]
+
+    def save_latency_reference(self, target: str, fingerprint: str, ms: float) -> float:
+        """Store the reference model's own latency for ``target`` on a machine, unless known.
+
+        The first value stored stays: every paired ratio of the target is relative to one
+        scale, even when two searches measured the reference at the same time.
+
+        Returns:
+            The stored value: ``ms``, or the one that was there first.
+
+        Raises:
+            DatabaseError: The row could not be written.
+            InternalError: ``ms`` is not a finite number.
+        """
+        if not math.isfinite(ms):
+            raise InternalError(f"A reference latency must be finite, got {ms!r}.")
+        values = {"target": target, "fingerprint": fingerprint, "ms": ms, "created_at": _now()}
+        keys = ("target", "fingerprint")
+        with self.session_scope() as session:
+            _upsert(session, LatencyReferenceRow, values, keys, replace=False)
+        stored = self.latency_reference(target, fingerprint)
+        return ms if stored is None else stored
+
+    def latency_reference(self, target: str, fingerprint: str) -> float | None:
+        """Return the reference latency stored for ``target`` on a machine, or None.
+
+        Raises:
+            DatabaseError: The database could not be read.
+        """
+        with self.session_scope() as session:
+            row = session.get(LatencyReferenceRow, (target, fingerprint))
+            return None if row is None else float(row.ms)
+
     def count(self) -> int:
         """Return the number of stored benchmark rows.
 
@@ -363,6 +466,7 @@ class ResultStore:
         if url.get_backend_name() == "sqlite":
             if database not in ("", ":memory:") and not database.startswith("file:"):
                 _make_parent(Path(database).expanduser(), self.url)
+            connect_args["timeout"] = _SQLITE_BUSY_S
         elif url.get_backend_name() == "postgresql" and "connect_timeout" not in url.query:
             connect_args["connect_timeout"] = _CONNECT_TIMEOUT_S
         try:
@@ -387,13 +491,30 @@ class ResultStore:
             event.listen(engine, "connect", _sqlite_enable_foreign_keys)
         return engine
 
-    def _check_schema_version(self) -> None:
-        with self.session_scope() as session:
-            row = session.get(MetaRow, "schema_version")
-            if row is None:
-                session.add(MetaRow(key="schema_version", value=SCHEMA_VERSION))
-                return
-            found = row.value
+    def _create_schema(self) -> None:
+        """Create missing tables and the version row, or check the version that is there.
+
+        Another process opening the same fresh database at the same time can create a table
+        or the version row between our check and our write; the write then fails, and the
+        next try sees what that process made.
+        """
+        for attempt in range(1, _SCHEMA_ATTEMPTS + 1):
+            try:
+                Base.metadata.create_all(self._engine)
+                with self._sessions() as session, session.begin():
+                    row = session.get(MetaRow, "schema_version")
+                    if row is None:
+                        session.add(MetaRow(key="schema_version", value=SCHEMA_VERSION))
+                    found = SCHEMA_VERSION if row is None else row.value
+                break
+            except (OperationalError, IntegrityError) as exc:
+                if attempt == _SCHEMA_ATTEMPTS:
+                    raise self._database_error("create the tables of", exc) from exc
+                time.sleep(0.05 * attempt)
+            except SQLAlchemyError as exc:
+                raise self._database_error("create the tables of", exc) from exc
+            except ImportError as exc:  # a dialect imports optional driver parts lazily
+                raise self._database_error("create the tables of", exc) from exc
         if found != SCHEMA_VERSION:
             raise DatabaseError(
                 f"The database {self.display_url!r} has schema version {found!r}; "
@@ -538,3 +659,102 @@ def _upsert_machine(session: Session, fingerprint: str, profile: Mapping[str, An
     machine.last_seen = now
     if profile is not None:
         machine.profile = dict(profile)
+
+
+def _null(value: float) -> float | None:
+    """NaN as NULL, the same in every database (PostgreSQL would keep NaN as a number)."""
+    return None if math.isnan(value) else float(value)
+
+
+def _nan(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _latency_values(record: LatencyRecord) -> dict[str, Any]:
+    if record.created_at is None:
+        created = _now()
+    else:
+        try:
+            created = _naive_utc(dt.datetime.fromisoformat(record.created_at))
+        except ValueError as exc:
+            raise InternalError(
+                f"Latency created_at {record.created_at!r} is not an ISO 8601 time."
+            ) from exc
+    return {
+        "arch_key": record.arch_key,
+        "target": record.target,
+        "fingerprint": record.fingerprint,
+        "created_at": created,
+        "p50_ms": _null(record.p50_ms),
+        "ci_rel": _null(record.ci_rel),
+        "runs": record.runs,
+        "executed_precision": record.executed_precision,
+        "seconds": record.seconds,
+        "reason": record.reason,
+        "quiet_ms": _null(record.quiet_ms),
+        "contention": _null(record.contention),
+        "ratio": _null(record.ratio),
+        "ratio_ci_low": _null(record.ratio_ci_low),
+        "ratio_ci_high": _null(record.ratio_ci_high),
+        "reference_ms": _null(record.reference_ms),
+        "attempts": record.attempts,
+        "noise": list(record.noise),
+    }
+
+
+def _latency_record(row: LatencyRow) -> LatencyRecord:
+    return LatencyRecord(
+        arch_key=row.arch_key,
+        target=row.target,
+        fingerprint=row.fingerprint,
+        p50_ms=_nan(row.p50_ms),
+        ci_rel=_nan(row.ci_rel),
+        runs=row.runs,
+        executed_precision=row.executed_precision,
+        seconds=row.seconds,
+        reason=row.reason,
+        created_at=row.created_at.replace(tzinfo=dt.UTC).isoformat(),
+        quiet_ms=_nan(row.quiet_ms),
+        contention=_nan(row.contention),
+        ratio=_nan(row.ratio),
+        ratio_ci_low=_nan(row.ratio_ci_low),
+        ratio_ci_high=_nan(row.ratio_ci_high),
+        reference_ms=_nan(row.reference_ms),
+        attempts=row.attempts,
+        noise=tuple(row.noise or ()),
+    )
+
+
+def _upsert(
+    session: Session,
+    table: type[Base],
+    values: dict[str, Any],
+    keys: Sequence[str],
+    *,
+    replace: bool = True,
+) -> None:
+    """Insert ``values``; a row with the same ``keys`` is updated (or kept: ``replace=False``).
+
+    SQLite and PostgreSQL do it in one statement (``ON CONFLICT ... DO UPDATE``), so two
+    processes storing the same key at once cannot both insert.
+    """
+    dialect = session.get_bind().dialect.name
+    update = {k: v for k, v in values.items() if k not in keys}
+    if dialect in ("sqlite", "postgresql"):
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+        stmt = insert(table).values(**values)
+        if replace:
+            session.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=update))
+        else:
+            session.execute(stmt.on_conflict_do_nothing(index_elements=list(keys)))
+        return
+    existing = session.scalars(
+        select(table).where(*(getattr(table, k) == values[k] for k in keys))
+    ).first()
+    if existing is None:
+        session.add(table(**values))
+    elif replace:
+        for name, value in update.items():
+            setattr(existing, name, value)

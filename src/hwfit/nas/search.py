@@ -104,6 +104,9 @@ class ArchResult:
     artifact: str | None = None
     note: str = ""
     screened_top1: float | None = None  # top-1 after the screening's short training
+    # 95% CI of measured_ms from the paired measurement against the baseline (the medians of
+    # the final re-measurements' interval ends); None when not re-measured paired.
+    measured_ci_ms: tuple[float, float] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,6 +127,8 @@ class SearchResult:
     best: ArchResult | None  # fastest found arch with trained top-1 >= the baseline's
     speedup: float | None  # baseline measured ms / best measured ms
     notes: list[str]
+    # The speed-up's 95% CI: the baseline's latency over the ends of the best's paired CI.
+    speedup_ci: tuple[float, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-friendly dict."""
@@ -170,6 +175,7 @@ def search(
     latency_budget_ms: float | None = None,
     time_budget_s: float | None = None,
     storage: str | None = None,
+    db: str | None = None,
     resolution: int | None = None,
     plan: SearchPlan | None = None,
     train_size: int | None = None,
@@ -188,6 +194,8 @@ def search(
         latency_budget_ms: Architectures predicted slower than this are infeasible.
         time_budget_s: Wall-clock budget of the search phase (the NSGA-II trials).
         storage: Optuna storage URL for the study (default: SQLite in ``out``).
+        db: Results database URL or SQLite path that caches the latency measurements
+            (default: :func:`hwfit.db.default_db_url`).
         resolution: Baseline input resolution (default: the data's, at least 32).
         plan: Work per phase.
         train_size: Training images to use (default: all).
@@ -210,6 +218,7 @@ def search(
         latency_budget_ms=latency_budget_ms,
         time_budget_s=time_budget_s,
         storage=storage,
+        db=db,
         resolution=resolution,
         plan=plan or SearchPlan(),
         train_size=train_size,
@@ -234,6 +243,7 @@ class _Search:
         latency_budget_ms: float | None,
         time_budget_s: float | None,
         storage: str | None,
+        db: str | None,
         resolution: int | None,
         plan: SearchPlan,
         train_size: int | None,
@@ -255,6 +265,7 @@ class _Search:
         self.latency_budget_ms = latency_budget_ms
         self.time_budget_s = time_budget_s
         self.optimize_found = optimize_found
+        self.db = db
         if plan.speedup_goal <= 0:
             raise UserError(f"The speed-up goal must be > 0, got {plan.speedup_goal}.")
         if latency_budget_ms is not None and latency_budget_ms <= 0:
@@ -350,6 +361,10 @@ class _Search:
                 self._contended.add(arch.key)
             if again:
                 self._remeasured.setdefault(arch.key, []).append(m.latency_ms)
+                # The paired interval of the same measurement, in ms (ratio CI x scale).
+                self._remeasured_ci.setdefault(arch.key, []).append(
+                    (m.ratio_ci_low * m.reference_ms, m.ratio_ci_high * m.reference_ms)
+                )
             else:
                 self._latency[arch.key] = m.latency_ms
         self._tick(phase, len(archs), len(archs), "")
@@ -361,13 +376,18 @@ class _Search:
         from hwfit.nas.latency.measure import LatencyMeasurer, Reference
 
         self._remeasured: dict[str, list[float]] = {}
+        self._remeasured_ci: dict[str, list[tuple[float, float]]] = {}
         self._contended: set[str] = set()
         base = self.space.baseline()
         shape = self.space.input_shape(base, self.target.batch)
         # Every measurement is paired with the baseline.
         reference = Reference(self.space.build(base), shape, base.key, self._calibration(shape))
         with LatencyMeasurer(
-            self.target, self.out, duration_s=self.plan.duration_s, reference=reference
+            self.target,
+            self.out,
+            db=self.db,
+            duration_s=self.plan.duration_s,
+            reference=reference,
         ) as measurer:
             self.measurer = measurer
             predictor, quality = self.latency_phase()
@@ -691,6 +711,11 @@ class _Search:
             self.measure(final, "verify: final latency", again=True)
             final = list(reversed(final))
         final_ms = {k: float(np.median(v)) for k, v in self._remeasured.items()}
+        final_ci = {
+            k: (float(np.median([lo for lo, _ in v])), float(np.median([hi for _, hi in v])))
+            for k, v in self._remeasured_ci.items()
+            if all(math.isfinite(lo) and math.isfinite(hi) for lo, hi in v)
+        }
         self.folder.write("final-latency.json", self._remeasured)
 
         # Which results started as the baseline compound-scaled, and how much the EA added.
@@ -714,6 +739,7 @@ class _Search:
                 params=dict(arch.params),
                 predicted_ms=float(predictor.predict([feats])[0]),
                 measured_ms=final_ms.get(arch.key, self._latency.get(arch.key)),
+                measured_ci_ms=final_ci.get(arch.key),
                 estimated_top1=t.get("estimated_top1"),
                 trained_top1=(trained.get(arch.key) or {}).get("top1"),
                 model_params=int(feats.get("params", 0)) or None,
@@ -735,6 +761,14 @@ class _Search:
         speedup = (
             baseline.measured_ms / best.measured_ms
             if best is not None and best.measured_ms and baseline.measured_ms
+            else None
+        )
+        speedup_ci = (
+            (
+                baseline.measured_ms / best.measured_ci_ms[1],
+                baseline.measured_ms / best.measured_ci_ms[0],
+            )
+            if best is not None and best.measured_ci_ms and baseline.measured_ms
             else None
         )
         if best is None:
@@ -775,6 +809,7 @@ class _Search:
             cost=cost,
             best=best,
             speedup=speedup,
+            speedup_ci=speedup_ci,
             notes=self.notes,
         )
         self.folder.write("search.json", res.to_dict())
