@@ -37,6 +37,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from optimize_speedup import cifar_subset  # the same 200 images the other benchmark uses
+
 TOLERANCE = 0.10
 ROUNDS = 5
 
@@ -205,7 +207,7 @@ def main() -> int:
     args = parser.parse_args()
     os.environ.setdefault("HWFIT_CACHE_DIR", tempfile.mkdtemp(prefix="hwfit-trust-cache-"))
     work = Path(tempfile.mkdtemp(prefix="hwfit-trust-"))
-    data = args.data or str(_cifar(work / "data"))
+    data = args.data or str(cifar_subset(work / "data", 20))  # 200 CIFAR-10 test images
     from hwfit.hardware import probe
 
     profile = probe(include_runtimes=False)
@@ -265,27 +267,6 @@ def main() -> int:
     )
     print(f"\n{'ALL PASS' if ok else 'SOME FAIL'} in {(time.monotonic() - started) / 60:.1f} min")
     return 0 if ok else 1
-
-
-def _cifar(folder: Path) -> Path:
-    """200 CIFAR-10 test images (20 per class) from ../shared/data, unpacked once."""
-    import tarfile
-
-    archive = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10-test-jpeg.tar.gz"
-    counts: dict[str, int] = {}
-    with tarfile.open(archive) as tar:
-        for member in tar:
-            parts = Path(member.name).parts
-            if not member.isfile() or len(parts) < 3:
-                continue
-            cls = parts[-2]
-            if counts.get(cls, 0) >= 20:
-                continue
-            counts[cls] = counts.get(cls, 0) + 1
-            target = folder / cls / parts[-1]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(tar.extractfile(member).read())  # type: ignore[union-attr]
-    return folder
 
 
 if __name__ == "__main__":

@@ -28,17 +28,19 @@ import time
 from collections.abc import Callable, Sequence
 
 from hwfit.bench.contention import ContentionProbe
-from hwfit.bench.method import time_ms
+from hwfit.bench.method import time_ms, timed_loop
 from hwfit.bench.priority import ahead_of_others
-from hwfit.bench.stats import median_ci
-from hwfit.records import PairedRatio
+from hwfit.bench.stats import median_ci, summarize
+from hwfit.records import LatencyStats, PairedRatio
 
 __all__ = [
     "ATTEMPTS",
     "MAX_CONTENTION",
     "NOISY_CI_REL",
     "WINDOW_MS",
+    "AloneLoop",
     "PairedWindows",
+    "measure_alone",
     "measure_paired",
     "paired_windows",
     "ratio_of",
@@ -236,3 +238,75 @@ def measure_paired(
 def _rank(figure: PairedRatio) -> tuple[int, float]:
     """Fewer noise reasons first, then the narrower interval."""
     return len(figure.noise), figure.ci_rel
+
+
+@dataclasses.dataclass(frozen=True)
+class AloneLoop:
+    """One model's timed loop, the quietest of those :func:`measure_alone` ran.
+
+    Attributes:
+        stats: Its statistics (with a "busy machine" noise flag when even it was contended).
+        samples: Its latencies (ms), in order.
+        contention: Share of the CPU others took during it (NaN: unknown).
+        attempts: Loops run.
+        priority: The priority the loops ran at (:func:`~hwfit.bench.priority.ahead_of_others`).
+    """
+
+    stats: LatencyStats
+    samples: list[float]
+    contention: float
+    attempts: int
+    priority: str
+
+
+def measure_alone(
+    fn: Callable[[], None],
+    *,
+    duration_s: float,
+    min_runs: int,
+    min_time_s: float,
+    max_runs: int,
+    target_ci_rel: float,
+    warmup_runs: int,
+    attempts: int = ATTEMPTS,
+) -> AloneLoop:
+    """The unpaired twin of :func:`measure_paired`: one model's timed loop, same retry policy.
+
+    A loop during which others took more than :data:`MAX_CONTENTION` of the CPU is run again
+    after a short pause, up to ``attempts`` loops, each ahead of other work where allowed;
+    the least contended one is kept. Arguments are those of
+    :func:`hwfit.bench.method.timed_loop` (``warmup_runs`` goes into the statistics).
+    """
+    if attempts < 1:
+        raise ValueError(f"attempts must be >= 1, got {attempts}")
+    best: tuple[float, list[float], float] | None = None
+    attempt, priority = 0, "normal"
+    for attempt in range(1, attempts + 1):
+        if attempt > 1:
+            time.sleep(RETRY_WAIT_S)  # let a burst of other work pass
+        with ahead_of_others() as said:
+            probe = ContentionProbe().start()
+            samples, timed_s = timed_loop(
+                fn,
+                duration_s=duration_s,
+                min_runs=min_runs,
+                min_time_s=min_time_s,
+                max_runs=max_runs,
+                target_ci_rel=target_ci_rel,
+            )
+            contention = probe.stop()
+        priority = said
+        if best is None or contention < best[0]:
+            best = (contention, samples, timed_s)
+        if not contention > MAX_CONTENTION:  # NaN (unknown) is not retried
+            break
+    if best is None:
+        raise ValueError("no timed loop ran")
+    contention, samples, timed_s = best
+    stats = summarize(
+        samples, warmup_runs=warmup_runs, timed_s=timed_s, target_ci_rel=target_ci_rel
+    )
+    if contention > MAX_CONTENTION:
+        busy = f"busy machine: others took {contention:.0%} of the CPU in each of {attempt} loops"
+        stats = dataclasses.replace(stats, noise=(*stats.noise, busy))
+    return AloneLoop(stats, samples, contention, attempt, priority)

@@ -10,7 +10,6 @@ temporary folder, when the parent dies first (:mod:`hwfit.bench.lifecycle`).
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import json
 import math
@@ -26,19 +25,15 @@ from typing import Any
 import numpy as np
 import psutil
 
-from hwfit.bench.contention import ContentionProbe
 from hwfit.bench.jobs import EvalPaths, RowJob
 from hwfit.bench.lifecycle import die_with_parent
-from hwfit.bench.method import timed_loop, warm_up
-from hwfit.bench.paired import ATTEMPTS, MAX_CONTENTION, RETRY_WAIT_S
-from hwfit.bench.priority import ahead_of_others
+from hwfit.bench.method import warm_up
+from hwfit.bench.paired import measure_alone
 from hwfit.bench.spawn import PARENT_PID_ENV, TMP_PREFIX, error_to_dict
-from hwfit.bench.stats import summarize
 from hwfit.errors import HwfitError, InternalError
 from hwfit.models.artifact import ModelArtifact
 from hwfit.records import (
     BenchResult,
-    LatencyStats,
     ModelInfo,
     RowState,
     RunConfig,
@@ -97,7 +92,16 @@ def _measure(
         config.warmup_max_s if config.warmup_max_s is not None else 0.3 * config.duration_s
     )
     warmup_runs = warm_up(fn, warmup_max)
-    stats, contention, attempts, priority = _timed(fn, config, warmup_runs)
+    loop = measure_alone(
+        fn,
+        duration_s=config.duration_s,
+        min_runs=config.min_runs,
+        min_time_s=config.min_time_s,
+        max_runs=config.max_runs,
+        target_ci_rel=config.target_ci_rel,
+        warmup_runs=warmup_runs,
+    )
+    stats, contention = loop.stats, loop.contention
 
     executed = compiled.executed
     async_tp = None
@@ -134,54 +138,9 @@ def _measure(
         rss_model_mb=max(0, peak - rss_before) / 2**20,
         artifact_size_bytes=compiled.artifact_size_bytes,
         contention=None if math.isnan(contention) else contention,
-        attempts=attempts,
-        priority=priority,
+        attempts=loop.attempts,
+        priority=loop.priority,
     )
-
-
-def _timed(
-    fn: Callable[[], None], config: RunConfig, warmup_runs: int
-) -> tuple[LatencyStats, float, int, str]:
-    """The timed loop, run again (up to 3 loops) while others take the CPU; the quietest kept.
-
-    Each loop runs ahead of other work where the system allows it
-    (:func:`hwfit.bench.priority.ahead_of_others`).
-
-    Returns:
-        The kept loop's statistics (a "busy machine" noise flag when even it was contended),
-        the share of the CPU others took during it (NaN: unknown), the loops run, and the
-        priority they ran at.
-    """
-    best: tuple[float, list[float], float] | None = None
-    attempt = 0
-    for attempt in range(1, ATTEMPTS + 1):
-        if attempt > 1:
-            time.sleep(RETRY_WAIT_S)  # let a burst of other work pass
-        with ahead_of_others() as priority:
-            probe = ContentionProbe().start()
-            samples, timed_s = timed_loop(
-                fn,
-                duration_s=config.duration_s,
-                min_runs=config.min_runs,
-                min_time_s=config.min_time_s,
-                max_runs=config.max_runs,
-                target_ci_rel=config.target_ci_rel,
-            )
-            contention = probe.stop()
-        if best is None or contention < best[0]:
-            best = (contention, samples, timed_s)
-        if not contention > MAX_CONTENTION:  # NaN (unknown) is not retried
-            break
-    if best is None:
-        raise InternalError("No timed loop ran.")
-    contention, samples, timed_s = best
-    stats = summarize(
-        samples, warmup_runs=warmup_runs, timed_s=timed_s, target_ci_rel=config.target_ci_rel
-    )
-    if contention > MAX_CONTENTION:
-        busy = f"busy machine: others took {contention:.0%} of the CPU in each of {attempt} loops"
-        stats = dataclasses.replace(stats, noise=(*stats.noise, busy))
-    return stats, contention, attempt, priority
 
 
 def _evaluate(compiled: Any, batch: int, data: Path, out: Path) -> None:

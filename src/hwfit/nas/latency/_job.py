@@ -16,19 +16,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from pathlib import Path
 
 import numpy as np
 
-from hwfit.bench.contention import ContentionProbe
 from hwfit.bench.jobs import LatencyJob, LatencyJobResult
-from hwfit.bench.method import timed_loop, warm_up
-from hwfit.bench.paired import ATTEMPTS, MAX_CONTENTION, RETRY_WAIT_S, WINDOW_MS, measure_paired
-from hwfit.bench.priority import ahead_of_others
-from hwfit.bench.stats import quiet_latency, summarize
-from hwfit.errors import HwfitError, InternalError, first_line
-from hwfit.records import LatencyStats
+from hwfit.bench.method import warm_up
+from hwfit.bench.paired import WINDOW_MS, measure_alone, measure_paired
+from hwfit.bench.stats import quiet_latency
+from hwfit.errors import HwfitError, first_line
 from hwfit.runtimes.base import CompiledModel
 
 __all__ = ["SOURCE_KIND", "run_latency_job"]
@@ -142,48 +138,25 @@ def _measure(job: LatencyJob) -> LatencyJobResult:
 
 
 def _timed(compiled: CompiledModel, duration_s: float, warmup_runs: int) -> LatencyJobResult:
-    """The timed loop alone, run again (up to 3 loops) while others take the CPU.
-
-    Each loop runs ahead of other work where the system allows it
-    (:func:`hwfit.bench.priority.ahead_of_others`).
-    """
-    best: tuple[float, list[float], float] | None = None
-    attempt = 0
-    for attempt in range(1, ATTEMPTS + 1):
-        if attempt > 1:
-            time.sleep(RETRY_WAIT_S)  # let a burst of other work pass
-        with ahead_of_others() as priority:
-            probe = ContentionProbe().start()
-            samples, timed_s = timed_loop(
-                compiled.run,
-                duration_s=duration_s,
-                min_runs=10,
-                min_time_s=duration_s,  # the whole loop: the quiet windows need the time
-                max_runs=100_000,
-                target_ci_rel=_TARGET_CI_REL,
-            )
-            contention = probe.stop()
-        if best is None or contention < best[0]:
-            best = (contention, samples, timed_s)
-        if not contention > MAX_CONTENTION:  # NaN (unknown) is not retried
-            break
-    if best is None:
-        raise InternalError("No timed loop ran.")
-    contention, samples, timed_s = best
-    stats: LatencyStats = summarize(
-        samples, warmup_runs=warmup_runs, timed_s=timed_s, target_ci_rel=_TARGET_CI_REL
+    """The timed loop alone (:func:`hwfit.bench.paired.measure_alone`), for the whole duration."""
+    loop = measure_alone(
+        compiled.run,
+        duration_s=duration_s,
+        min_runs=10,
+        min_time_s=duration_s,  # the whole loop: the quiet windows need the time
+        max_runs=100_000,
+        target_ci_rel=_TARGET_CI_REL,
+        warmup_runs=warmup_runs,
     )
-    noise = stats.noise
-    if contention > MAX_CONTENTION:
-        noise = (*noise, f"busy machine: others took {contention:.0%} of the CPU")
+    stats, contention = loop.stats, loop.contention
     return LatencyJobResult(
         ok=True,
         p50_ms=stats.p50_ms,
         ci_rel=stats.ci_rel,
         runs=stats.n,
-        quiet_ms=quiet_latency(samples, window_ms=WINDOW_MS),
+        quiet_ms=quiet_latency(loop.samples, window_ms=WINDOW_MS),
         contention=None if math.isnan(contention) else contention,
-        attempts=attempt,
-        noise=noise,
-        priority=priority,
+        attempts=loop.attempts,
+        noise=stats.noise,
+        priority=loop.priority,
     )
