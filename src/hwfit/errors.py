@@ -6,6 +6,7 @@ Every error hwfit raises on purpose derives from :class:`HwfitError`::
     ├── UserError                 bad input; the message names the thing, ``hint`` says what to do
     │   ├── UnknownNameError      unknown model, runtime or precision name (with suggestions)
     │   ├── ModelSourceError      missing, unreadable or corrupt model file; bad factory
+    │   │   └── UntrustedModelError  a model file that runs code when loaded, not trusted
     │   ├── InputShapeError       shape missing, malformed, dynamic, or not accepted by the model
     │   ├── PluginUnavailableError  a runtime's package is not installed
     │   └── DatabaseError         the results database cannot be opened or written
@@ -28,6 +29,7 @@ __all__ = [
     "RuntimeFailure",
     "UnknownNameError",
     "UnsupportedModelError",
+    "UntrustedModelError",
     "UserError",
     "first_line",
 ]
@@ -77,6 +79,13 @@ class UnknownNameError(UserError):
 
 class ModelSourceError(UserError):
     """A model file or factory that cannot be found, read or built."""
+
+
+class UntrustedModelError(ModelSourceError):
+    """A model file that would run code when loaded (a pickle, TorchScript), not trusted.
+
+    The user allows it with ``--trust-model`` (API: ``trust_model=True``).
+    """
 
 
 class InputShapeError(UserError):

@@ -73,6 +73,7 @@ class ModelInfo:
     input: InputSpec
     params: int | None = None
     macs: int | None = None  # multiply-accumulates of one batch-1 forward pass
+    macs_note: str | None = None  # why ``macs`` is unknown, when it is
     weights: str | None = None
     path: str | None = None  # the file, for file sources
     batch_fixed: bool = False  # a file whose batch dimension is static (cannot be changed)

@@ -35,7 +35,7 @@ def test_declares_capabilities(name):
     cls = get_runtime(name)
     assert cls.name == name
     assert "fp32" in cls.precisions
-    assert cls.accepts <= {"torch", "onnx", "openvino"}
+    assert cls.accepts <= {"torch", "torchscript", "onnx", "openvino"}
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -73,7 +73,7 @@ def test_default_threads_are_read_back(name, small):
 @pytest.mark.parametrize("name", ALL)
 def test_skip_reason_for_unaccepted_model_kind(name):
     cls = get_runtime(name)
-    for kind in ("torch", "onnx", "openvino"):
+    for kind in ("torch", "torchscript", "onnx", "openvino"):
         reason = cls.skip_reason(kind, "fp32")
         assert (reason is None) == (kind in cls.accepts)
     assert cls.skip_reason("torch", "int3") is not None

@@ -1,6 +1,7 @@
 """Evaluation data on real files: image folders, .npz, preprocessing against timm, splits."""
 
 import dataclasses
+import io
 import json
 import tarfile
 import time
@@ -20,6 +21,7 @@ from hwfit.accuracy import (
     split,
 )
 from hwfit.accuracy import data as data_mod
+from hwfit.accuracy.data import skipped_text
 from hwfit.errors import InputShapeError, UserError
 from hwfit.models import load_model
 
@@ -160,24 +162,79 @@ def test_folder_errors(tmp_path, layout, match):
     assert e.value.hint
 
 
-def test_corrupt_and_truncated_images_are_named(tmp_path):
-    (tmp_path / "a").mkdir()
-    _picture(0).save(tmp_path / "a" / "good.jpg")
-    (tmp_path / "a" / "bad.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not a jpeg")
-    with pytest.raises(UserError, match=r"Cannot read image .*bad\.jpg") as e:
-        load_dataset(tmp_path, SMALL)
-    assert "corrupt" in (e.value.hint or "")
+def _truncated_jpeg(path: Path) -> None:
+    """A JPEG cut in half, as an interrupted download or copy leaves it."""
+    buffer = io.BytesIO()
+    _picture(99, (400, 300)).save(buffer, "JPEG", quality=95)
+    path.write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
 
-    (tmp_path / "a" / "bad.jpg").unlink()
-    whole = (tmp_path / "a" / "good.jpg").read_bytes()
-    big = tmp_path / "big.jpg"
-    _picture(1, (400, 300)).save(big, quality=95)
-    (tmp_path / "a" / "cut.jpg").write_bytes(big.read_bytes()[: len(big.read_bytes()) // 2])
-    assert whole
-    with pytest.raises(UserError, match=r"Cannot read image .*cut\.jpg"):
-        load_dataset(tmp_path / "a", SMALL)
+
+@pytest.fixture
+def folder_with_bad_files(tmp_path: Path) -> Path:
+    """2 classes of 5 good PNGs each, and 4 unreadable files PIL is asked to decode."""
+    root = tmp_path / "data"
+    for c, name in enumerate(["cat", "dog"]):
+        (root / name).mkdir(parents=True)
+        for i in range(5):
+            _picture(10 * c + i, (32, 32)).save(root / name / f"{i}.png")
+    _truncated_jpeg(root / "cat" / "2_cut.jpg")
+    (root / "cat" / "3_text.jpg").write_text("a text file named .jpg")
+    (root / "dog" / "0_empty.png").write_bytes(b"")
+    (root / "dog" / "9_html.jpeg").write_bytes(b"\xff\xd8\xff\xe0 <html>404 not found</html>")
+    return root
+
+
+BAD_FILES = ("cat/2_cut.jpg", "cat/3_text.jpg", "dog/0_empty.png", "dog/9_html.jpeg")
+
+
+def test_unreadable_images_are_skipped_and_named(folder_with_bad_files):
+    ds = load_dataset(folder_with_bad_files, SMALL)
+    assert ds.skipped == BAD_FILES  # folder order, relative to the dataset folder
+    assert len(ds) == 10
+    assert ds.y is not None
+    assert ds.y.tolist() == [0] * 5 + [1] * 5
+    good = sorted(folder_with_bad_files.glob("*/[0-9].png"))
+    expected = np.stack([SMALL.apply(_jpeg_roundtrip(p)) for p in good])
+    np.testing.assert_array_equal(ds.x, expected)  # the readable images, unchanged
+    assert count_samples(folder_with_bad_files) == 14  # counting decodes nothing
+    assert "4 skipped" in repr(ds)
+    calib, val = split(ds, 4, 6)
+    assert calib.skipped == val.skipped == BAD_FILES
+    assert skipped_text(ds.skipped) == (
+        "4 unreadable images (cat/2_cut.jpg, cat/3_text.jpg, dog/0_empty.png and 1 more)"
+    )
+
+
+def test_strict_data_fails_on_the_first_unreadable_image(folder_with_bad_files):
+    with pytest.raises(UserError) as e:
+        load_dataset(folder_with_bad_files, SMALL, strict=True)
+    assert e.value.message.startswith("Cannot read image ")
+    assert e.value.message.count("2_cut.jpg") == 1
+    assert "\n" not in e.value.message
+    assert "--strict-data" in (e.value.hint or "")
     with pytest.raises(UserError, match="Cannot read image"):
-        load_image(tmp_path / "nope.png")
+        load_image(folder_with_bad_files / "nope.png")
+
+
+def test_limit_replaces_an_unreadable_image_with_the_next_readable_one(folder_with_bad_files):
+    every = load_dataset(folder_with_bad_files, SMALL)
+    ds = load_dataset(folder_with_bad_files, SMALL, limit=8, seed=1)
+    assert len(ds) == 8  # as asked, though some chosen files were unreadable
+    assert ds.skipped
+    assert set(ds.skipped) <= set(BAD_FILES)
+    for row in ds.x:  # each sample is one of the readable images
+        assert any(np.array_equal(row, good) for good in every.x)
+    assert len(load_dataset(folder_with_bad_files, SMALL, limit=100)) == 10
+
+
+def test_a_folder_of_only_unreadable_images_is_the_no_images_error(tmp_path):
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        _truncated_jpeg(tmp_path / name / "x.jpg")
+    with pytest.raises(UserError, match=r"has no images: all 2 image files are unreadable") as e:
+        load_dataset(tmp_path, SMALL)
+    assert "a/x.jpg, b/x.jpg" in e.value.message
+    assert e.value.hint
 
 
 def test_many_images_decode_in_threads_with_the_same_result(tmp_path, monkeypatch):
@@ -433,17 +490,103 @@ def test_preprocess_for_other_input_size_and_non_timm_models(onnx_file):
     assert (small.input_size, small.crop_pct, small.resize) == ((3, 128, 128), 0.95, 134)
     assert small.mean == (0.5, 0.5, 0.5)
 
+    assert small.source == "timm config"
+
+    # an ONNX file carries no preprocessing: derived from its input size, ImageNet mean/std
     onnx = preprocess_for(load_model(str(onnx_file)))
     assert onnx.input_size == (3, 160, 160)
-    assert (onnx.crop_pct, onnx.resize, onnx.interpolation) == (0.875, 182, "bilinear")
+    assert (onnx.crop_pct, onnx.resize, onnx.interpolation) == (1.0, 160, "bilinear")
     assert onnx.mean == (0.485, 0.456, 0.406)
     assert onnx.std == (0.229, 0.224, 0.225)
+    assert onnx.source == "the model's input size"
 
     tv = preprocess_for(load_model("torchvision:resnet18"))
     assert (tv.input_size, tv.resize, tv.interpolation) == ((3, 224, 224), 256, "bilinear")
+    assert tv.source == "torchvision weights"
 
     with pytest.raises(InputShapeError, match="image data needs"):
         preprocess_for(load_model("timm:test_resnet"), (1, 1000))
+
+
+def test_preprocess_from_the_input_size_keeps_matching_images_as_they_are(factory_module, ir_file):
+    pre = preprocess_for(load_model(f"{factory_module}:small_cnn", input_shape="1x3x32x32"))
+    assert (pre.input_size, pre.resize, pre.crop_pct) == ((3, 32, 32), 32, 1.0)
+    assert pre.source == "the model's input size"
+    ir = preprocess_for(load_model(str(ir_file)))
+    assert (ir.input_size, ir.resize, ir.crop_pct, ir.source) == (
+        (3, 160, 160),
+        160,
+        1.0,
+        "the model's input size",
+    )
+    mean, std = np.array(pre.mean)[:, None, None], np.array(pre.std)[:, None, None]
+
+    same = _picture(3, (32, 32))
+    pixels = np.asarray(same, dtype=np.float32).transpose(2, 0, 1) / 255.0
+    np.testing.assert_allclose(pre.apply(same), (pixels - mean) / std, rtol=0, atol=1e-6)
+
+    # a 64x48 image: the shorter side to 32 (48 -> 32, 64 -> 42), then the center 32x32
+    wide = _picture(4, (64, 48))
+    shrunk = np.asarray(wide.resize((42, 32), Image.Resampling.BILINEAR), dtype=np.float32)
+    crop = shrunk[:, 5:37].transpose(2, 0, 1) / 255.0
+    np.testing.assert_allclose(pre.apply(wide), (crop - mean) / std, rtol=0, atol=1e-6)
+
+
+def test_preprocess_source_survives_overrides_and_json():
+    base = Preprocess.create((3, 32, 32), crop_pct=1.0, source="the model's input size")
+    mine = base.with_options("mean=0.5;std=0.5")
+    assert mine.source == "--preprocess over the model's input size"
+    assert Preprocess.from_dict(json.loads(json.dumps(mine.to_dict()))).source == mine.source
+    assert mine.to_dict()["source"] == mine.source
+    old = {k: v for k, v in base.to_dict().items() if k != "source"}  # an older manifest
+    assert Preprocess.from_dict(old) == base
+    assert Preprocess.from_dict(old).source == ""
+    assert base.describe() == (
+        "resize 32 (shorter side, bilinear; none for 32x32 images), center crop 32, "
+        "mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225) (ImageNet defaults) "
+        "- from the model's input size"
+    )
+    assert mine.describe().endswith(
+        "mean (0.5, 0.5, 0.5), std (0.5, 0.5, 0.5) - from --preprocess over the model's input size"
+    )
+
+
+# --- fewer than two classes ------------------------------------------------------------------
+
+
+def test_one_class_folder_is_refused_with_a_hint(tmp_path):
+    (tmp_path / "only").mkdir()
+    for i in range(3):
+        _picture(i).save(tmp_path / "only" / f"{i}.png")
+    for call in (lambda: load_dataset(tmp_path, SMALL), lambda: count_samples(tmp_path)):
+        with pytest.raises(UserError, match=r"has one class \('only'\); .*at least 2") as e:
+            call()
+        assert "\n" not in e.value.message
+        assert "directly in the folder" in (e.value.hint or "")
+    # the same images, flat: unlabelled data (fidelity only) still loads
+    flat = load_dataset(tmp_path / "only", SMALL)
+    assert flat.y is None
+    assert len(flat) == 3
+
+
+def test_one_readable_class_left_after_skipping_is_refused(tmp_path):
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+    for i in range(3):
+        _picture(i).save(tmp_path / "a" / f"{i}.png")
+        (tmp_path / "b" / f"{i}.jpg").write_text("not an image")
+    with pytest.raises(UserError, match=r"of one class only \('a'\) after skipping 3 unread"):
+        load_dataset(tmp_path, SMALL)
+
+
+def test_one_class_npz_is_refused_and_unlabelled_npz_loads(tmp_path):
+    path = tmp_path / "d.npz"
+    x = np.zeros((4, 3, 32, 32), np.float32)
+    np.savez(path, x=x, y=np.full(4, 7))
+    with pytest.raises(UserError, match=r"hold one class \(7\); accuracy needs .* at least 2"):
+        load_dataset(path, SMALL)
+    np.savez(path, x=x)
+    assert load_dataset(path, SMALL).y is None
 
 
 # --- the real CIFAR-10 test set --------------------------------------------------------------

@@ -352,3 +352,109 @@ def test_history_query_rejects_bad_values() -> None:
         HistoryQuery(state="done")  # type: ignore[arg-type]
     with pytest.raises(UserError, match="at least 1"):
         HistoryQuery(limit=0)
+
+
+def test_store_concurrent_first_use_of_new_sqlite_file_all_succeed(tmp_path: Path) -> None:
+    from db_openers import open_at_once
+
+    urls = [f"sqlite:///{tmp_path / f'new-{i}.db'}" for i in range(4)]
+
+    failures = open_at_once(urls, processes=4)
+
+    errors = [error for round_errors in failures.values() for error in round_errors]
+    assert (sorted(failures), errors) == (list(range(4)), []), "\n".join(errors)
+    for url in urls:
+        with ResultStore(url) as store:
+            assert store.count() == 4
+            assert [fp for fp, _ in store.machines()] == ["fp-shared"]
+
+
+def test_store_check_writable_leaves_nothing_behind(tmp_path: Path) -> None:
+    path = tmp_path / "results.db"
+    with ResultStore(str(path), writable=True) as store:
+        store.check_writable()
+        with store.session_scope() as session:
+            counts = {
+                table: session.execute(text(f"SELECT count(*) FROM {table}")).scalar()
+                for table in ("machines", "results", "latency_cache", "latency_reference")
+            }
+    assert counts == dict.fromkeys(counts, 0)
+
+
+@pytest.mark.parametrize("how", ["mode=ro", "immutable=1"])
+def test_store_read_only_sqlite_opens_for_reading_but_not_writing(tmp_path: Path, how) -> None:
+    path = tmp_path / "results.db"
+    with ResultStore(str(path)) as store:
+        store.save(_full_result())
+    url = f"sqlite:///file:{path}?{how}&uri=true"
+
+    with ResultStore(url) as reader:  # history and export still work
+        assert reader.count() == 1
+    with pytest.raises(DatabaseError) as info:
+        ResultStore(url, writable=True)
+
+    assert info.value.message == (
+        f"Cannot write to the database {url!r}: attempt to write a readonly database."
+    )
+    assert "--no-save" in (info.value.hint or "")
+
+
+def test_store_locked_by_another_process_says_so(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "results.db"
+    url = f"sqlite:///{path}?timeout=0.1"
+    with ResultStore(url) as store:
+        other = sqlite3.connect(path, isolation_level=None)
+        try:
+            other.execute("BEGIN EXCLUSIVE")
+            with pytest.raises(DatabaseError) as info:
+                store.save(_full_result())
+        finally:
+            other.close()
+        store.save(_full_result())  # the lock is gone: writing works again
+        assert store.count() == 1
+
+    assert info.value.message.endswith(": database is locked.")
+    assert (info.value.hint or "").startswith("Another process holds a write lock")
+
+
+def test_store_file_that_is_not_sqlite_is_named_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "notes.db"
+    path.write_text("these are my notes, not a database\n" * 40)
+
+    with pytest.raises(DatabaseError) as info:
+        ResultStore(str(path))
+
+    assert info.value.message == (
+        f"Cannot open the database 'sqlite:///{path}': file is not a database."
+    )
+    assert (info.value.hint or "").startswith("It is not an SQLite database")
+    assert path.read_text().startswith("these are my notes")
+
+
+@pytest.mark.parametrize(
+    ("url", "hint"),
+    [
+        ("postgresql+asyncpg://u:pw@h/db", "hwfit uses synchronous drivers"),
+        ("sqlite+aiosqlite:///x.db", "hwfit uses synchronous drivers"),
+        ("mysql+mysqlconnector://u:pw@h/db", "pip install mysql-connector-python"),
+        ("oracle+cx_oracle://u:pw@h/db", "pip install oracledb and use an oracle+oracledb://"),
+    ],
+    ids=["asyncpg", "aiosqlite", "mysqlconnector", "cx_oracle"],
+)
+def test_store_driver_hints(url: str, hint: str) -> None:
+    import importlib.util
+
+    module = {"mysqlconnector": "mysql.connector", "cx_oracle": "cx_Oracle"}.get(
+        url.split("+", 1)[1].split(":", 1)[0]
+    )
+    if module is not None and importlib.util.find_spec(module.split(".")[0]) is not None:
+        pytest.skip(f"{module} is installed here")
+
+    with pytest.raises(DatabaseError) as info:
+        ResultStore(url)
+
+    assert (info.value.hint or "").startswith(hint), info.value.hint
+    assert "pw" not in str(info.value)
+    assert "\n" not in str(info.value)

@@ -365,3 +365,139 @@ def test_missing_file_machine_label_on_hwfit_file_and_unwritable_export(
         import_results(target_store, path, machine_label="x")
     with pytest.raises(UserError, match="does not exist"):
         export_results(source_store, tmp_path / "no" / "such" / "folder.json")
+
+
+def _exported_with(source_store, tmp_path: Path, index: int, change) -> Path:
+    """An export of ``source_store`` whose result ``index`` is edited by ``change(record)``."""
+    path = tmp_path / "edited.json"
+    export_results(source_store, path)
+    document = json.loads(path.read_text())
+    change(document["results"][index])
+    path.write_text(json.dumps(document))
+    return path
+
+
+def _set(field: str, value):
+    """An edit that sets the dotted ``field`` of a record to ``value``."""
+
+    def change(record: dict) -> None:
+        *outer, last = field.split(".")
+        for key in outer:
+            record = record[key]
+        record[last] = value
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "message", "hint"),
+    [
+        (
+            _set("model.path", "../evil.pt2"),
+            "'edited.json': result 1, model.path: '../evil.pt2' is a relative path.",
+            "resolved",
+        ),
+        (
+            _set("model.path", "/models/../../etc/evil.pt2"),
+            "'edited.json': result 1, model.path: '/models/../../etc/evil.pt2' holds a '..' or",
+            "resolved",
+        ),
+        (
+            _set("model.weights", "C:\\models\\..\\evil.pth"),
+            "'edited.json': result 1, model.weights: 'C:\\\\models\\\\..\\\\evil.pth' holds a",
+            "resolved",
+        ),
+        (
+            _set("model.weights", "weights/w.pth"),
+            "'edited.json': result 1, model.weights: 'weights/w.pth' is a relative path.",
+            "resolved",
+        ),
+        (
+            _set("config.runtime", "onnxrt"),
+            "'edited.json': result 1, config.runtime: unknown runtime 'onnxrt'. Did you mean "
+            "'onnxruntime'",
+            "Known: onnxruntime, onnxruntime-cuda, onnxruntime-tensorrt, openvino,",
+        ),
+        (
+            _set("config.precision", "int9"),
+            "'edited.json': result 1, config.precision: unknown precision 'int9'. Did you mean "
+            "'int8'",
+            "Known: bf16, fp16, fp32, int8, int8-dynamic, int8-mixed.",
+        ),
+        (
+            _set("model.kind", "pickle"),
+            "'edited.json': result 1, model.kind: unknown model kind 'pickle'.",
+            "Known: onnx, openvino, torch.",
+        ),
+        (
+            _set("model.source", "timm:resnet18\x1b]0;owned\x07"),
+            "'edited.json': result 1, model.source: 'timm:resnet18\\x1b]0;owned\\x07' holds a "
+            "control character.",
+            "no control characters",
+        ),
+        (
+            _set("executed.details.k", "\x1b[2J"),
+            "'edited.json': result 1, executed.details.k: '\\x1b[2J' holds a control character.",
+            "no control characters",
+        ),
+    ],
+    ids=[
+        "relative-dotdot-path",
+        "absolute-dotdot-path",
+        "windows-dotdot-weights",
+        "relative-weights",
+        "unknown-runtime",
+        "unknown-precision",
+        "unknown-kind",
+        "escape-in-source",
+        "escape-in-details",
+    ],
+)
+def test_import_refuses_values_hwfit_never_writes(
+    source_store, target_store, tmp_path, change, message, hint
+):
+    path = _exported_with(source_store, tmp_path, 1, change)
+
+    with pytest.raises(UserError) as info:
+        import_results(target_store, path)
+
+    assert info.value.message.startswith(message), info.value.message
+    assert hint in info.value.hint
+    assert "\n" not in str(info.value)
+    assert target_store.count() == 0  # nothing of the file is stored
+
+
+def test_import_refuses_a_control_character_in_a_machine(source_store, target_store, tmp_path):
+    path = tmp_path / "machines.json"
+    export_results(source_store, path)
+    document = json.loads(path.read_text())
+    document["machines"]["fp-a"]["cpu"]["brand"] = "Evil\x1b[31m CPU"
+    path.write_text(json.dumps(document))
+
+    with pytest.raises(UserError, match=r"machine 'fp-a', profile.cpu.brand: 'Evil\\x1b"):
+        import_results(target_store, path)
+    assert target_store.count() == 0
+
+
+def test_import_keeps_paths_and_names_hwfit_writes(source_store, target_store, tmp_path):
+    changes = [
+        _set("model.path", "/data/models/m.onnx"),
+        _set("model.weights", "C:\\Users\\me\\w.pth"),  # measured on a Windows machine
+        _set("model.source", "../models/m.onnx"),  # the spec as typed: relative is fine
+        _set("config.runtime", "onnxruntime-tensorrt"),
+        _set("config.precision", "int8-mixed"),
+        _set("reason", "line one\nline two\tand a tab"),
+    ]
+
+    def change(record: dict) -> None:
+        for one in changes:
+            one(record)
+
+    path = _exported_with(source_store, tmp_path, 1, change)
+
+    summary = import_results(target_store, path)
+
+    assert summary.added == 4
+    (row,) = target_store.query(HistoryQuery(runtime="onnxruntime-tensorrt"))
+    assert (row.model.path, row.model.weights) == ("/data/models/m.onnx", "C:\\Users\\me\\w.pth")
+    assert (row.model.source, row.config.precision) == ("../models/m.onnx", "int8-mixed")

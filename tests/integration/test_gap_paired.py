@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 import hwfit
 from hwfit.analysis.gap import GapStep, _paired_step, side_of
 
 
-def _rows():
+@pytest.fixture(scope="module")
+def rows():
+    """Two real rows of this machine (torch and ONNX Runtime), measured once for both tests."""
     report = hwfit.bench(
         "timm:test_resnet",
         runtimes=["torch", "onnxruntime"],
@@ -21,8 +25,8 @@ def _rows():
     return report.fingerprint, rows["torch"], rows["onnxruntime"]
 
 
-def test_a_step_of_two_sides_of_this_machine_gets_a_paired_gap():
-    fingerprint, slow, fast = _rows()
+def test_a_step_of_two_sides_of_this_machine_gets_a_paired_gap(rows):
+    fingerprint, slow, fast = rows
     # A stand-in for the GPU side: any second configuration of this machine is paired the same.
     step = GapStep("defaults", side_of(slow, "measured here", "here"), side_of(fast, "x", "here"))
     paired = _paired_step(step, fingerprint, timeout_s=300, duration_s=1.0)
@@ -33,8 +37,8 @@ def test_a_step_of_two_sides_of_this_machine_gets_a_paired_gap():
     assert "row" not in paired.to_dict()["cpu"]
 
 
-def test_a_side_from_another_machine_is_not_paired_and_says_so():
-    fingerprint, slow, fast = _rows()
+def test_a_side_from_another_machine_is_not_paired_and_says_so(rows):
+    fingerprint, slow, fast = rows
     elsewhere = dataclasses.replace(fast, fingerprint="another-machine")
     step = GapStep("best", side_of(slow, "measured here", "here"), side_of(elsewhere, "db", "gpu"))
     unpaired = _paired_step(step, fingerprint, timeout_s=300, duration_s=1.0)

@@ -46,6 +46,7 @@ def _latencies(db: Path) -> dict[str, float | None]:
         return {r.arch_key: None if math.isnan(r.p50_ms) else r.p50_ms for r in store.latencies()}
 
 
+@pytest.mark.slow  # ~1.5 min: every phase once; tests/cli/test_search_cli.py runs the early ones
 @pytest.mark.timeout(900)
 def test_tiny_search_end_to_end(tmp_path: Path) -> None:
     phases: list[str] = []
@@ -126,6 +127,7 @@ _KILLED_RUN = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # ~1.5 min; the Ctrl-C test in tests/cli covers what is kept and the hint
 @pytest.mark.timeout(900)
 def test_search_resumes_after_kill(tmp_path: Path) -> None:
 
@@ -178,6 +180,7 @@ def test_search_resumes_after_kill(tmp_path: Path) -> None:
     assert (out / "search.html").exists()
 
 
+@pytest.mark.slow  # two searches at once: ~5 min on 2 cores, each retrying the other's contention
 @pytest.mark.timeout(900)
 def test_two_workers_share_one_study(tmp_path: Path) -> None:
     """Two processes, one storage URL: one study of plan.trials trials, not one each."""

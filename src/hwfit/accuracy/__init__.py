@@ -13,6 +13,7 @@ from hwfit.accuracy.data import (
     load_dataset,
     load_image,
     preprocess_for,
+    skipped_text,
     split,
 )
 from hwfit.accuracy.guard import AccuracyBudget, BudgetCheck
@@ -29,6 +30,7 @@ __all__ = [
     "load_dataset",
     "load_image",
     "preprocess_for",
+    "skipped_text",
     "split",
     "topk_accuracy",
 ]

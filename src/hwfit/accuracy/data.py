@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import logging
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -32,12 +33,16 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "Dataset",
     "Preprocess",
+    "check_dataset_path",
     "count_samples",
     "load_dataset",
     "load_image",
     "preprocess_for",
+    "skipped_text",
     "split",
 ]
+
+logger = logging.getLogger(__name__)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -51,8 +56,20 @@ OPTIONS_HELP = (
     '"mean=0.5,0.5,0.5;std=0.5,0.5,0.5;crop_pct=1.0". Keys: ' + ", ".join(OPTION_KEYS) + "."
 )
 _PARALLEL_MIN = 32  # decode in threads from this many images on (PIL releases the GIL)
+_SHOWN_SKIPPED = 3  # file names a one-line "skipped" message lists before "... and N more"
+_ONE_CLASS_HINT = (
+    "Put each class's images in its own sub-folder (at least 2 classes); for optimize, images "
+    "directly in the folder (no sub-folders) are unlabelled data, checked against the FP32 "
+    "reference instead."
+)
+#: Where a preprocessing came from (``Preprocess.source``); user overrides are "--preprocess".
+SOURCE_TIMM = "timm config"
+SOURCE_TORCHVISION = "torchvision weights"
+SOURCE_INPUT_SIZE = "the model's input size"
+SOURCE_USER = "--preprocess"
 
 _T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +98,9 @@ class Preprocess:
         mean: Per-channel mean subtracted after scaling to [0, 1].
         std: Per-channel standard deviation divided by after subtracting the mean.
         crop_mode: ``center``, ``squash`` or ``border`` (see above).
+        source: Where the settings came from: ``timm config``, ``torchvision weights``,
+            ``the model's input size`` (the model carries no config), with ``--preprocess``
+            when the user overrode some (empty when unknown). Not part of the transform.
 
     Example:
         >>> p = Preprocess.create((3, 224, 224))
@@ -97,6 +117,7 @@ class Preprocess:
     mean: tuple[float, ...] = IMAGENET_MEAN
     std: tuple[float, ...] = IMAGENET_STD
     crop_mode: str = "center"
+    source: str = dataclasses.field(default="", compare=False)
 
     def __post_init__(self) -> None:
         size = tuple(self.input_size)
@@ -136,6 +157,7 @@ class Preprocess:
         object.__setattr__(self, "std", tuple(float(v) for v in self.std))
         object.__setattr__(self, "crop_pct", float(self.crop_pct))
         object.__setattr__(self, "resize", int(self.resize))
+        object.__setattr__(self, "source", str(self.source))
 
     @classmethod
     def create(
@@ -148,6 +170,7 @@ class Preprocess:
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
         crop_mode: str = "center",
+        source: str = "",
     ) -> Preprocess:
         """Build a preprocessing, deriving ``resize`` from ``crop_pct`` (or the reverse).
 
@@ -159,6 +182,7 @@ class Preprocess:
             mean: Per-channel mean; ImageNet's by default (their average for one channel).
             std: Per-channel std; ImageNet's by default (their average for one channel).
             crop_mode: ``center``, ``squash`` or ``border``.
+            source: Where the settings came from (see the class docstring).
 
         Raises:
             UserError: A value out of range; InputShapeError for a shape images cannot make.
@@ -186,6 +210,7 @@ class Preprocess:
             mean=tuple(mean) if mean is not None else _default_stat(IMAGENET_MEAN, channels),
             std=tuple(std) if std is not None else _default_stat(IMAGENET_STD, channels),
             crop_mode=crop_mode,
+            source=source,
         )
 
     @classmethod
@@ -205,7 +230,8 @@ class Preprocess:
         Keys: ``mean`` and ``std`` (comma-separated, one number per channel, or one number for
         all), ``crop_pct`` (float; ``resize`` follows), ``resize`` (int; ``crop_pct`` follows),
         ``interpolation`` and ``crop_mode``. Giving both ``crop_pct`` and ``resize`` is an error
-        unless they agree. An empty text changes nothing.
+        unless they agree. An empty text changes nothing; otherwise ``source`` says that the
+        user's ``--preprocess`` overrode the settings of the former source.
 
         Raises:
             UserError: Unknown key (with suggestions), malformed or out-of-range value.
@@ -261,6 +287,7 @@ class Preprocess:
             changes.update(resize=resize, crop_pct=height / resize)
         elif crop_pct is not None:
             changes.update(resize=math.floor(height / crop_pct), crop_pct=crop_pct)
+        changes["source"] = f"{SOURCE_USER} over {self.source}" if self.source else SOURCE_USER
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -281,7 +308,45 @@ class Preprocess:
             "mean": list(self.mean),
             "std": list(self.std),
             "crop_mode": self.crop_mode,
+            "source": self.source,
         }
+
+    def describe(self) -> str:
+        """Say in one line what the preprocessing does and where it came from.
+
+        Example:
+            >>> p = Preprocess.create((3, 32, 32), crop_pct=1.0, source=SOURCE_INPUT_SIZE)
+            >>> print(p.describe())  # doctest: +NORMALIZE_WHITESPACE
+            resize 32 (shorter side, bilinear; none for 32x32 images), center crop 32,
+            mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225) (ImageNet defaults)
+            - from the model's input size
+            >>> p = Preprocess.create((1, 224, 160), mean=(0.5,), std=(0.5,), crop_mode="border")
+            >>> p.describe()
+            'resize 256 (longer side, bilinear), pad to 224x160, mean (0.5), std (0.5)'
+        """
+        channels, height, width = self.input_size
+        crop = f"{height}" if height == width else f"{height}x{width}"
+        if self.crop_mode == "squash":
+            wide = self.resize if height == width else max(1, round(self.resize * width / height))
+            steps = (
+                f"resize {self.resize}x{wide} (squash, {self.interpolation}), center crop {crop}"
+            )
+        elif self.crop_mode == "border":
+            steps = f"resize {self.resize} (longer side, {self.interpolation}), pad to {crop}"
+        else:
+            untouched = f"; none for {height}x{width} images" if self.resize == height else ""
+            steps = (
+                f"resize {self.resize} (shorter side, {self.interpolation}{untouched}), "
+                f"center crop {crop}"
+            )
+        imagenet = self.mean == _default_stat(IMAGENET_MEAN, channels) and (
+            self.std == _default_stat(IMAGENET_STD, channels)
+        )
+        text = f"{steps}, mean {_numbers(self.mean)}, std {_numbers(self.std)}"
+        if imagenet:  # the model's own config may name ImageNet's too: not a default then
+            derived = self.source in ("", SOURCE_INPUT_SIZE)
+            text += " (ImageNet defaults)" if derived else " (ImageNet's)"
+        return f"{text} - from {self.source}" if self.source else text
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Preprocess:
@@ -309,6 +374,7 @@ class Preprocess:
                 mean=tuple(float(v) for v in data.get("mean", IMAGENET_MEAN)),
                 std=tuple(float(v) for v in data.get("std", IMAGENET_STD)),
                 crop_mode=str(data.get("crop_mode", "center")),
+                source=str(data.get("source", "")),
             )
         except (TypeError, ValueError) as exc:
             raise UserError(
@@ -371,12 +437,15 @@ class Dataset:
         y: Class indices ``(N,)`` int64, or None for unlabelled data.
         classes: Class names by index (image-folder names), or ``()`` when unknown.
         source: Where the data came from (the path given).
+        skipped: Image files of the source that could not be decoded and were left out
+            (paths relative to the folder, in folder order); subsets keep the list.
     """
 
     x: npt.NDArray[np.float32]
     y: npt.NDArray[np.int64] | None
     classes: tuple[str, ...] = ()
     source: str = ""
+    skipped: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.x.ndim != 4 or self.x.dtype != np.float32:
@@ -395,7 +464,10 @@ class Dataset:
 
     def __repr__(self) -> str:
         labels = "unlabelled" if self.y is None else f"{len(self.classes) or '?'} classes"
-        return f"Dataset({len(self)} x {self.x.shape[1:]}, {labels}, source={self.source!r})"
+        skipped = f", {len(self.skipped)} skipped" if self.skipped else ""
+        return (
+            f"Dataset({len(self)} x {self.x.shape[1:]}, {labels}{skipped}, source={self.source!r})"
+        )
 
     @property
     def labelled(self) -> bool:
@@ -406,15 +478,21 @@ class Dataset:
         """Return the samples at ``indices`` (in that order) as a new dataset."""
         idx = np.asarray(indices, dtype=np.int64)
         y = None if self.y is None else self.y[idx]
-        return Dataset(x=self.x[idx], y=y, classes=self.classes, source=self.source)
+        return Dataset(
+            x=self.x[idx], y=y, classes=self.classes, source=self.source, skipped=self.skipped
+        )
 
 
 def preprocess_for(model: ModelArtifact, input_shape: Sequence[int] | None = None) -> Preprocess:
-    """Return the preprocessing a model expects, from the model's own config.
+    """Return the preprocessing a model expects, from the model's own config when it has one.
 
     timm models (and factory models that carry timm's ``pretrained_cfg``) use
     ``timm.data.resolve_data_config``; torchvision models use their default weights'
-    transforms; anything else gets ImageNet defaults (mean/std, crop_pct 0.875, bilinear).
+    transforms. A model without such a config (ONNX, OpenVINO IR, a ``module:factory``, a
+    torchvision architecture without published weights) gets defaults derived from its input
+    size: the shorter side resized to the input size and center-cropped (crop_pct 1.0), so an
+    image that already has the input size is used as it is (a 32x32 CIFAR model sees its 32x32
+    pixels unchanged), normalised with ImageNet's mean and std. ``source`` says which applied.
 
     Args:
         model: The loaded model.
@@ -440,7 +518,7 @@ def preprocess_for(model: ModelArtifact, input_shape: Sequence[int] | None = Non
         found = _from_torchvision(source.removeprefix("torchvision:"), size)
         if found is not None:
             return found
-    return Preprocess.create(size)
+    return Preprocess.create(size, crop_pct=1.0, source=SOURCE_INPUT_SIZE)
 
 
 def load_dataset(
@@ -449,6 +527,7 @@ def load_dataset(
     *,
     limit: int | None = None,
     seed: int = 0,
+    strict: bool = False,
 ) -> Dataset:
     """Load an image folder or a ``.npz`` file as preprocessed model inputs.
 
@@ -459,29 +538,36 @@ def load_dataset(
       already preprocessed and must be ``(N, C, H, W)`` equal to the model input; uint8 ``x``
       (``N, H, W, C`` or ``N, C, H, W``) is raw images and is preprocessed like image files.
 
-    Image files are .jpg, .jpeg, .png, .bmp or .webp (any case). The whole result lives in memory;
-    use ``limit`` for big sets.
+    Image files are .jpg, .jpeg, .png, .bmp or .webp (any case). A file PIL cannot decode (corrupt,
+    truncated, not an image) is left out and named in ``Dataset.skipped``; with ``strict`` it is
+    an error instead. Labelled data needs at least two classes (accuracy on one class says
+    nothing); a flat folder, or a ``.npz`` without ``y``, is unlabelled. The whole result lives
+    in memory; use ``limit`` for big sets.
 
     Args:
         path: The folder or ``.npz`` file.
         preprocess: How to turn images into inputs (see :func:`preprocess_for`).
         limit: Keep only this many samples: a seeded random subset, in proportion to the class
-            sizes when labelled. Only the chosen images are read.
+            sizes when labelled. Only the chosen images are read; an unreadable one is
+            replaced by the next of the same seeded order, so ``limit`` samples are kept while
+            the folder has them.
         seed: Seed of that subset.
+        strict: Fail on the first unreadable image instead of skipping it.
 
     Returns:
         The dataset, samples in folder (or file) order.
 
     Raises:
-        UserError: Missing path, no images, empty class folders, a corrupt image (named), a
-            ``.npz`` without ``x`` or with labels of the wrong length.
+        UserError: Missing path, no (readable) images, empty class folders, fewer than two
+            classes, an unreadable image with ``strict`` (named), a ``.npz`` without ``x`` or
+            with labels of the wrong length.
         InputShapeError: Preprocessed ``.npz`` inputs that do not match the model input.
     """
     if limit is not None and limit <= 0:
         raise UserError(f"limit must be a positive number of samples, got {limit}.")
-    where = _check_path(path)
+    where = check_dataset_path(path)
     if where.is_dir():
-        return _load_folder(where, preprocess, limit, seed)
+        return _load_folder(where, preprocess, limit, seed, strict)
     return _load_npz(where, preprocess, limit, seed)
 
 
@@ -510,7 +596,7 @@ def count_samples(path: str | os.PathLike[str]) -> int:
     Raises:
         UserError: The same problems :func:`load_dataset` reports about the path and layout.
     """
-    where = _check_path(path)
+    where = check_dataset_path(path)
     if where.is_dir():
         return len(_scan_folder(where)[0])
     shape = _npz_shape(where, "x")
@@ -563,8 +649,14 @@ def split(
 # --- loading -------------------------------------------------------------------------------
 
 
-def _check_path(path: str | os.PathLike[str]) -> Path:
-    """Return the dataset path when it is an existing folder or ``.npz`` file."""
+def check_dataset_path(path: str | os.PathLike[str]) -> Path:
+    """Return the dataset path when it is an existing folder or ``.npz`` file.
+
+    Commands call it before anything slow (loading the model), so a mistyped path fails at once.
+
+    Raises:
+        UserError: The path is missing, or neither a folder nor a ``.npz`` file.
+    """
     where = Path(path)
     if not where.exists():
         raise UserError(
@@ -616,6 +708,12 @@ def _scan_folder(
                 hint="Each sub-folder is one class and needs at least one .jpg/.jpeg/.png/.bmp/"
                 ".webp image; remove the empty ones (that renumbers the classes).",
             )
+        if len(per_class) < 2:
+            raise UserError(
+                f"Dataset folder {str(folder)!r} has one class ({next(iter(per_class))!r}); "
+                "accuracy needs labelled images of at least 2 classes.",
+                hint=_ONE_CLASS_HINT,
+            )
         files = [f for files in per_class.values() for f in files]
         labels = np.concatenate(
             [np.full(len(fs), i, dtype=np.int64) for i, fs in enumerate(per_class.values())]
@@ -636,16 +734,65 @@ def _scan_folder(
     return files, None, ()
 
 
-def _load_folder(folder: Path, preprocess: Preprocess, limit: int | None, seed: int) -> Dataset:
+def _load_folder(
+    folder: Path, preprocess: Preprocess, limit: int | None, seed: int, strict: bool
+) -> Dataset:
     files, y, classes = _scan_folder(folder)
-    chosen = _choose(len(files), y, limit, seed)
-    paths = [files[i] for i in chosen]
-    x = _map(lambda p: preprocess.apply(load_image(p)), paths)
+    n = len(files)
+    want = n if limit is None else min(limit, n)
+    order = np.arange(n, dtype=np.int64) if want == n else _sample_order(n, y, seed)
+
+    def decode(i: int) -> npt.NDArray[np.float32] | str:
+        """Sample ``i`` as a model input, or why it cannot be read."""
+        try:
+            return preprocess.apply(load_image(files[i]))
+        except Exception as exc:  # any undecodable file is skipped (or, strict, reported)
+            cause = exc.__cause__ if isinstance(exc, UserError) and exc.__cause__ else exc
+            return first_line(cause, 300)
+
+    kept: dict[int, npt.NDArray[np.float32]] = {}
+    bad: dict[int, str] = {}
+    start = 0
+    while len(kept) < want and start < n:  # draw replacements for skipped images
+        chunk = order[start : start + want - len(kept)].tolist()
+        start += len(chunk)
+        for i, out in zip(chunk, _map(decode, chunk), strict=True):
+            if isinstance(out, str):
+                bad[i] = out
+            else:
+                kept[i] = out
+        if strict and bad:
+            first = min(bad)
+            raise UserError(
+                f"Cannot read image {str(files[first])!r}: {bad[first]}",
+                hint="The file is corrupt or not an image: remove or replace it, or leave out "
+                "--strict-data to skip unreadable images.",
+            )
+    skipped = tuple(files[i].relative_to(folder).as_posix() for i in sorted(bad))
+    for i in sorted(bad):
+        logger.debug("Skipped unreadable image %s: %s", files[i], bad[i])
+    if not kept:
+        raise UserError(
+            f"Dataset folder {str(folder)!r} has no images: "
+            f"{'its image file is' if n == 1 else f'all {n} image files are'} unreadable "
+            f"({_names(skipped)}).",
+            hint=f"The files are corrupt or not images (first: {bad[min(bad)]}); replace them, "
+            "or check that this is the data folder you meant.",
+        )
+    index = np.asarray(sorted(kept), dtype=np.int64)
+    labels = None if y is None else y[index]
+    if labels is not None and skipped and len(index) > 1 and len(np.unique(labels)) < 2:
+        raise UserError(
+            f"Dataset folder {str(folder)!r} has readable images of one class only "
+            f"({classes[int(labels[0])]!r}) after skipping {skipped_text(skipped)}.",
+            hint=_ONE_CLASS_HINT,
+        )
     return Dataset(
-        x=_stack(x, preprocess),
-        y=None if y is None else y[chosen],
+        x=_stack([kept[int(i)] for i in index], preprocess),
+        y=labels,
         classes=classes,
         source=str(folder),
+        skipped=skipped,
     )
 
 
@@ -673,9 +820,10 @@ def _load_npz(file: Path, preprocess: Preprocess, limit: int | None, seed: int) 
     y = _npz_labels(file, arrays.get("y"), len(x))
     classes = tuple(str(c) for c in arrays["classes"].ravel()) if "classes" in arrays else ()
     chosen = _choose(len(x), y, limit, seed)
-    y = None if y is None else y[chosen]
+    every, y = y, None if y is None else y[chosen]
     if x.dtype == np.uint8:
         images = _raw_images(file, x, preprocess)
+        _check_classes(file, every)
         out = _map(lambda i: preprocess.apply(images(i)), chosen.tolist())
         return Dataset(x=_stack(out, preprocess), y=y, classes=classes, source=str(file))
     if not np.issubdtype(x.dtype, np.floating):
@@ -697,9 +845,21 @@ def _load_npz(file: Path, preprocess: Preprocess, limit: int | None, seed: int) 
                 "preprocess them."
             ),
         )
+    _check_classes(file, every)
     return Dataset(
         x=np.ascontiguousarray(x[chosen], dtype=np.float32), y=y, classes=classes, source=str(file)
     )
+
+
+def _check_classes(file: Path, y: npt.NDArray[np.int64] | None) -> None:
+    """Refuse labelled samples of fewer than two classes (top-1 on one class says nothing)."""
+    if y is not None and len(y) > 1 and len(np.unique(y)) < 2:
+        raise UserError(
+            f"Labels 'y' in {str(file)!r} hold one class ({int(y[0])}); accuracy needs labelled "
+            "samples of at least 2 classes.",
+            hint="Give labels of 2 or more classes, or save x without y to use it unlabelled "
+            "(optimize then measures fidelity to the FP32 reference).",
+        )
 
 
 def _npz_labels(file: Path, y: npt.NDArray[Any] | None, n: int) -> npt.NDArray[np.int64] | None:
@@ -769,9 +929,7 @@ def _stack(
     return np.stack(arrays).astype(np.float32, copy=False)
 
 
-def _map(
-    fn: Callable[[_T], npt.NDArray[np.float32]], items: Sequence[_T]
-) -> list[npt.NDArray[np.float32]]:
+def _map(fn: Callable[[_T], _R], items: Sequence[_T]) -> list[_R]:
     """Apply ``fn`` to each item, in threads for many items; order kept, errors re-raised."""
     if len(items) < _PARALLEL_MIN:
         return [fn(i) for i in items]
@@ -823,6 +981,7 @@ def _from_timm(module: Any, size: tuple[int, ...]) -> Preprocess:
         mean=_per_channel(cfg.get("mean"), IMAGENET_MEAN, size[0]),
         std=_per_channel(cfg.get("std"), IMAGENET_STD, size[0]),
         crop_mode=str(cfg.get("crop_mode") or "center"),
+        source=SOURCE_TIMM,
     )
 
 
@@ -843,6 +1002,7 @@ def _from_torchvision(name: str, size: tuple[int, ...]) -> Preprocess | None:
         interpolation=interpolation,
         mean=_per_channel(mean, IMAGENET_MEAN, size[0]),
         std=_per_channel(std, IMAGENET_STD, size[0]),
+        source=SOURCE_TORCHVISION,
     )
 
 
@@ -926,3 +1086,26 @@ def _int(key: str, text: str) -> int:
 
 def _fmt(shape: Sequence[int]) -> str:
     return "x".join(str(int(d)) for d in shape)
+
+
+def _numbers(values: Sequence[float]) -> str:
+    return "(" + ", ".join(f"{v:g}" for v in values) + ")"
+
+
+def _names(names: Sequence[str], shown: int = _SHOWN_SKIPPED) -> str:
+    """``a, b, c and 2 more``: the first few names of a list, in one line."""
+    head = ", ".join(names[:shown])
+    return f"{head} and {len(names) - shown} more" if len(names) > shown else head
+
+
+def skipped_text(skipped: Sequence[str]) -> str:
+    """Say in one line how many images were skipped and name the first few.
+
+    Example:
+        >>> skipped_text(["cat/1.jpg", "cat/2.jpg", "dog/3.jpg", "dog/4.png", "dog/5.png"])
+        '5 unreadable images (cat/1.jpg, cat/2.jpg, dog/3.jpg and 2 more)'
+        >>> skipped_text(["a.jpg"])
+        '1 unreadable image (a.jpg)'
+    """
+    n = len(skipped)
+    return f"{n} unreadable image{'' if n == 1 else 's'} ({_names(skipped)})"

@@ -36,6 +36,9 @@ class Measurer:
         fresh: Never reuse stored rows.
         max_age_days: Stored rows older than this are not reused.
         timeout_s: Seconds one worker may take.
+        save: Store the rows measured (False: read stored rows only).
+        trust_model: Workers may load model files that run code when loaded (the user trusted
+            the model: :func:`hwfit.models.load_model`).
     """
 
     hardware: HardwareProfile
@@ -43,11 +46,14 @@ class Measurer:
     fresh: bool = False
     max_age_days: float = DEFAULT_MAX_AGE_DAYS
     timeout_s: float = 600.0
+    save: bool = True
+    trust_model: bool = False
     probed: dict[str, tuple[type[Runtime] | None, Availability]] = dataclasses.field(
         default_factory=dict
     )
     db_error: str | None = None
     saved: int = 0
+    fallback: Any = None  # hwfit.db.fallback.FallbackFile once the database stopped taking rows
 
     def probe(self, runtime: str) -> tuple[type[Runtime] | None, Availability]:
         """Probe a runtime once per run."""
@@ -102,7 +108,13 @@ class Measurer:
         """Measure one row in a worker process and store it; never raises for a runtime crash."""
         from hwfit.bench import run_row
 
-        result = run_row(info, config, timeout_s=self.timeout_s, probed=self.probe(config.runtime))
+        result = run_row(
+            info,
+            config,
+            timeout_s=self.timeout_s,
+            probed=self.probe(config.runtime),
+            trust_model=self.trust_model,
+        )
         result = dataclasses.replace(
             result,
             fingerprint=self.hardware.fingerprint,
@@ -110,16 +122,35 @@ class Measurer:
             created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         )
         if (
-            self.store is not None
+            self.save
+            and self.store is not None
             and self.db_error is None
             and result.state is not RowState.SKIPPED
         ):
             try:
                 self.store.save(result, self.hardware.to_dict())
                 self.saved += 1
-            except HwfitError as exc:  # measuring goes on; the report says so
+            except HwfitError as exc:  # measuring goes on; the rows go to a file import reads
+                from hwfit.db.fallback import FallbackFile
+
                 self.db_error = exc.message
+                self.fallback = FallbackFile(db_url=self.store.display_url)
+        if self.fallback is not None and result.state is not RowState.SKIPPED:
+            self.fallback.add(result, self.hardware.to_dict())
         return result
+
+    def storage_note(self) -> str | None:
+        """Why storing stopped and where the rows it missed are, or None when nothing failed."""
+        if self.db_error is None:
+            return None
+        fallback = self.fallback
+        if fallback is None or fallback.path is None:
+            why = fallback.error if fallback is not None else "nothing was measured after it"
+            return f"{self.db_error} ({why})"
+        return (
+            f"{self.db_error} {fallback.rows} rows the database did not take are in "
+            f"{fallback.path}; store them with: {fallback.command}"
+        )
 
 
 def _parse_time(text: str) -> dt.datetime:

@@ -361,7 +361,7 @@ def frontier(
         hardware=hardware.to_dict(),
         fingerprint=hardware.fingerprint,
         db_url=store.display_url if store is not None else None,
-        db_error=measurer.db_error,
+        db_error=measurer.storage_note(),
         interrupted=interrupted,
         notes=tuple(notes),
     )
@@ -377,7 +377,7 @@ def frontier(
 def _open_store(db: str | None) -> Any:
     from hwfit.db import ResultStore
 
-    return ResultStore(db)
+    return ResultStore(db, writable=True)  # a read-only database fails before measuring
 
 
 def _configs(

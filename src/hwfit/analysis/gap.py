@@ -241,10 +241,12 @@ def gap(
     db: str | None = None,
     cpu_best: str | Path | None = None,
     input_shape: str | None = None,
+    trust_model: bool = False,
     measure: bool = True,
     fresh: bool = False,
     max_age_days: float = DEFAULT_MAX_AGE_DAYS,
     duration_s: float = 3.0,
+    save: bool = True,
     timeout_s: float = 600.0,
     out: str | Path | None = None,
     progress: Callable[[str], None] | None = None,
@@ -257,10 +259,13 @@ def gap(
             of this machine are reused when fresh, GPU rows of other machines are looked up.
         cpu_best: An ``hwfit optimize`` output folder whose winner is the CPU's best.
         input_shape: Input shape, batch first (default: the model's own).
+        trust_model: Load a model file that runs code when loaded (TorchScript, pickles); see
+            :func:`hwfit.models.load_model`. Only for files you trust.
         measure: Measure what is missing on this machine (False: use stored rows only).
         fresh: Measure again even where fresh stored rows exist.
         max_age_days: Stored rows older than this are measured again.
         duration_s: Time limit of each row's timed loop.
+        save: Store the rows measured here in the database (stored rows are read either way).
         timeout_s: Seconds one worker may take.
         out: Folder for ``gap.html``; None writes no page.
         progress: Called with a line before each measurement.
@@ -277,13 +282,19 @@ def gap(
     from hwfit.models import load_model
 
     manifest = _read_cpu_best(cpu_best) if cpu_best is not None else None
-    store = ResultStore(db)
+    store = ResultStore(db, writable=save)  # a read-only database fails before measuring
     try:
         hardware = probe(include_runtimes=False)
-        info = load_model(model, input_shape=input_shape).info
+        info = load_model(model, input_shape=input_shape, trust_model=trust_model).info
         shape = info.input.shape
         measurer = Measurer(
-            hardware, store, fresh=fresh, max_age_days=max_age_days, timeout_s=timeout_s
+            hardware,
+            store,
+            fresh=fresh,
+            max_age_days=max_age_days,
+            timeout_s=timeout_s,
+            save=save,
+            trust_model=trust_model,
         )
         here = f"this machine ({hardware.fingerprint[:8]})"
         cuda_here = measurer.probe("torch-cuda")[1].ok or measurer.probe("onnxruntime-cuda")[1].ok
@@ -340,14 +351,16 @@ def gap(
 
     defaults, best = gap_steps(cpu_default, cpu_best_side, gpu_default, gpu_best)
     steps = (
-        _paired_step(defaults, hardware.fingerprint, timeout_s, duration_s),
-        _paired_step(best, hardware.fingerprint, timeout_s, duration_s),
+        _paired_step(defaults, hardware.fingerprint, timeout_s, duration_s, trust_model),
+        _paired_step(best, hardware.fingerprint, timeout_s, duration_s, trust_model),
     )
     input_str = "x".join(str(d) for d in shape[1:])
     instructions: list[str] = []
     if gpu_default is None and gpu_best is None:
         instructions = gpu_instructions(model, input_shape)
     notes = _notes(steps, input_str)
+    if measurer.db_error is not None:
+        notes.append(f"Database write failed: {measurer.storage_note()}")
     report = GapReport(
         model=model,
         input=input_str,
@@ -402,7 +415,9 @@ def gap_steps(
     )
 
 
-def _paired_step(step: GapStep, fingerprint: str, timeout_s: float, duration_s: float) -> GapStep:
+def _paired_step(
+    step: GapStep, fingerprint: str, timeout_s: float, duration_s: float, trust_model: bool = False
+) -> GapStep:
     """``step`` with its latency gap measured paired, when both sides are this machine's."""
     from hwfit.bench import pair_rows
 
@@ -423,6 +438,7 @@ def _paired_step(step: GapStep, fingerprint: str, timeout_s: float, duration_s: 
         timeout_s=timeout_s,
         min_time_s=min(1.0, duration_s),
         max_time_s=max(1.0, duration_s),
+        trust_model=trust_model,  # both sides are rows of the model the user named
     )
     if isinstance(figure, str):
         return dataclasses.replace(step, paired_note=f"not paired: {figure}")

@@ -4,15 +4,30 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from hwfit.errors import ModelSourceError
 
-__all__ = ["MANIFEST_NAME", "SCHEMA_VERSION", "Manifest", "read_manifest", "write_manifest"]
+__all__ = [
+    "MANIFEST_NAME",
+    "MODEL_KINDS",
+    "SCHEMA_VERSION",
+    "Manifest",
+    "inside",
+    "read_manifest",
+    "write_manifest",
+]
 
 MANIFEST_NAME = "hwfit.json"
 SCHEMA_VERSION = 1
+
+#: The model files an artifact may hold, by suffix: what ``optimize`` writes. Nothing else is
+#: ever loaded from an artifact folder (a PyTorch file could run code when loaded).
+MODEL_KINDS: dict[str, str] = {".onnx": "onnx", ".xml": "openvino"}
+
+_HINT = "Point to a folder `hwfit optimize --out` wrote, with its hwfit.json as written."
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +65,37 @@ class Manifest:
     created_at: str
     schema_version: int = SCHEMA_VERSION
 
+    @property
+    def model_kind(self) -> str:
+        """``onnx`` or ``openvino``: the kind of :attr:`model_file` (checked when read)."""
+        return MODEL_KINDS[Path(self.model_file).suffix.lower()]
+
+    def model_path(self, folder: str | Path) -> Path:
+        """The model file, resolved, after checking it lies inside ``folder``.
+
+        An OpenVINO IR's ``.bin`` must lie inside it too. Symbolic links are followed before
+        the check, so a link that leads out of the folder is refused.
+
+        Raises:
+            ModelSourceError: The file is outside the folder or missing.
+        """
+        path = inside(folder, self.model_file, "model_file")
+        if path.suffix.lower() != Path(self.model_file).suffix.lower():
+            raise ModelSourceError(
+                f"The manifest's model_file {self.model_file!r} links to {path.name!r}, which is "
+                "not an ONNX or OpenVINO IR file.",
+                hint=_HINT,
+            )
+        if not path.is_file():
+            raise ModelSourceError(
+                f"The manifest names {self.model_file!r}, which is missing from {str(folder)!r}.",
+                hint=_HINT,
+            )
+        if self.model_kind == "openvino":  # OpenVINO reads the .bin beside the file it opens
+            weights = path.with_suffix(".bin")
+            inside(folder, str(weights.relative_to(Path(folder).resolve())), "model_file's .bin")
+        return path
+
 
 def write_manifest(folder: Path, manifest: Manifest) -> Path:
     """Write ``folder/hwfit.json`` atomically; return its path."""
@@ -63,10 +109,15 @@ def write_manifest(folder: Path, manifest: Manifest) -> Path:
 
 
 def read_manifest(folder: str | Path) -> Manifest:
-    """Read ``hwfit.json`` from an optimize output folder.
+    """Read ``hwfit.json`` from an optimize output folder and check it against the schema.
+
+    Every field of :class:`Manifest` without a default is required, with its type; unknown
+    fields, model files other than ONNX or OpenVINO IR, and runtimes hwfit does not know are
+    refused.
 
     Raises:
-        ModelSourceError: No manifest, an unreadable one, or one of a newer schema.
+        ModelSourceError: No manifest, an unreadable one, one of a newer schema, or one that
+            breaks the schema (the message names the first field at fault).
     """
     path = Path(folder) / MANIFEST_NAME
     if not path.is_file():
@@ -76,13 +127,126 @@ def read_manifest(folder: str | Path) -> Manifest:
         )
     try:
         data = json.loads(path.read_text())
-        if data.get("schema_version", 0) > SCHEMA_VERSION:
-            raise ModelSourceError(
-                f"{path} has schema {data['schema_version']}; this hwfit reads up to "
-                f"{SCHEMA_VERSION}.",
-                hint="Upgrade hwfit.",
-            )
-        data["classes"] = tuple(data.get("classes") or ())
-        return Manifest(**data)
-    except (ValueError, TypeError) as exc:
-        raise ModelSourceError(f"Cannot read {path}: {exc}") from exc
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ModelSourceError(f"Cannot read {path}: {exc}", hint=_HINT) from exc
+    if not isinstance(data, dict):
+        raise ModelSourceError(f"{path} is not a manifest: it holds no JSON object.", hint=_HINT)
+    version = data.get("schema_version", SCHEMA_VERSION)
+    if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
+        raise ModelSourceError(
+            f"{path} has schema {version}; this hwfit reads up to {SCHEMA_VERSION}.",
+            hint="Upgrade hwfit.",
+        )
+    problem = _schema_problem(data)
+    if problem:
+        raise ModelSourceError(
+            f"{path} does not follow the manifest schema: {problem}.", hint=_HINT
+        )
+    data["classes"] = tuple(data["classes"])
+    return Manifest(**data)
+
+
+def inside(folder: str | Path, name: str, what: str) -> Path:
+    """``folder / name`` resolved, checked to lie inside ``folder`` (links followed).
+
+    Args:
+        folder: The artifact folder.
+        name: A path relative to it, as the manifest names it.
+        what: The manifest field, for the message.
+
+    Raises:
+        ModelSourceError: An absolute path, or one that leads out of the folder.
+    """
+    root = Path(folder).resolve()
+    path = (root / name).resolve()
+    if Path(name).is_absolute() or not path.is_relative_to(root):
+        raise ModelSourceError(
+            f"The manifest's {what} {name!r} lies outside the artifact folder {str(folder)!r}.",
+            hint="An artifact loads files from its own folder only. " + _HINT,
+        )
+    return path
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_str_or_none(value: Any) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def _is_shape(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(_is_int(d) and d > 0 for d in value)
+
+
+def _is_threads(value: Any) -> bool:
+    return value is None or (_is_int(value) and value > 0)
+
+
+#: field -> (check, what it must be); nested checks as "field.key".
+_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "model_file": (lambda v: isinstance(v, str) and bool(v), "a file name"),
+    "runtime": (lambda v: isinstance(v, str), "a runtime name"),
+    "runtime_version": (_is_str_or_none, "a string or null"),
+    "precision": (lambda v: isinstance(v, dict), "an object"),
+    "precision.requested": (lambda v: isinstance(v, str), "a string"),
+    "precision.executed": (lambda v: isinstance(v, str), "a string"),
+    "runtime_options": (lambda v: isinstance(v, dict), "an object"),
+    "runtime_options.batch": (lambda v: _is_int(v) and v > 0, "a positive integer"),
+    "runtime_options.precision": (lambda v: isinstance(v, str), "a string"),
+    "input": (lambda v: isinstance(v, dict), "an object"),
+    "input.name": (lambda v: isinstance(v, str), "a string"),
+    "input.shape": (_is_shape, "a list of positive integers"),
+    "input.dtype": (lambda v: isinstance(v, str), "a string"),
+    "input.preprocess": (lambda v: isinstance(v, dict), "an object"),
+    "classes": (
+        lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v),
+        "a list of strings",
+    ),
+    "metrics": (lambda v: isinstance(v, dict), "an object"),
+    "accuracy": (lambda v: isinstance(v, dict), "an object"),
+    "source": (lambda v: isinstance(v, dict), "an object"),
+    "hardware": (lambda v: isinstance(v, dict), "an object"),
+    "versions": (lambda v: isinstance(v, dict), "an object"),
+    "created_at": (lambda v: isinstance(v, str), "a string"),
+    "schema_version": (lambda v: _is_int(v) and v >= 1, "a positive integer"),
+}
+
+
+def _schema_problem(data: dict[str, Any]) -> str | None:
+    """The first way ``data`` breaks the manifest schema, or None."""
+    fields = {f.name: f for f in dataclasses.fields(Manifest)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        return f"unknown field {unknown[0]!r}"
+    for name, field in fields.items():
+        if name not in data and field.default is dataclasses.MISSING:
+            return f"field {name!r} is missing"
+    for key, (check, what) in _CHECKS.items():
+        head, _, sub = key.partition(".")
+        if head not in data:
+            continue  # an optional field left out
+        parent = data[head]
+        if sub:
+            if not isinstance(parent, dict) or sub not in parent:
+                return f"{key!r} is missing"
+            value = parent[sub]
+        else:
+            value = parent
+        if not check(value):
+            return f"{key!r} must be {what}, not {json.dumps(value)[:40]}"
+    threads = data["runtime_options"].get("threads")
+    if not _is_threads(threads):
+        return f"'runtime_options.threads' must be a positive integer or null, not {threads!r}"
+    suffix = Path(data["model_file"]).suffix.lower()
+    if suffix not in MODEL_KINDS:
+        return (
+            f"model_file {data['model_file']!r} is not an ONNX (.onnx) or OpenVINO IR (.xml) "
+            "file, the only kinds an artifact holds"
+        )
+    from hwfit.runtimes import RUNTIMES
+
+    runtime = data["runtime"]
+    if runtime not in RUNTIMES.names() or runtime.startswith("torch"):
+        return f"unknown artifact runtime {runtime!r}"
+    return None

@@ -1,4 +1,9 @@
-"""``hwfit.load(OUT)``: run an optimized artifact with exactly the recorded settings."""
+"""``hwfit.load(OUT)``: run an optimized artifact with exactly the recorded settings.
+
+An artifact folder is data that travels (to production, between teams): loading one reads its
+``hwfit.json`` against the schema and opens only an ONNX file or an OpenVINO IR that lies
+inside the folder, never a PyTorch file (which could run code when loaded).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hwfit.artifacts.manifest import Manifest, read_manifest
+from hwfit.artifacts.manifest import Manifest, inside, read_manifest
 from hwfit.errors import InputShapeError, ModelSourceError
 
 if TYPE_CHECKING:
@@ -52,10 +57,10 @@ class Predictor:
             ModelSourceError: No check file, or outputs that differ by more than ``atol``.
         """
         name = self.manifest.accuracy.get("self_check")
-        path = self.folder / str(name) if name else None
-        if path is None or not path.is_file():
+        path = inside(self.folder, name, "self_check") if isinstance(name, str) else None
+        if path is None or path.suffix != ".npz" or not path.is_file():
             raise ModelSourceError(f"No self-check data in {str(self.folder)!r}.")
-        data = np.load(path)
+        data = np.load(path, allow_pickle=False)
         diff = float(np.max(np.abs(self.predict(data["x"]) - data["outputs"])))
         if diff > atol:
             raise ModelSourceError(
@@ -92,19 +97,29 @@ class Predictor:
 def load(folder: str | Path) -> Predictor:
     """Load an ``optimize`` output folder as a :class:`Predictor`.
 
+    Only an ONNX file or an OpenVINO IR inside ``folder`` is loaded (see the module docstring).
+
     Raises:
-        ModelSourceError: No manifest or model file in the folder.
+        ModelSourceError: No manifest, one that breaks the schema, or a model file that is
+            missing, outside the folder, or not one the manifest's runtime runs.
         PluginUnavailableError: The runtime it needs is not installed.
     """
+    from hwfit.accuracy.data import Preprocess
     from hwfit.models import load_model
     from hwfit.records import RunConfig
     from hwfit.runtimes import get_runtime
 
     folder = Path(folder)
     manifest = read_manifest(folder)
-    model_path = folder / manifest.model_file
-    if not model_path.is_file():
-        raise ModelSourceError(f"The manifest names {manifest.model_file!r}, which is missing.")
+    model_path = manifest.model_path(folder)
+    runtime_cls = get_runtime(manifest.runtime)
+    if manifest.model_kind not in runtime_cls.accepts:
+        raise ModelSourceError(
+            f"The manifest of {str(folder)!r} runs {manifest.model_file!r} on "
+            f"{manifest.runtime}, which does not run {manifest.model_kind} files.",
+            hint="Point to a folder `hwfit optimize --out` wrote, with its hwfit.json as written.",
+        )
+    Preprocess.from_dict(manifest.input["preprocess"])  # a bad record fails now, not per image
     options: dict[str, Any] = manifest.runtime_options
     artifact = load_model(str(model_path), input_shape=manifest.input["shape"])
     config = RunConfig(
@@ -113,5 +128,5 @@ def load(folder: str | Path) -> Predictor:
         threads=options.get("threads"),
         precision=str(options["precision"]),
     )
-    compiled = get_runtime(manifest.runtime)().compile(artifact, config)
+    compiled = runtime_cls().compile(artifact, config)
     return Predictor(folder, manifest, compiled)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,10 +25,10 @@ from hwfit.records import (
     RowState,
     RunConfig,
     from_dict,
-    to_dict,
 )
 
 if TYPE_CHECKING:
+    from hwfit.db.fallback import FallbackFile
     from hwfit.runtimes.base import Runtime
 
 __all__ = [
@@ -60,7 +59,11 @@ class BenchReport:
     db_url: str | None = None
     saved: int = 0
     db_error: str | None = None
-    fallback_path: str | None = None  # results written here when the database failed mid-run
+    # When the database failed mid-run: the rows it did not take, in an `hwfit import` file.
+    fallback_path: str | None = None
+    fallback_rows: int = 0
+    fallback_command: str | None = None  # `hwfit import <file> [--db URL]`
+    fallback_error: str | None = None  # why the file could not be written, when it could not
     interrupted: bool = False
 
     def baseline(self, result: BenchResult) -> BenchResult | None:
@@ -109,7 +112,7 @@ def bench(
     runtimes: Sequence[str] | None = None,
     batches: Sequence[int] = (1,),
     threads: Sequence[int | None] = (None,),
-    precision: str = "fp32",
+    precision: str | Sequence[str] = "fp32",
     duration_s: float = 10.0,
     min_time_s: float = 2.0,
     min_runs: int = 10,
@@ -117,6 +120,7 @@ def bench(
     async_throughput: bool = True,
     input_shape: str | Sequence[int] | None = None,
     weights: str | None = None,
+    trust_model: bool = False,
     db: str | None = None,
     save: bool = True,
     timeout_s: float = DEFAULT_TIMEOUT_S,
@@ -129,7 +133,7 @@ def bench(
         runtimes: Runtime names (default: torch, onnxruntime, openvino).
         batches: Batch sizes.
         threads: Thread counts; None is the runtime's default (the executed count is reported).
-        precision: Requested precision (``fp32`` for now).
+        precision: Requested precision, or several (every row is measured at each).
         duration_s: Time limit of each row's timed loop.
         min_time_s: Each row's timed loop runs at least this long (capped by ``duration_s``).
         min_runs: Timed runs each row makes at least.
@@ -137,6 +141,8 @@ def bench(
         async_throughput: Also measure multi-stream throughput where the runtime offers it.
         input_shape: Full input shape (``1x3x224x224``); the batch is replaced by ``batches``.
         weights: State-dict file for PyTorch sources.
+        trust_model: Load a model file that runs code when loaded (TorchScript, pickles); see
+            :func:`hwfit.models.load_model`. Only for files you trust.
         db: Results database URL or SQLite path (default: the user's data folder).
         save: Store results in the database.
         timeout_s: Seconds each worker may take before it is killed and its row failed.
@@ -162,18 +168,19 @@ def bench(
     names = list(runtimes or DEFAULT_RUNTIMES)
     for name in names:
         RUNTIMES.path(name)  # unknown names fail now, with suggestions
-    _check_options(batches, threads, duration_s, min_runs, precision)
+    precisions = [precision] if isinstance(precision, str) else list(precision)
+    _check_options(batches, threads, duration_s, min_runs, precisions)
     store = _open_store(db) if save else None
 
     profile = probe(include_runtimes=False)
-    artifact = load_model(model, input_shape=input_shape, weights=weights)
+    artifact = load_model(model, input_shape=input_shape, weights=weights, trust_model=trust_model)
     info = artifact.info
     configs = [
         RunConfig(
             runtime=name,
             batch=batch,
             threads=n_threads,
-            precision=precision,
+            precision=prec,
             end_to_end=end_to_end,
             duration_s=duration_s,
             min_time_s=min_time_s,
@@ -183,6 +190,7 @@ def bench(
         for name in names
         for batch in batches
         for n_threads in threads
+        for prec in precisions
     ]
     # Every runtime is imported and probed before measuring starts: importing a framework
     # half-way through a run is where a Ctrl-C could land inside its native initialisation.
@@ -192,12 +200,21 @@ def bench(
     configs.sort(key=lambda c: not is_baseline(c))
     results: list[BenchResult] = []
     saved, db_error, interrupted = 0, None, False
+    fallback = _fallback_file(store, db)
     try:
         for i, config in enumerate(configs):
             if progress:
                 progress(i, len(configs), config, None)
-            result = run_row(info, config, timeout_s=timeout_s, probed=probed[config.runtime])
-            result = _with_speedup(info, result, results, timeout_s, min_time_s, duration_s)
+            result = run_row(
+                info,
+                config,
+                timeout_s=timeout_s,
+                probed=probed[config.runtime],
+                trust_model=trust_model,
+            )
+            result = _with_speedup(
+                info, result, results, timeout_s, min_time_s, duration_s, trust_model
+            )
             result = dataclasses.replace(
                 result,
                 fingerprint=profile.fingerprint,
@@ -209,13 +226,14 @@ def bench(
                 try:
                     store.save(result, profile.to_dict())
                     saved += 1
-                except DatabaseError as exc:  # keep measuring; results go to a file at the end
+                except DatabaseError as exc:  # keep measuring; the rows go to a file
                     db_error = exc.message
+            if store is not None and db_error is not None:
+                fallback.add(result, profile.to_dict())
             if progress:
                 progress(i + 1, len(configs), config, result)
     except KeyboardInterrupt:
         interrupted = True
-    fallback = _write_fallback(results) if db_error and results else None
     return BenchReport(
         model=info,
         results=tuple(results),
@@ -224,7 +242,10 @@ def bench(
         db_url=store.display_url if store is not None else None,
         saved=saved,
         db_error=db_error,
-        fallback_path=fallback,
+        fallback_path=str(fallback.path) if fallback.path is not None else None,
+        fallback_rows=fallback.rows,
+        fallback_command=fallback.command,
+        fallback_error=fallback.error,
         interrupted=interrupted,
     )
 
@@ -234,7 +255,7 @@ def _check_options(
     threads: Sequence[int | None],
     duration_s: float,
     min_runs: int,
-    precision: str,
+    precisions: Sequence[str],
 ) -> None:
     if not batches or any(b < 1 for b in batches):
         raise UserError(
@@ -247,22 +268,25 @@ def _check_options(
     if duration_s <= 0 or min_runs < 1:
         raise UserError("--duration must be > 0 and --min-runs >= 1.")
     known = ("fp32", "bf16", "fp16", "int8")
-    if precision not in known:
-        raise UserError(
-            f"Unknown precision {precision!r}.", hint=f"Use one of: {', '.join(known)}."
-        )
+    for precision in precisions or [""]:
+        if precision not in known:
+            raise UserError(
+                f"Unknown precision {precision!r}.", hint=f"Use one of: {', '.join(known)}."
+            )
 
 
 def _open_store(db: str | None) -> Any:
     from hwfit.db import ResultStore
 
-    return ResultStore(db)
+    return ResultStore(db, writable=True)  # a read-only database fails before measuring
 
 
-def _write_fallback(results: list[BenchResult]) -> str:
-    path = Path.cwd() / f"hwfit-results-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}.json"
-    path.write_text(json.dumps([to_dict(r) for r in results], indent=1))
-    return str(path)
+def _fallback_file(store: Any, db: str | None) -> FallbackFile:
+    """Where rows go when the database stops taking them: ``hwfit-results-<UTC>.json`` here."""
+    from hwfit.db.fallback import FallbackFile
+
+    # The import command names the database unless it is the default (which import opens too).
+    return FallbackFile(db_url=store.display_url if store is not None and db else None)
 
 
 def probe_runtime(name: str) -> tuple[type[Runtime] | None, Availability]:
@@ -283,6 +307,7 @@ def run_row(
     timeout_s: float = DEFAULT_TIMEOUT_S,
     probed: tuple[type[Runtime] | None, Availability] | None = None,
     evaluate: tuple[Path, Path] | None = None,
+    trust_model: bool = False,
 ) -> BenchResult:
     """Measure one configuration in a fresh worker process, or say why it was skipped.
 
@@ -296,14 +321,17 @@ def run_row(
         probed: The result of :func:`probe_runtime` for ``config.runtime``, when already known.
         evaluate: ``(inputs.npz, logits.npz)``: after measuring, the worker runs the model over
             the ``x`` of the first file and saves the outputs as ``logits`` in the second.
+        trust_model: The worker may load a model file that runs code when loaded (the user
+            trusted it: :func:`hwfit.models.load_model`).
     """
+    from hwfit.models.sources import model_format
     from hwfit.runtimes import RUNTIMES
 
     runtime_cls, availability = probed or probe_runtime(config.runtime)
     reason = None
     if runtime_cls is None or not availability.ok:
         reason = f"{config.runtime} is not available here: {availability.reason}"
-    elif why := runtime_cls.skip_reason(info.kind, config.precision):
+    elif why := runtime_cls.skip_reason(model_format(info), config.precision):
         reason = why
     elif info.batch_fixed and config.batch != info.input.shape[0]:
         fixed = info.input.shape[0]
@@ -321,6 +349,7 @@ def run_row(
         config=config,
         runtime_path=RUNTIMES.path(config.runtime),
         eval=EvalPaths(str(evaluate[0]), str(evaluate[1])) if evaluate is not None else None,
+        trust_model=trust_model,
     )
     result, why = spawn_worker(job.to_dict(), timeout_s)
     return job.failed(why) if result is None else from_dict(BenchResult, result)
@@ -338,6 +367,7 @@ def _with_speedup(
     timeout_s: float,
     min_time_s: float,
     duration_s: float,
+    trust_model: bool = False,
 ) -> BenchResult:
     """``result`` with its paired speed-up over the baseline row of the same batch and threads."""
     if result.state is not RowState.COMPLETE or is_baseline(result.config):
@@ -362,6 +392,7 @@ def _with_speedup(
         timeout_s=timeout_s,
         min_time_s=min(min_time_s, duration_s),
         max_time_s=max(min_time_s, duration_s),
+        trust_model=trust_model,
     )
     if isinstance(figure, str):
         return dataclasses.replace(result, speedup_reason=figure)
@@ -376,6 +407,7 @@ def pair_rows(
     min_time_s: float = 2.0,
     max_time_s: float = 5.0,
     attempts: int = 3,
+    trust_model: bool = False,
 ) -> PairedRatio | str:
     """Measure B's speed-up over A paired (both in one worker process, alternating windows).
 
@@ -389,6 +421,8 @@ def pair_rows(
         min_time_s: Least time of one paired loop.
         max_time_s: Time after which a loop stops once it has enough window pairs.
         attempts: Loops at most (a contended or noisy loop is retried).
+        trust_model: The worker may load model files that run code when loaded (as in
+            :func:`run_row`).
 
     Returns:
         The figure, or why there is none (one line).
@@ -396,8 +430,8 @@ def pair_rows(
     from hwfit.runtimes import RUNTIMES
 
     job = PairJob(
-        a=PairSide(a[0], a[1], RUNTIMES.path(a[1].runtime)),
-        b=PairSide(b[0], b[1], RUNTIMES.path(b[1].runtime)),
+        a=PairSide(a[0], a[1], RUNTIMES.path(a[1].runtime), trust_model=trust_model),
+        b=PairSide(b[0], b[1], RUNTIMES.path(b[1].runtime), trust_model=trust_model),
         min_time_s=min_time_s,
         max_time_s=max_time_s,
         attempts=attempts,

@@ -80,6 +80,8 @@ class RowJob:
         config: The run configuration.
         runtime_path: ``"module:Class"`` of the runtime plug-in (the worker imports it).
         eval: Also compute the model's outputs over a data file, after timing.
+        trust_model: The user allowed the model's file to run code when loaded
+            (:func:`hwfit.models.load_model`); the worker rebuilds it with that permission.
     """
 
     task: ClassVar[str] = "row"
@@ -88,6 +90,7 @@ class RowJob:
     config: RunConfig
     runtime_path: str
     eval: EvalPaths | None = None
+    trust_model: bool = False
 
     def failed(self, reason: str) -> BenchResult:
         """A FAILED row with ``reason``."""
@@ -107,11 +110,15 @@ class RowJob:
 
 @dataclasses.dataclass(frozen=True)
 class PairSide:
-    """One side of a paired measurement: a model, its configuration and its runtime plug-in."""
+    """One side of a paired measurement: a model, its configuration and its runtime plug-in.
+
+    ``trust_model`` is as in :class:`RowJob`.
+    """
 
     model: ModelInfo
     config: RunConfig
     runtime_path: str
+    trust_model: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

@@ -26,7 +26,8 @@ __all__ = ["run_pair", "run_pair_task"]
 
 def _compile(side: PairSide) -> CompiledModel:
     runtime_cls: type[Runtime] = import_path(side.runtime_path)
-    compiled = runtime_cls().compile(ModelArtifact.from_info(side.model), side.config)
+    artifact = ModelArtifact.from_info(side.model, trust_model=side.trust_model)
+    compiled = runtime_cls().compile(artifact, side.config)
     spec = side.model.input.with_batch(side.config.batch)
     x = np.random.default_rng(0).standard_normal(spec.shape).astype(spec.dtype)
     compiled.bind(x)

@@ -49,6 +49,14 @@ __all__ = [
 #: Least inference time in one window (ms); a window holds at least :data:`MIN_WINDOW_RUNS`.
 WINDOW_MS = 50.0
 MIN_WINDOW_RUNS = 3
+#: Idle time before each window (s): the other side's thread pool, which spins for a while
+#: after its last run (OpenMP's workers in PyTorch, ONNX Runtime's intra-op pool), goes to
+#: sleep first. Timed loops run at SCHED_FIFO, where a spinning thread is never preempted by an
+#: equal-priority one, so without the pause the side after a window ran on stolen cores.
+#: Measured (resnet18, ONNX Runtime vs torch, AMD EPYC with AVX2, 2 cores): no pause 1.06x
+#: [1.03-1.15]; 5 ms 0.88x; 20 ms ~1.70x [1.60-1.83]; 50 ms 2.06x [2.00-2.10], the rows'
+#: medians 1.99x; at normal priority, no pause, 1.81x [1.74-1.90] and 1.81x.
+SWITCH_IDLE_S = 0.05
 #: Window pairs before the interval is looked at (fewer give no useful 95% interval).
 MIN_PAIRS = 12
 #: Stop once the CI of the median ratio is within this (relative half-width).
@@ -122,7 +130,9 @@ def paired_windows(
     a_medians = [_window(a, window_ms)]
     b_medians: list[float] = []
     while True:
+        time.sleep(SWITCH_IDLE_S)
         b_medians.append(_window(b, window_ms))
+        time.sleep(SWITCH_IDLE_S)
         a_medians.append(_window(a, window_ms))
         n = len(b_medians)
         if n < min_pairs:

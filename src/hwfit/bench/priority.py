@@ -29,7 +29,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["ENV_VAR", "RAISED", "ahead_of_others", "can_raise", "raise_priority"]
+__all__ = ["ENV_VAR", "RAISED", "ahead_of_others", "can_raise"]
 
 ENV_VAR = "HWFIT_PRIORITY"
 RAISED = "real-time"
@@ -88,12 +88,3 @@ def ahead_of_others() -> Iterator[str]:
         yield said
     finally:
         _set(os.SCHED_OTHER, 0, _threads())
-
-
-def raise_priority() -> str:
-    """What this process's timed loops will run at (:func:`can_raise`); changes nothing.
-
-    Kept for callers written against the first version of this module, which set nice -20
-    (that does not help under EEVDF: see the module docstring).
-    """
-    return can_raise()

@@ -83,7 +83,7 @@ def spawn_worker(job: dict[str, Any], timeout_s: float) -> tuple[dict[str, Any] 
 
 
 def describe_in_worker(
-    spec: str, input_shape: Sequence[int] | None, weights: str | None
+    spec: str, input_shape: Sequence[int] | None, weights: str | None, trust_model: bool = False
 ) -> ModelInfo:
     """Build a PyTorch model and run its first forward pass in a worker; return its info.
 
@@ -101,6 +101,7 @@ def describe_in_worker(
         "spec": spec,
         "input_shape": list(input_shape) if input_shape is not None else None,
         "weights": weights,
+        "trust_model": trust_model,
     }
     result, why = spawn_worker(job, CHECK_TIMEOUT_S)
     if result is None:

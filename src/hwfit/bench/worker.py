@@ -51,7 +51,9 @@ def run_job(job: RowJob) -> BenchResult:
         runtime_cls: type[Runtime] = import_path(job.runtime_path)
         availability = runtime_cls.probe()
         version = availability.version
-        return _measure(runtime_cls(), job.model, job.config, version, job.eval)
+        return _measure(
+            runtime_cls(), job.model, job.config, version, job.eval, trust_model=job.trust_model
+        )
     except HwfitError as exc:
         return job.failed(exc.message)
     except Exception as exc:  # a runtime's own error: recorded for this row, the run goes on
@@ -73,9 +75,11 @@ def _measure(
     config: RunConfig,
     version: str | None,
     evaluation: EvalPaths | None = None,
+    *,
+    trust_model: bool = False,
 ) -> BenchResult:
     rss_before = psutil.Process().memory_info().rss
-    artifact = ModelArtifact.from_info(info)
+    artifact = ModelArtifact.from_info(info, trust_model=trust_model)
     start = time.perf_counter()
     compiled = runtime.compile(artifact, config)
     compile_s = time.perf_counter() - start - compiled.convert_s
@@ -162,7 +166,8 @@ def run_describe(job: dict[str, Any]) -> dict[str, Any]:
     """The ``describe`` task: build a model and run its first forward pass, in this process.
 
     Args:
-        job: ``spec``, ``input_shape`` (a list, or None) and ``weights`` (a path, or None).
+        job: ``spec``, ``input_shape`` (a list, or None), ``weights`` (a path, or None) and
+            ``trust_model`` (see :func:`hwfit.models.load_model`).
 
     Returns:
         ``{"info": ModelInfo as a dict}``, or ``{"error": ...}`` for an hwfit error (see
@@ -177,6 +182,7 @@ def run_describe(job: dict[str, Any]) -> dict[str, Any]:
             job["spec"],
             input_shape=tuple(int(d) for d in shape) if shape is not None else None,
             weights=job.get("weights"),
+            trust_model=bool(job.get("trust_model", False)),
         )
     except HwfitError as exc:
         return {"error": error_to_dict(exc)}

@@ -6,7 +6,21 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from hwfit.errors import UserError
+from hwfit.cli.options import (
+    DURATION_S,
+    batch_option,
+    db_option,
+    duration_option,
+    int_list,
+    json_option,
+    no_save_option,
+    precision_option,
+    runtime_option,
+    str_list,
+    threads_option,
+    threads_warning,
+    trust_model_option,
+)
 
 if TYPE_CHECKING:
     from hwfit.records import BenchResult, RunConfig
@@ -14,18 +28,6 @@ if TYPE_CHECKING:
 __all__ = ["bench"]
 
 DEFAULT_MODEL = "timm:resnet18"
-
-
-def _int_list(text: str, option: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.replace(" ", "").split(",") if v]
-    except ValueError:
-        values = []
-    if not values:
-        raise UserError(
-            f"{option} takes comma-separated integers, got {text!r}.", hint=f"E.g. {option} 1,8,32"
-        )
-    return values
 
 
 def bench(
@@ -36,22 +38,20 @@ def bench(
         ),
     ] = DEFAULT_MODEL,
     runtime: Annotated[
-        str,
-        typer.Option("--runtime", "-r", help="Comma-separated runtimes (see `hwfit hardware`)."),
+        str, runtime_option("Runtimes to measure, comma-separated (see `hwfit hardware`).")
     ] = "torch,onnxruntime,openvino",
-    batch: Annotated[
-        str, typer.Option("--batch", "-b", help="Comma-separated batch sizes.")
-    ] = "1",
+    batch: Annotated[str, batch_option("Batch sizes, comma-separated.")] = "1",
     threads: Annotated[
-        str | None,
-        typer.Option(help="Comma-separated thread counts (default: each runtime's own)."),
+        str | None, threads_option("Thread counts, comma-separated (default: each runtime's own).")
     ] = None,
     precision: Annotated[
-        str, typer.Option(help="Precision to run (fp32; optimize adds the rest).")
+        str,
+        precision_option(
+            "Precisions to request, comma-separated: fp32, bf16, fp16, int8 (what ran is read "
+            "back; `hwfit optimize` quantizes)."
+        ),
     ] = "fp32",
-    duration: Annotated[
-        float, typer.Option(help="Time limit of each row's timed loop, seconds.")
-    ] = 10.0,
+    duration: Annotated[float, duration_option()] = DURATION_S,
     min_time: Annotated[
         float, typer.Option(help="Each row's timed loop runs at least this long, seconds.")
     ] = 2.0,
@@ -70,18 +70,13 @@ def bench(
     weights: Annotated[
         str | None, typer.Option(help="State-dict file for timm/torchvision/factory models.")
     ] = None,
+    trust_model: Annotated[bool, trust_model_option()] = False,
     timeout: Annotated[
         float, typer.Option(help="Seconds one row may take before its worker is killed.")
     ] = 900.0,
-    db: Annotated[
-        str | None, typer.Option(help="Database URL or SQLite file (default: your data folder).")
-    ] = None,
-    no_save: Annotated[
-        bool, typer.Option("--no-save", help="Do not store results in the database.")
-    ] = False,
-    json_out: Annotated[
-        bool, typer.Option("--json", help="Print JSON records instead of the table.")
-    ] = False,
+    db: Annotated[str | None, db_option()] = None,
+    no_save: Annotated[bool, no_save_option()] = False,
+    json_out: Annotated[bool, json_option("Print JSON records instead of the table.")] = False,
 ) -> None:
     """Measure latency (p50/p90/p99 with a CI), throughput, memory, size and compile time."""
     from hwfit.bench import bench as run_bench
@@ -96,14 +91,22 @@ def bench(
     )
     from hwfit.records import RowState, to_dict
 
-    runtimes = [r.strip() for r in runtime.split(",") if r.strip()]
-    thread_list: list[int | None] = list(_int_list(threads, "--threads")) if threads else [None]
+    runtimes = str_list(runtime)
+    batches = int_list(batch, "--batch")
+    thread_list: list[int | None] = list(int_list(threads, "--threads")) if threads else [None]
+    precisions = str_list(precision) or ["fp32"]
+    warn = threads_warning(thread_list)
+    if warn:
+        console_err().print(f"[yellow]{warn}[/]", highlight=False, soft_wrap=True)
 
     with progress_bar(disable=json_out) as bar:
         task = bar.add_task(f"Loading {model}", total=None)
 
         def progress(done: int, total: int, config: RunConfig, result: BenchResult | None) -> None:
-            label = f"{config.runtime} batch {config.batch} threads {config.threads or 'default'}"
+            label = (
+                f"{config.runtime} {config.precision} batch {config.batch} "
+                f"threads {config.threads or 'default'}"
+            )
             if result is None:
                 bar.update(task, total=total, completed=done, description=f"Measuring {label}")
                 return
@@ -114,9 +117,9 @@ def bench(
         report = run_bench(
             model,
             runtimes=runtimes,
-            batches=_int_list(batch, "--batch"),
+            batches=batches,
             threads=thread_list,
-            precision=precision,
+            precision=precisions,
             duration_s=duration,
             min_time_s=min_time,
             min_runs=min_runs,
@@ -124,6 +127,7 @@ def bench(
             async_throughput=not no_async,
             input_shape=input_shape,
             weights=weights,
+            trust_model=trust_model,
             db=db,
             save=not no_save,
             timeout_s=timeout,
@@ -174,10 +178,21 @@ def bench(
     if report.db_url and not report.db_error:
         err.print(f"[dim]Saved {report.saved} rows to {report.db_url}[/]")
     if report.db_error:
-        err.print(f"[red]Database write failed: {report.db_error}[/]")
-        err.print(
-            f"[yellow]All {len(report.results)} results were written to {report.fallback_path}[/]"
-        )
+
+        def say(text: str, style: str) -> None:  # paths and driver messages are not markup
+            err.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
+
+        say(f"Database write failed: {report.db_error}", "red")
+        unsaved = f"{report.fallback_rows} of {len(report.results)} rows were not stored"
+        if report.fallback_command:
+            say(f"{unsaved}; they are in {report.fallback_path}.", "yellow")
+            say(f"Store them later with: {report.fallback_command}", "yellow")
+        else:
+            say(
+                f"{unsaved}, and no file could hold them ({report.fallback_error}): "
+                "they are only in the table above.",
+                "red",
+            )
     if report.interrupted:
         stop_interrupted(
             f"Interrupted: {len(report.results)} finished rows kept ({report.saved} saved)."

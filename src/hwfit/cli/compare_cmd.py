@@ -6,6 +6,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from hwfit.cli.options import (
+    db_option,
+    family_option,
+    json_option,
+    models_option,
+    out_option,
+    str_list,
+)
+
 if TYPE_CHECKING:
     from hwfit.analysis.compare import CompareReport
 
@@ -14,7 +23,7 @@ __all__ = ["compare", "compare_tables"]
 
 def compare_tables(report: CompareReport, *, limit: int = 30) -> tuple[list[object], list[str]]:
     """The flips table and the side-by-side table (flipped models first), and notes."""
-    from hwfit.cli.render import _compact_table, _ms
+    from hwfit.cli.render import _compact_table, _ms, column
 
     labels = [m.label for m in report.machines]
     flips = _compact_table(
@@ -22,7 +31,7 @@ def compare_tables(report: CompareReport, *, limit: int = 30) -> tuple[list[obje
         + (f", strongest {limit} shown" if len(report.flips) > limit else "")
     )
     for h in ("model A", "model B", "A faster on", "B faster on", "config"):
-        flips.add_column(h, no_wrap=True)
+        column(flips, h)
     for f in report.flips[:limit]:
         flips.add_row(
             f.a.name,
@@ -37,12 +46,12 @@ def compare_tables(report: CompareReport, *, limit: int = 30) -> tuple[list[obje
         f"{len(report.rows)} models side by side"
         + (f", first {limit} shown (--json has all)" if len(report.rows) > limit else "")
     )
-    side.add_column("model", no_wrap=True, max_width=36, overflow="ellipsis")
-    side.add_column("config", no_wrap=True)
+    column(side, "model")
+    column(side, "config")
     for label in labels:
-        side.add_column(f"{label} ms", justify="right", no_wrap=True, max_width=24)
+        column(side, f"{label} ms", right=True)
     for _ in labels[1:]:
-        side.add_column(f"/ {labels[0][:12]}", justify="right", no_wrap=True)
+        column(side, f"/ {labels[0][:12]}", right=True)
     rows = sorted(report.rows, key=lambda r: (r.name not in flipped, r.name))
     for r in rows[:limit]:
         ratios = [r.ratio(m) for m in range(1, len(labels))]
@@ -69,31 +78,26 @@ def compare(
         float, typer.Option(help="Relative difference below which two models tie (0.05 = 5%).")
     ] = 0.05,
     models: Annotated[
-        str | None, typer.Option(help="Only these models, comma-separated (resnet50,...).")
+        str | None, models_option("Only these models, comma-separated (resnet50,...).")
     ] = None,
     family: Annotated[
         str | None,
-        typer.Option(help="Only the zoo models of these families (mobilenet,efficientnet,...)."),
+        family_option("Only the zoo models of these families, comma-separated (mobilenet,...)."),
     ] = None,
-    db: Annotated[str | None, typer.Option(help="Database URL or SQLite file.")] = None,
-    out: Annotated[str, typer.Option(help="Folder for compare.html.")] = ".",
-    json_out: Annotated[
-        bool, typer.Option("--json", help="Print JSON instead of the tables.")
-    ] = False,
+    db: Annotated[str | None, db_option()] = None,
+    out: Annotated[str, out_option("Folder for compare.html.")] = ".",
+    json_out: Annotated[bool, json_option("Print JSON instead of the tables.")] = False,
 ) -> None:
     """Latency per model on each machine, the ratios, and every pair whose order flips."""
     from hwfit.analysis.compare import compare as run_compare
     from hwfit.cli.render import console, print_json
 
-    def split(text: str | None) -> list[str] | None:
-        return [t.strip() for t in text.split(",") if t.strip()] if text else None
-
     report = run_compare(
         *machines,
         db=db,
         margin=margin,
-        models=split(models),
-        families=split(family),
+        models=str_list(models),
+        families=str_list(family),
         out=out,
     )
     if json_out:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from hwfit.cli.options import runtime_option, single, str_list
 from hwfit.records import RowState
 
 __all__ = ["export"]
@@ -18,7 +19,7 @@ def export(
     model: Annotated[
         str | None, typer.Option(help="Only models whose source contains this.")
     ] = None,
-    runtime: Annotated[str | None, typer.Option(help="Only this runtime.")] = None,
+    runtime: Annotated[str | None, runtime_option("Only this runtime (one value).")] = None,
     machine: Annotated[
         str | None,
         typer.Option(help="Only this hardware fingerprint (or prefix); 'this' for this machine."),
@@ -40,6 +41,9 @@ def export(
         from hwfit.hardware import probe
 
         machine = probe(include_runtimes=False).fingerprint
+    if runtime is not None:
+        names = str_list(runtime) or []
+        runtime = single(names, "--runtime", "export", "Export one runtime per file, or all.")
     query = HistoryQuery(
         model=model, runtime=runtime, fingerprint=machine, state=state, limit=limit
     )

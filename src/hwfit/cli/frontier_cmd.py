@@ -6,27 +6,47 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from hwfit.cli.options import (
+    DURATION_S,
+    batch_option,
+    db_option,
+    duration_option,
+    family_option,
+    int_list,
+    json_option,
+    models_option,
+    no_save_option,
+    out_option,
+    precision_option,
+    runtime_option,
+    single,
+    str_list,
+    threads_option,
+    threads_warning,
+)
+
 if TYPE_CHECKING:
     from hwfit.analysis.frontier import FrontierReport
     from hwfit.records import BenchResult
 
 __all__ = ["frontier", "frontier_table"]
 
-
-def _list(text: str | None) -> list[str] | None:
-    return [t.strip() for t in text.split(",") if t.strip()] if text else None
+_ONE_CONFIG = (
+    "Every point of the front is measured at one configuration; --optimized takes each model "
+    "at its fastest runtime x precision, or run frontier once per value."
+)
 
 
 def frontier_table(report: FrontierReport) -> tuple[object, list[str]]:
     """The models fastest first (front marked), and the lines to print under the table."""
-    from hwfit.cli.render import _compact_table, _ms
+    from hwfit.cli.render import _compact_table, _ms, column
 
     table = _compact_table(
         f"{len(report.points)} models, {len(report.frontier)} on the accuracy-vs-latency front"
     )
     for h in ("", "model", "family", "top-1", "p50 ms", "params M", "GMACs", "input", "config"):
         right = h in ("top-1", "p50 ms", "params M", "GMACs", "input")
-        table.add_column(h, justify="right" if right else "left", no_wrap=True)
+        column(table, h, right=right)
     front = set(report.frontier)
     for i in sorted(range(len(report.points)), key=lambda k: report.points[k].latency_ms):
         p = report.points[i]
@@ -56,18 +76,19 @@ def frontier_table(report: FrontierReport) -> tuple[object, list[str]]:
 
 def frontier(
     family: Annotated[
-        str | None, typer.Option("--family", "-f", help="Zoo families, e.g. mobilenet,resnet.")
+        str | None, family_option("Zoo families, comma-separated, e.g. mobilenet,resnet.")
     ] = None,
     models: Annotated[
-        str | None, typer.Option(help="Zoo names or architectures, comma-separated.")
+        str | None, models_option("Zoo names or architectures, comma-separated.")
     ] = None,
-    runtime: Annotated[
-        str, typer.Option("--runtime", "-r", help="Runtime of every point.")
-    ] = "openvino",
-    precision: Annotated[str, typer.Option(help="fp32, bf16 or fp16.")] = "fp32",
-    batch: Annotated[int, typer.Option("--batch", "-b", help="Batch size.")] = 1,
+    runtime: Annotated[str, runtime_option("Runtime of every point (one value).")] = "openvino",
+    precision: Annotated[
+        str, precision_option("Precision of every point: fp32, bf16 or fp16 (one value).")
+    ] = "fp32",
+    batch: Annotated[str, batch_option("Batch size of every point (one value).")] = "1",
     threads: Annotated[
-        int | None, typer.Option(help="Thread count (default: the runtime's own).")
+        str | None,
+        threads_option("Thread count of every point (one value; default: the runtime's own)."),
     ] = None,
     optimized: Annotated[
         bool,
@@ -79,22 +100,33 @@ def frontier(
     max_age: Annotated[
         float, typer.Option(help="Stored rows older than this many days are measured again.")
     ] = 30.0,
-    duration: Annotated[
-        float, typer.Option(help="Time limit of each model's timed loop, seconds.")
-    ] = 3.0,
+    duration: Annotated[float, duration_option()] = DURATION_S,
     accuracy_file: Annotated[
         str | None, typer.Option(help="CSV of your own accuracies, merged over the zoo.")
     ] = None,
     zoo: Annotated[str | None, typer.Option(help="A zoo CSV instead of the shipped one.")] = None,
-    db: Annotated[str | None, typer.Option(help="Database URL or SQLite file.")] = None,
-    out: Annotated[str, typer.Option(help="Folder for frontier.html.")] = ".",
-    json_out: Annotated[
-        bool, typer.Option("--json", help="Print JSON instead of the table.")
+    db: Annotated[str | None, db_option()] = None,
+    no_save: Annotated[
+        bool, no_save_option("Neither store the measurements nor reuse stored ones.")
     ] = False,
+    out: Annotated[str, out_option("Folder for frontier.html.")] = ".",
+    json_out: Annotated[bool, json_option()] = False,
 ) -> None:
     """Benchmark zoo models here and draw published top-1 against measured latency."""
     from hwfit.analysis.frontier import frontier as run_frontier
-    from hwfit.cli.render import console, print_json, progress_bar, stop_interrupted
+    from hwfit.cli.render import console, console_err, print_json, progress_bar, stop_interrupted
+
+    one_runtime = single(str_list(runtime) or [], "--runtime", "frontier", _ONE_CONFIG)
+    one_precision = single(str_list(precision) or [], "--precision", "frontier", _ONE_CONFIG)
+    one_batch = single(int_list(batch, "--batch"), "--batch", "frontier", _ONE_CONFIG)
+    one_threads = (
+        single(int_list(threads, "--threads"), "--threads", "frontier", _ONE_CONFIG)
+        if threads
+        else None
+    )
+    warn = threads_warning([one_threads])
+    if warn:
+        console_err().print(f"[yellow]{warn}[/]", highlight=False, soft_wrap=True)
 
     with progress_bar(disable=json_out) as bar:
         task = bar.add_task("Loading the zoo", total=None)
@@ -106,12 +138,12 @@ def frontier(
                 bar.update(task, total=total, completed=done)
 
         report = run_frontier(
-            _list(models),
-            _list(family),
-            runtime=runtime,
-            precision=precision,
-            batch=batch,
-            threads=threads,
+            str_list(models),
+            str_list(family),
+            runtime=one_runtime,
+            precision=one_precision,
+            batch=one_batch,
+            threads=one_threads,
             optimized=optimized,
             fresh=fresh,
             max_age_days=max_age,
@@ -119,6 +151,7 @@ def frontier(
             zoo=zoo,
             accuracy_file=accuracy_file,
             db=db,
+            save=not no_save,
             out=out,
             progress=progress,
         )

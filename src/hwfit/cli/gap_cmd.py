@@ -6,6 +6,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from hwfit.cli.options import (
+    DURATION_S,
+    db_option,
+    duration_option,
+    json_option,
+    no_save_option,
+    out_option,
+    trust_model_option,
+)
+
 if TYPE_CHECKING:
     from hwfit.analysis.gap import GapReport
 
@@ -14,12 +24,12 @@ __all__ = ["gap", "gap_table"]
 
 def gap_table(report: GapReport) -> tuple[object, list[str]]:
     """The two steps, each device and the gap, and the lines to print under the table."""
-    from hwfit.cli.render import _compact_table, _ms, speedup_text
+    from hwfit.cli.render import _compact_table, _ms, column, speedup_text
 
     table = _compact_table(f"{report.model}  input {report.input}: CPU vs GPU")
     for h in ("step", "device", "configuration", "p50 ms", "samples/s", "from"):
         right = h in ("p50 ms", "samples/s")
-        table.add_column(h, justify="right" if right else "left", no_wrap=h != "from")
+        column(table, h, right=right)
     for step in report.steps:
         for side, device in ((step.cpu, "CPU"), (step.gpu, "GPU")):
             if side is None:
@@ -78,20 +88,23 @@ def gap(
     input_shape: Annotated[
         str | None, typer.Option(help="Input shape, batch first (default: the model's).")
     ] = None,
+    trust_model: Annotated[bool, trust_model_option()] = False,
     no_measure: Annotated[
         bool, typer.Option("--no-measure", help="Use stored rows only; measure nothing.")
     ] = False,
     fresh: Annotated[
         bool, typer.Option("--fresh", help="Measure again even where the database has rows.")
     ] = False,
-    duration: Annotated[
-        float, typer.Option(help="Time limit of each row's timed loop, seconds.")
-    ] = 3.0,
-    db: Annotated[str | None, typer.Option(help="Database URL or SQLite file.")] = None,
-    out: Annotated[str, typer.Option(help="Folder for gap.html.")] = ".",
-    json_out: Annotated[
-        bool, typer.Option("--json", help="Print JSON instead of the table.")
+    duration: Annotated[float, duration_option()] = DURATION_S,
+    db: Annotated[str | None, db_option()] = None,
+    no_save: Annotated[
+        bool,
+        no_save_option(
+            "Do not store the measurements in the database (stored rows are still read)."
+        ),
     ] = False,
+    out: Annotated[str, out_option("Folder for gap.html.")] = ".",
+    json_out: Annotated[bool, json_option()] = False,
 ) -> None:
     """CPU vs GPU latency and throughput: PyTorch defaults, then each device's best."""
     from hwfit.analysis.gap import gap as run_gap
@@ -106,9 +119,11 @@ def gap(
         db=db,
         cpu_best=cpu_best,
         input_shape=input_shape,
+        trust_model=trust_model,
         measure=not no_measure,
         fresh=fresh,
         duration_s=duration,
+        save=not no_save,
         out=out,
         progress=progress,
     )

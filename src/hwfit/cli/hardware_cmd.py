@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import typer
+from hwfit.cli.options import json_option
 
 __all__ = ["hardware"]
 
 
 def hardware(
-    json_out: Annotated[
-        bool, typer.Option("--json", help="Print JSON instead of tables.")
-    ] = False,
+    json_out: Annotated[bool, json_option("Print JSON instead of the tables.")] = False,
 ) -> None:
     """Show the CPU, ISA features, memory, GPUs and every runtime with its version and devices."""
     from hwfit.cli.render import console, hardware_table, print_json

@@ -40,7 +40,7 @@ def import_(
     from hwfit.db import ResultStore
     from hwfit.db.exchange import import_results
 
-    with ResultStore(db) as store:
+    with ResultStore(db, writable=True) as store:
         for file in files:
             summary = import_results(store, file, machine_label=machine_label, origin=origin)
             console().print(summary.line, markup=False, highlight=False, soft_wrap=True)

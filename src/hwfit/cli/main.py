@@ -36,6 +36,8 @@ def run(argv: list[str] | None = None) -> int:
 
 
 def _run(args: list[str]) -> int:
+    from rich.markup import escape
+
     from hwfit.cli.render import console_err, interrupt_reported, interrupted_exit_code
 
     debug = "--debug" in args
@@ -48,9 +50,11 @@ def _run(args: list[str]) -> int:
     except HwfitError as exc:
         if debug:
             raise
-        console_err().print(f"[bold red]Error:[/] {exc.message}", highlight=False, soft_wrap=True)
-        if exc.hint:
-            console_err().print(f"[dim]{exc.hint}[/]", highlight=False, soft_wrap=True)
+        # Escaped: "pip install 'psycopg[binary]'" must not lose "[binary]" as a markup tag.
+        message, hint = escape(exc.message), escape(exc.hint or "")
+        console_err().print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
+        if hint:
+            console_err().print(f"[dim]{hint}[/]", highlight=False, soft_wrap=True)
         return exc.exit_code
     except (typer.Abort, KeyboardInterrupt):  # typer turns Ctrl-C into Abort
         console_err().print("[yellow]Interrupted.[/]")

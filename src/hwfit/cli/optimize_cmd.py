@@ -6,14 +6,29 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from hwfit.cli.options import (
+    DURATION_S,
+    batch_option,
+    db_option,
+    duration_option,
+    int_list,
+    json_option,
+    no_save_option,
+    out_option,
+    precision_option,
+    runtime_option,
+    single,
+    str_list,
+    strict_data_option,
+    threads_option,
+    threads_warning,
+    trust_model_option,
+)
+
 if TYPE_CHECKING:
     from hwfit.records import Candidate, Outcome
 
 __all__ = ["optimize"]
-
-
-def _list(text: str | None) -> list[str] | None:
-    return [t.strip() for t in text.split(",") if t.strip()] if text else None
 
 
 def optimize(
@@ -24,26 +39,28 @@ def optimize(
             help="Image folder (a sub-folder per class; flat = unlabelled) or .npz with x [and y]."
         ),
     ],
-    out: Annotated[
-        str, typer.Option(help="Output folder for the artifact, hwfit.json and report.html.")
-    ],
+    out: Annotated[str, out_option("Output folder for the artifact, hwfit.json and report.html.")],
     max_accuracy_drop: Annotated[
         str, typer.Option(help="Accuracy budget: 1 = one point absolute, 0.5% = relative.")
     ] = "1",
     runtime: Annotated[
         str | None,
-        typer.Option("--runtime", "-r", help="Runtimes to try (default: onnxruntime,openvino)."),
+        runtime_option("Runtimes to try, comma-separated (default: onnxruntime,openvino)."),
     ] = None,
     precision: Annotated[
         str | None,
-        typer.Option(
-            help="Precisions to try: fp32,bf16,fp16,int8,int8-dynamic,int8-mixed (default: all)."
+        precision_option(
+            "Precisions to try, comma-separated: fp32, bf16, fp16, int8, int8-dynamic, "
+            "int8-mixed (default: all)."
         ),
     ] = None,
     threads: Annotated[
-        str | None, typer.Option(help="Thread counts to try (default: each runtime's own).")
+        str | None,
+        threads_option("Thread counts to try, comma-separated (default: each runtime's own)."),
     ] = None,
-    batch: Annotated[int, typer.Option("--batch", "-b", help="Batch size to optimize for.")] = 1,
+    batch: Annotated[
+        str, batch_option("Batch size to optimize for (one value: the batch you deploy at).")
+    ] = "1",
     objective: Annotated[
         str, typer.Option(help="latency (p50 at --batch) or throughput.")
     ] = "latency",
@@ -65,28 +82,27 @@ def optimize(
     trials: Annotated[
         int | None, typer.Option(help="Candidates the optuna strategy may measure.")
     ] = None,
-    duration: Annotated[
-        float, typer.Option(help="Time limit of each candidate's timed loop, s.")
-    ] = 5.0,
+    duration: Annotated[float, duration_option()] = DURATION_S,
     input_shape: Annotated[
         str | None, typer.Option(help="Input shape when the model does not say.")
     ] = None,
     weights: Annotated[
         str | None, typer.Option(help="State-dict file for PyTorch sources.")
     ] = None,
+    trust_model: Annotated[bool, trust_model_option()] = False,
     preprocess: Annotated[
         str | None,
         typer.Option(help="Override preprocessing: 'mean=..,..,..;std=..;crop_pct=..'."),
     ] = None,
-    db: Annotated[str | None, typer.Option(help="Database URL or SQLite file.")] = None,
-    no_save: Annotated[bool, typer.Option("--no-save", help="Do not store measurements.")] = False,
-    json_out: Annotated[
-        bool, typer.Option("--json", help="Print JSON instead of the table.")
-    ] = False,
+    strict_data: Annotated[bool, strict_data_option()] = False,
+    db: Annotated[str | None, db_option()] = None,
+    no_save: Annotated[bool, no_save_option()] = False,
+    json_out: Annotated[bool, json_option()] = False,
 ) -> None:
     """Quantize and compile, guard accuracy, choose the fastest, write a deployable artifact."""
     from hwfit.cli.render import (
         console,
+        console_err,
         optimize_table,
         print_json,
         progress_bar,
@@ -94,7 +110,16 @@ def optimize(
     )
     from hwfit.tune import optimize as run_optimize
 
-    thread_list: list[int | None] = [int(t) for t in _list(threads) or []] or [None]
+    one_batch = single(
+        int_list(batch, "--batch"),
+        "--batch",
+        "optimize",
+        "Optimize for the batch you deploy at; run it once per batch size to compare.",
+    )
+    thread_list: list[int | None] = list(int_list(threads, "--threads")) if threads else [None]
+    warn = threads_warning(thread_list)
+    if warn:
+        console_err().print(f"[yellow]{warn}[/]", highlight=False, soft_wrap=True)
     with progress_bar(disable=json_out) as bar:
         task = bar.add_task(f"Loading {model} and {data}", total=None)
 
@@ -110,10 +135,10 @@ def optimize(
             model,
             data,
             out=out,
-            runtimes=_list(runtime),
-            precisions=_list(precision),
+            runtimes=str_list(runtime),
+            precisions=str_list(precision),
             threads=thread_list,
-            batch=batch,
+            batch=one_batch,
             objective=objective,
             max_accuracy_drop=max_accuracy_drop,
             calib_size=calib_size,
@@ -125,7 +150,9 @@ def optimize(
             duration_s=duration,
             input_shape=input_shape,
             weights=weights,
+            trust_model=trust_model,
             preprocess=preprocess,
+            strict_data=strict_data,
             db=db,
             save=not no_save,
             progress=progress,
@@ -145,6 +172,8 @@ def optimize(
                 "allowed_drop": result.allowed_drop,
                 "candidates": [to_dict(o) for o in result.outcomes],
                 "notes": list(result.notes),
+                "preprocess": result.preprocess.to_dict() if result.preprocess else None,
+                "skipped_images": list(result.skipped_images),
                 "interrupted": result.interrupted,
             }
         )

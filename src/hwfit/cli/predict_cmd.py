@@ -36,7 +36,7 @@ def predict(
         title=f"{m.runtime} {m.precision['executed']} ({m.source['model']})", title_justify="left"
     )
     for col in ("image", "rank", "class", "probability"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")  # never cut a path or a number
     for img, top in zip(images, results, strict=True):
         for rank, (cls, prob) in enumerate(top, 1):
             table.add_row(img if rank == 1 else "", str(rank), cls, f"{prob:.3f}")

@@ -14,7 +14,7 @@ import typer
 from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from hwfit.bench.lifecycle import EXIT_TERMINATED
 from hwfit.bench.paired import MAX_CONTENTION
@@ -27,8 +27,10 @@ if TYPE_CHECKING:
     from hwfit.tune import OptimizeResult
 
 __all__ = [
+    "FULL_WIDTH",
     "Terminated",
     "bench_table",
+    "column",
     "console",
     "console_err",
     "fmt_bytes",
@@ -99,14 +101,28 @@ def interrupt_reported() -> bool:
     return bool(_reported)
 
 
+FULL_WIDTH = 100_000
+"""The width of stdout when it is not a terminal (a log, CI, ``| tee``): no table is cut."""
+
+
 def console() -> Console:
-    """The stdout console (its width follows $COLUMNS when output is not a terminal)."""
-    return Console(soft_wrap=False)
+    """The stdout console: the terminal's width, or :data:`FULL_WIDTH` when not a terminal.
+
+    rich falls back to 80 columns (or ``$COLUMNS``) when stdout is a pipe or a file, and
+    shrinks tables to fit, so numbers in a log read ``56.…``; a file has no width to fit.
+    """
+    out = Console(soft_wrap=False)
+    if not out.is_terminal:
+        out.width = FULL_WIDTH
+    return out
 
 
 def console_err() -> Console:
-    """The stderr console (errors, progress)."""
-    return Console(stderr=True)
+    """The stderr console (errors, progress); as wide as :func:`console` when not a terminal."""
+    err = Console(stderr=True)
+    if not err.is_terminal:
+        err.width = FULL_WIDTH
+    return err
 
 
 def progress_bar(disable: bool) -> Progress:
@@ -155,6 +171,16 @@ def _ms(value: float | None) -> str:
     return f"{value:.3f}" if value < 10 else f"{value:.2f}" if value < 100 else f"{value:.1f}"
 
 
+def column(table: Table, header: str, *, right: bool = False, style: str | None = None) -> Column:
+    """Add a column that never cuts a cell: a narrow terminal folds it onto more lines.
+
+    (rich's default, ``overflow="ellipsis"``, prints ``56.…``; ``no_wrap`` with ``"fold"``
+    crops without a mark.)
+    """
+    table.add_column(header, justify="right" if right else "left", overflow="fold", style=style)
+    return table.columns[-1]
+
+
 def _compact_table(title: str) -> Table:
     return Table(
         title=title,
@@ -173,8 +199,8 @@ def hardware_table(profile: HardwareProfile) -> list[Table]:
         show_header=False,
         title_justify="left",
     )
-    machine.add_column(style="bold")
-    machine.add_column()
+    column(machine, "", style="bold")
+    column(machine, "")
     machine.add_row("CPU", f"{cpu.brand} ({cpu.vendor}, {cpu.arch})")
     machine.add_row(
         "Cores",
@@ -204,7 +230,7 @@ def hardware_table(profile: HardwareProfile) -> list[Table]:
     machine.add_row("GPUs", gpus or "none found")
     runtimes = _compact_table("Runtimes")
     for col in ("runtime", "available", "version", "devices / reason"):
-        runtimes.add_column(col, no_wrap=col != "devices / reason")
+        column(runtimes, col)
     for rt in profile.runtimes:
         runtimes.add_row(
             rt.name,
@@ -225,6 +251,7 @@ def bench_table(report: BenchReport) -> tuple[Table, Table, list[str]]:
     title = (
         f"{info.source}  input {info.input.shape_str} {info.input.dtype}, "
         f"params {_fmt_count(info.params)}, MACs {_fmt_count(info.macs)}"
+        + (f" ({info.macs_note})" if info.macs is None and info.macs_note else "")
     )
     latency = Table(
         title=title,
@@ -247,13 +274,16 @@ def bench_table(report: BenchReport) -> tuple[Table, Table, list[str]]:
         "speed-up",
     ):
         left = h in ("runtime", "precision")
-        latency.add_column(h, justify="left" if left else "right", no_wrap=True)
+        column(latency, h, right=not left)
     cost = Table(
         title="Load, memory and size", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False
     )
+    # Several precisions asked for: say which row is which (one: the latency table says it).
+    precisions = len({r.config.precision for r in report.results}) > 1
     for h in (
         "runtime",
         "batch",
+        *(("precision",) if precisions else ()),
         "threads",
         "convert\ns",
         "load+\ncompile s",
@@ -262,13 +292,15 @@ def bench_table(report: BenchReport) -> tuple[Table, Table, list[str]]:
         "peak RSS",
         "model\nsize",
     ):
-        cost.add_column(h, justify="left" if h == "runtime" else "right", no_wrap=True)
+        column(cost, h, right=h not in ("runtime", "precision"))
     from hwfit.bench import is_baseline
 
     notes: list[str] = []
     for r in report.sorted_results():
         cfg = r.config
-        label = f"{cfg.runtime} batch {cfg.batch} threads {cfg.threads or 'default'}"
+        label = (
+            f"{cfg.runtime} {cfg.precision} batch {cfg.batch} threads {cfg.threads or 'default'}"
+        )
         if r.latency is None or r.executed is None:
             colour = "yellow" if r.state is RowState.SKIPPED else "red"
             notes.append(f"[{colour}]{label}: {r.state.value}: {r.reason}[/]")
@@ -303,6 +335,7 @@ def bench_table(report: BenchReport) -> tuple[Table, Table, list[str]]:
         cost.add_row(
             cfg.runtime,
             str(cfg.batch),
+            *((ex.precision,) if precisions else ()),
             threads,
             f"{r.convert_s:.2f}" if r.convert_s is not None else "-",
             f"{r.compile_s:.2f}" if r.compile_s is not None else "-",
@@ -324,7 +357,7 @@ def speedup_text(figure: PairedRatio | None) -> str:
 def busy_line(busiest: float | None, retried: int, priorities: Sequence[str] = ()) -> str | None:
     """The summary line of a run on a busy machine, or None when it was quiet (or unknown).
 
-    ``priorities`` are the measuring workers' (:func:`hwfit.bench.priority.raise_priority`):
+    ``priorities`` are the measuring workers' (:func:`hwfit.bench.priority.can_raise`):
     a worker that could not run ahead of other work is said so, with the reason.
     """
     if busiest is None or busiest <= MAX_CONTENTION:
@@ -358,13 +391,7 @@ def history_table(results: list[BenchResult]) -> Table:
         ("+-CI95", True),
         ("state", False),
     ):
-        table.add_column(
-            h,
-            no_wrap=True,
-            overflow="ellipsis",
-            justify="right" if right else "left",
-            max_width=24 if h == "model" else None,
-        )
+        column(table, h, right=right)
     for r in results:
         lat, ex = r.latency, r.executed
         table.add_row(
@@ -404,7 +431,7 @@ def optimize_table(result: OptimizeResult) -> tuple[Table, list[str]]:
         ("drop", True),
         ("why", False),
     ):
-        table.add_column(h, justify="right" if right else "left", no_wrap=h != "why")
+        column(table, h, right=right)
     ordered = sorted(
         result.outcomes,
         key=lambda o: (o is not result.winner, o.p50_ms is None, o.p50_ms or 0.0),
@@ -450,6 +477,16 @@ def optimize_table(result: OptimizeResult) -> tuple[Table, list[str]]:
                 f"Versus the runner-up {result.runner_up.candidate.label}: "
                 f"{result.vs_runner_up.text()} (paired)."
             )
+    if result.preprocess is not None:
+        lines.append(f"Preprocessing: {result.preprocess.describe()}")
+    if result.validation_samples:
+        skipped = len(result.skipped_images)
+        lines.append(
+            f"Data: {metric} over {result.validation_samples} validation samples, "
+            f"{result.calibration_samples} calibration samples"
+            + (f", {skipped} unreadable image{'s' * (skipped != 1)} skipped" if skipped else "")
+            + "."
+        )
     for note in result.notes:
         lines.append(f"[yellow]- {note}[/]")
     rows = [o.bench for o in (base, *result.outcomes) if o.bench is not None]

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from hwfit.cli.options import json_option, out_option, strict_data_option
+
 if TYPE_CHECKING:
     from rich.table import Table
 
@@ -35,8 +37,9 @@ def search(
         str | None,
         typer.Option(help="Training data: image folder (a sub-folder per class) or .npz."),
     ] = None,
+    strict_data: Annotated[bool, strict_data_option()] = False,
     out: Annotated[
-        str, typer.Option(help="Output folder; re-run with the same folder to resume.")
+        str, out_option("Output folder; re-run with the same folder to resume.")
     ] = "hwfit-search",
     target: Annotated[
         str | None,
@@ -88,9 +91,7 @@ def search(
             "--demo", help="The built-in demo: mobilenetv2_100 on a shipped CIFAR-10 subset."
         ),
     ] = False,
-    json_out: Annotated[
-        bool, typer.Option("--json", help="Print JSON instead of the table.")
-    ] = False,
+    json_out: Annotated[bool, json_option()] = False,
 ) -> None:
     """Search architectures around a baseline that are faster on the target at equal accuracy."""
     if ctx.invoked_subcommand is not None:
@@ -147,6 +148,7 @@ def search(
                 db=db,
                 resolution=resolution,
                 plan=plan,
+                strict_data=strict_data,
                 progress=progress,
             )
         except KeyboardInterrupt:
@@ -170,7 +172,7 @@ def space(
     baseline: Annotated[str, typer.Option(help="Baseline model, e.g. mobilenetv2_100 or nb201.")],
     resolution: Annotated[int | None, typer.Option(help="Baseline input resolution.")] = None,
     num_classes: Annotated[int, typer.Option(help="Classes of the task.")] = 10,
-    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    json_out: Annotated[bool, json_option("Print JSON instead of the table.")] = False,
 ) -> None:
     """Print the search space generated from a baseline: dimensions, choices, size."""
     from hwfit.cli.render import console, print_json
@@ -191,21 +193,21 @@ def _search_table(result: SearchResult) -> tuple[Table, list[str]]:
     from rich import box
     from rich.table import Table
 
-    from hwfit.cli.render import _ms
+    from hwfit.cli.render import _ms, column
 
     table = Table(title=f"hwfit search: {result.space} on {result.target}", box=box.SIMPLE_HEAD)
-    for col, justify in (
-        ("role", "left"),
-        ("key", "left"),
-        ("params", "right"),
-        ("pred. ms", "right"),
-        ("measured ms", "right"),
-        ("speed-up", "right"),
-        ("est. top-1", "right"),
-        ("screened top-1", "right"),
-        ("trained top-1", "right"),
+    for col in (
+        "role",
+        "key",
+        "params",
+        "pred. ms",
+        "measured ms",
+        "speed-up",
+        "est. top-1",
+        "screened top-1",
+        "trained top-1",
     ):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+        column(table, col, right=col not in ("role", "key"))
     base = result.baseline.measured_ms
     for r in [result.baseline, *result.scaled, *result.found]:
         speed = f"{base / r.measured_ms:.2f}x" if base and r.measured_ms else "-"
@@ -267,10 +269,12 @@ def _space_table(summary: Any) -> tuple[Table, list[str]]:
     from rich import box
     from rich.table import Table
 
+    from hwfit.cli.render import column
+
     table = Table(title=f"Search space of {summary.name}", box=box.SIMPLE_HEAD)
-    table.add_column("dimension")
-    table.add_column("choices")
-    table.add_column("baseline", justify="right")
+    column(table, "dimension")
+    column(table, "choices")
+    column(table, "baseline", right=True)
     for dim in summary.dimensions:
         table.add_row(dim.name, ", ".join(str(c) for c in dim.choices), str(dim.baseline))
     return table, [f"Size: {summary.size} architectures ({summary.size:.2e})"]

@@ -55,11 +55,12 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hwfit._version import __version__
+from hwfit.db._import_checks import machine_problem, row_problem
 from hwfit.errors import UserError, first_line
 from hwfit.records import (
     BenchResult,
@@ -84,6 +85,7 @@ __all__ = [
     "import_results",
     "machine_name",
     "result_key",
+    "write_results",
 ]
 
 logger = logging.getLogger(__name__)
@@ -182,17 +184,39 @@ def export_results(store: ResultStore, path: str | Path, query: HistoryQuery | N
     results = store.query(query)
     fingerprints = _fingerprints(results)
     machines = {fp: profile for fp, profile in store.machines() if fp in fingerprints}
+    write_results(path, list(reversed(results)), machines)
+    logger.info("Exported %d rows and %d machines to %s", len(results), len(machines), path)
+    return len(results)
+
+
+def write_results(
+    path: str | Path,
+    results: Sequence[BenchResult],
+    machines: Mapping[str, Mapping[str, Any]],
+) -> None:
+    """Write rows and their machines' profiles as an exchange file (what ``hwfit import`` reads).
+
+    :func:`export_results` writes what a database holds with it; a run whose database failed
+    writes the rows it could not store (:class:`~hwfit.db.fallback.FallbackFile`). The file is
+    replaced atomically.
+
+    Args:
+        path: The JSON file to write (replaced when it exists).
+        results: The rows, in the order to keep (oldest first).
+        machines: Fingerprint -> hardware profile of the machines the rows belong to.
+
+    Raises:
+        UserError: The file cannot be written.
+    """
     document = {
         "format": FORMAT,
         "version": VERSION,
         "hwfit_version": __version__,
         "exported_at": _now_iso(),
-        "machines": dict(sorted(machines.items())),
-        "results": [to_dict(r) for r in reversed(results)],
+        "machines": {fp: dict(machines[fp]) for fp in sorted(machines)},
+        "results": [to_dict(r) for r in results],
     }
     _write_atomically(Path(path), json.dumps(document, indent=1, sort_keys=False) + "\n")
-    logger.info("Exported %d rows and %d machines to %s", len(results), len(machines), path)
-    return len(results)
 
 
 def import_results(
@@ -383,6 +407,12 @@ def _parse_hwfit(text: str, path: Path) -> tuple[list[BenchResult], dict[str, di
                 f"{path.name!r}: the profile of machine {fingerprint!r} is not an object.",
                 hint="Export the file again with 'hwfit export'.",
             )
+        refused = machine_problem(fingerprint, profile)
+        if refused is not None:
+            raise UserError(
+                f"{path.name!r}: machine {fingerprint!r}, {refused.field}: {refused.sentence}",
+                hint=refused.hint,
+            )
     results = [_result_from(item, i, path) for i, item in enumerate(raw_results)]
     return results, machines
 
@@ -404,6 +434,12 @@ def _result_from(item: Any, index: int, path: Path) -> BenchResult:
         raise UserError(
             f"{path.name!r}: result {index} {problem}.",
             hint="Export the file again with 'hwfit export'.",
+        )
+    refused = row_problem(result)
+    if refused is not None:
+        raise UserError(
+            f"{path.name!r}: result {index}, {refused.field}: {refused.sentence}",
+            hint=refused.hint,
         )
     return result
 

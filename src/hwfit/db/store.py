@@ -7,8 +7,15 @@ a hint). Reads return frozen records (:class:`~hwfit.records.BenchResult`,
 :class:`~hwfit.db.latency.LatencyRecord`), never ORM objects.
 
 Opening a store creates what is missing and may race another process doing the same on a fresh
-database (two searches started together): a failed ``CREATE TABLE`` or first schema-version
-row is retried, and the second try finds what the other process made.
+database (a team's first day on a shared server, two searches started together): PostgreSQL
+serializes the creators with an advisory lock, and on any database a ``CREATE TABLE`` or first
+schema-version row that fails because the other process got there first is retried; the next
+try finds what that process made.
+
+Every driver error is translated, never shown as a traceback: the message says what failed on
+which database (password masked) and the hint is chosen from the driver's message (not an
+SQLite file, read-only, locked, wrong password, unknown database, unreachable server, missing
+driver).
 """
 
 from __future__ import annotations
@@ -19,20 +26,22 @@ import datetime as dt
 import logging
 import math
 import os
+import random
 import re
 import time
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import platformdirs
-from sqlalchemy import Engine, create_engine, event, func, select, text
+from sqlalchemy import Engine, create_engine, event, func, null, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
     ArgumentError,
+    DBAPIError,
     IntegrityError,
     NoSuchModuleError,
-    OperationalError,
     SQLAlchemyError,
 )
 from sqlalchemy.orm import Session, sessionmaker
@@ -47,8 +56,16 @@ from hwfit.db.schema import (
     MetaRow,
     ResultRow,
 )
-from hwfit.errors import DatabaseError, InternalError, UnknownNameError, UserError
-from hwfit.records import BenchResult, RowState, from_dict, to_dict
+from hwfit.errors import DatabaseError, HwfitError, InternalError, UnknownNameError, UserError
+from hwfit.records import (
+    BenchResult,
+    InputSpec,
+    ModelInfo,
+    RowState,
+    RunConfig,
+    from_dict,
+    to_dict,
+)
 
 __all__ = ["HistoryQuery", "ResultStore", "default_db_url", "normalize_url"]
 
@@ -62,14 +79,84 @@ _SERVER_HINT = (
 )
 _SQLITE_HINT = "Check that the folder exists and is writable, or pass --db with another path."
 _URL_HINT = "Use sqlite:///PATH, postgresql+psycopg://USER:PASSWORD@HOST/DB, or a file path."
+_PSYCOPG = "pip install 'psycopg[binary]' (or pip install 'hwfit[postgres]')"
+# Keyed by the module a dialect imports (ImportError.name, or its top-level package).
 _DRIVER_HINTS = {
-    "psycopg": "pip install 'psycopg[binary]' (or pip install 'hwfit[postgres]').",
-    "psycopg2": "pip install psycopg2-binary, or use a postgresql+psycopg:// URL "
-    "with pip install 'psycopg[binary]'.",
+    "psycopg": f"{_PSYCOPG}.",
+    "psycopg2": "pip install psycopg2-binary, or use a postgresql+psycopg:// URL with "
+    f"{_PSYCOPG}.",
+    "pg8000": f"pip install pg8000, or use a postgresql+psycopg:// URL with {_PSYCOPG}.",
+    "MySQLdb": "pip install mysqlclient (it needs the MySQL client library), or use a "
+    "mysql+pymysql:// URL with pip install pymysql.",
+    "pymysql": "pip install pymysql.",
+    "mysql": "pip install mysql-connector-python, or use a mysql+pymysql:// URL with "
+    "pip install pymysql.",
+    "mariadb": "pip install mariadb, or use a mysql+pymysql:// URL with pip install pymysql.",
+    "pyodbc": "pip install pyodbc (and Microsoft's ODBC Driver for SQL Server), or use an "
+    "mssql+pymssql:// URL with pip install pymssql.",
+    "pymssql": "pip install pymssql.",
+    "oracledb": "pip install oracledb.",
+    "cx_Oracle": "pip install oracledb and use an oracle+oracledb:// URL (cx_Oracle is its "
+    "old name).",
 }
+_SYNC_HINT = (
+    "hwfit uses synchronous drivers: use postgresql+psycopg://, mysql+pymysql:// or sqlite:///."
+)
+# Driver messages (lower-cased) -> what to do; the first match wins.
+_MESSAGE_HINTS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (
+        ("file is not a database",),
+        "It is not an SQLite database: pass --db with an hwfit results database or a new "
+        "file name.",
+    ),
+    (
+        ("malformed",),
+        "The file is damaged: restore it from a backup, or pass --db with a new file name.",
+    ),
+    (
+        ("readonly", "read-only", "read only"),
+        "The database is read-only here: pass --db with a writable file or server, or "
+        "--no-save to measure without storing.",
+    ),
+    (
+        ("database is locked", "database table is locked"),
+        "Another process holds a write lock on it: wait for it to finish, or pass --db with "
+        "another file.",
+    ),
+    (
+        ("password authentication failed", "authentication failed", "access denied"),
+        "Check the user name and password in the URL (or the server's ~/.pgpass entry).",
+    ),
+    (
+        ("does not exist", "unknown database"),
+        "Create the database first (e.g. createdb NAME), or fix its name in the URL.",
+    ),
+    (
+        ("permission denied", "must be owner", "insufficient privilege"),
+        "The database user may not create or write hwfit's tables: grant it CREATE and "
+        "INSERT, or pass --db with another database.",
+    ),
+    (
+        (
+            "could not translate host name",
+            "name or service not known",
+            "failed to resolve host",
+            "nodename nor servname",
+        ),
+        "Check the host name in the URL.",
+    ),
+    (
+        ("disk i/o error", "disk is full", "no space left"),
+        "Check the free space and health of the disk that holds the database, or pass --db "
+        "with another path.",
+    ),
+)
 _CONNECT_TIMEOUT_S = 10  # a firewalled host would otherwise hang for minutes before measuring
 _SQLITE_BUSY_S = 30  # how long a SQLite write waits for another process's (searches share it)
-_SCHEMA_ATTEMPTS = 5  # tries at creating the tables while another process may be doing it
+_SCHEMA_ATTEMPTS = 8  # tries at creating the tables while other processes may be doing it
+# What a lost race to create a table looks like, in the drivers' words (lower-cased).
+_RACE_WORDS = ("already exists", "duplicate", "unique", "locked", "busy", "deadlock")
+_SCHEMA_LOCK_KEY = 0x68776669  # "hwfi": the PostgreSQL advisory lock the table creators share
 
 
 def default_db_url() -> str:
@@ -177,24 +264,30 @@ class ResultStore:
     Args:
         url: A SQLAlchemy URL or a plain file path (see :func:`normalize_url`); default:
             :func:`default_db_url`.
+        writable: Also check now that rows can be written (:meth:`check_writable`): commands
+            that store what they measure pass True, so a read-only database fails before
+            anything is measured.
 
     Raises:
         DatabaseError: The database cannot be reached, opened or created, its driver is not
-            installed, or it holds a schema this hwfit does not know.
+            installed, it holds a schema this hwfit does not know, or (``writable``) it
+            cannot be written.
 
     Example:
-        >>> with ResultStore("sqlite://") as store:
+        >>> with ResultStore("sqlite://", writable=True) as store:
         ...     store.count()
         0
     """
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, *, writable: bool = False) -> None:
         self.url = normalize_url(url if url is not None else default_db_url())
         self._engine = self._create_engine()
         self._sessions = sessionmaker(bind=self._engine, expire_on_commit=False)
         try:
             self.check()
             self._create_schema()
+            if writable:
+                self.check_writable()
         except BaseException:
             self._engine.dispose()
             raise
@@ -214,13 +307,56 @@ class ResultStore:
         return f"ResultStore({self.display_url!r})"
 
     def check(self) -> None:
-        """Connect once and run a trivial statement.
+        """Connect once and run a trivial statement (SQLite: also read the file's header).
 
         Raises:
-            DatabaseError: The database cannot be reached or opened.
+            DatabaseError: The database cannot be reached or opened, or (SQLite) the file is
+                not a database.
         """
-        with self._translate_errors("open"), self._engine.connect() as conn:
+        with self._translate_errors("open", driver=True), self._engine.connect() as conn:
             conn.execute(text("SELECT 1"))
+            if self._engine.dialect.name == "sqlite":
+                conn.exec_driver_sql("PRAGMA schema_version")  # "file is not a database"
+
+    def check_writable(self) -> None:
+        """Write a row into every table hwfit stores measurements in, then roll it back.
+
+        Nothing stays in the database. It is how a read-only file, a read-only server (a hot
+        standby) or a user without INSERT rights is found before anything is measured; on
+        SQLite it also needs the folder to be writable (for the journal).
+
+        Raises:
+            DatabaseError: A row could not be written; the message is the driver's.
+        """
+        probe = f"hwfit-write-check-{uuid.uuid4().hex}"
+        now = _now()
+        with self._translate_errors("write to", driver=True), self._sessions() as session:
+            try:
+                session.add(MachineRow(fingerprint=probe, first_seen=now, last_seen=now))
+                session.flush()
+                session.add(_result_row(_probe_result(probe)))
+                session.add(
+                    LatencyRow(
+                        **_latency_values(
+                            LatencyRecord(
+                                arch_key=probe,
+                                target=probe,
+                                fingerprint=probe,
+                                p50_ms=math.nan,
+                                ci_rel=math.nan,
+                                runs=0,
+                                executed_precision="fp32",
+                                seconds=0.0,
+                            )
+                        )
+                    )
+                )
+                session.add(
+                    LatencyReferenceRow(target=probe, fingerprint=probe, ms=0.0, created_at=now)
+                )
+                session.flush()
+            finally:
+                session.rollback()
 
     @contextlib.contextmanager
     def session_scope(self) -> Iterator[Session]:
@@ -463,20 +599,33 @@ class ResultStore:
             ) from exc
         connect_args: dict[str, Any] = {}
         database = url.database or ""
-        if url.get_backend_name() == "sqlite":
+        backend, driver = url.get_backend_name(), url.get_driver_name()
+        if backend == "sqlite":
             if database not in ("", ":memory:") and not database.startswith("file:"):
                 _make_parent(Path(database).expanduser(), self.url)
-            connect_args["timeout"] = _SQLITE_BUSY_S
-        elif url.get_backend_name() == "postgresql" and "connect_timeout" not in url.query:
+            if "timeout" not in url.query:  # ?timeout=S in the URL wins
+                connect_args["timeout"] = _SQLITE_BUSY_S
+        elif (
+            backend == "postgresql"
+            and driver in ("psycopg", "psycopg2")  # pg8000 names it "timeout"
+            and "connect_timeout" not in url.query
+        ):
             connect_args["connect_timeout"] = _CONNECT_TIMEOUT_S
         try:
+            if url.get_dialect().is_async:
+                raise DatabaseError(
+                    f"Cannot open the database {self.display_url!r}: its driver {driver!r} is "
+                    "asynchronous.",
+                    hint=_SYNC_HINT,
+                )
             engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
         except ImportError as exc:
             module = exc.name or "the database driver"
+            hint = _DRIVER_HINTS.get(module) or _DRIVER_HINTS.get(module.split(".")[0])
             raise DatabaseError(
                 f"Cannot open the database {self.display_url!r}: "
                 f"its driver {module!r} is not installed.",
-                hint=_DRIVER_HINTS.get(module, f"pip install {module}"),
+                hint=hint or f"pip install {module.split('.')[0]}",
             ) from exc
         except NoSuchModuleError as exc:
             raise DatabaseError(
@@ -484,7 +633,7 @@ class ResultStore:
                 f"unknown database kind {url.drivername!r}.",
                 hint=_URL_HINT,
             ) from exc
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, TypeError, ValueError) as exc:  # bad query arguments too
             raise self._database_error("open", exc) from exc
         if engine.dialect.name == "sqlite":
             # SQLite ignores foreign keys unless asked; enforce them as PostgreSQL does.
@@ -495,25 +644,24 @@ class ResultStore:
         """Create missing tables and the version row, or check the version that is there.
 
         Another process opening the same fresh database at the same time can create a table
-        or the version row between our check and our write; the write then fails, and the
-        next try sees what that process made.
+        or the version row between our check and our write. On PostgreSQL the creators take
+        turns (a transaction-scoped advisory lock, and its DDL is transactional); elsewhere,
+        and should the lock not be granted, the write fails, and the next try, after a short
+        random pause, sees what that process made.
         """
+        found = SCHEMA_VERSION
         for attempt in range(1, _SCHEMA_ATTEMPTS + 1):
             try:
-                Base.metadata.create_all(self._engine)
-                with self._sessions() as session, session.begin():
-                    row = session.get(MetaRow, "schema_version")
-                    if row is None:
-                        session.add(MetaRow(key="schema_version", value=SCHEMA_VERSION))
-                    found = SCHEMA_VERSION if row is None else row.value
+                found = self._create_schema_once()
                 break
-            except (OperationalError, IntegrityError) as exc:
-                if attempt == _SCHEMA_ATTEMPTS:
+            except DBAPIError as exc:
+                if attempt == _SCHEMA_ATTEMPTS or not _lost_race(exc):
                     raise self._database_error("create the tables of", exc) from exc
-                time.sleep(0.05 * attempt)
-            except SQLAlchemyError as exc:
-                raise self._database_error("create the tables of", exc) from exc
-            except ImportError as exc:  # a dialect imports optional driver parts lazily
+                logger.debug("Schema creation raced another process (%s); retrying", exc)
+                time.sleep(random.uniform(0.02, 0.1) * attempt)
+            except HwfitError:
+                raise
+            except Exception as exc:  # a driver's own error that SQLAlchemy did not wrap
                 raise self._database_error("create the tables of", exc) from exc
         if found != SCHEMA_VERSION:
             raise DatabaseError(
@@ -522,13 +670,38 @@ class ResultStore:
                 hint="Upgrade hwfit, or pass --db with another database.",
             )
 
+    def _create_schema_once(self) -> str:
+        with self._engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                # Released at commit; DDL is transactional here, so the next creator sees all.
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+            Base.metadata.create_all(conn)
+            conn.commit()
+        with self._sessions() as session, session.begin():
+            row = session.get(MetaRow, "schema_version")
+            if row is None:
+                session.add(MetaRow(key="schema_version", value=SCHEMA_VERSION))
+            return SCHEMA_VERSION if row is None else row.value
+
     @contextlib.contextmanager
-    def _translate_errors(self, action: str) -> Iterator[None]:
+    def _translate_errors(self, action: str, *, driver: bool = False) -> Iterator[None]:
+        """Turn database errors inside the block into :class:`DatabaseError`.
+
+        Args:
+            action: What was being done, as in "Cannot <action> the database ...".
+            driver: The block runs only database calls, so any other exception is a driver's
+                own (one SQLAlchemy did not wrap) and is translated too; blocks that run the
+                caller's code (a session scope) keep such exceptions as they are.
+        """
         try:
             yield
-        except SQLAlchemyError as exc:
+        except HwfitError:
+            raise
+        except (SQLAlchemyError, ImportError) as exc:  # a dialect imports driver parts lazily
             raise self._database_error(action, exc) from exc
-        except ImportError as exc:  # a dialect imports optional driver parts lazily
+        except Exception as exc:
+            if not driver:
+                raise
             raise self._database_error(action, exc) from exc
 
     def _database_error(self, action: str, exc: BaseException) -> DatabaseError:
@@ -536,10 +709,14 @@ class ResultStore:
         password = _password(self.url)
         if password:
             detail = detail.replace(password, "***")
-        is_sqlite = self.url.startswith("sqlite")
+        lowered = detail.lower()
+        hint = next(
+            (hint for words, hint in _MESSAGE_HINTS if any(w in lowered for w in words)), None
+        )
+        if hint is None:
+            hint = _SQLITE_HINT if self.url.startswith("sqlite") else _SERVER_HINT
         return DatabaseError(
-            f"Cannot {action} the database {self.display_url!r}: {detail}",
-            hint=_SQLITE_HINT if is_sqlite else _SERVER_HINT,
+            f"Cannot {action} the database {self.display_url!r}: {detail}", hint=hint
         )
 
 
@@ -559,7 +736,9 @@ def _make_parent(path: Path, url: str) -> None:
 
 def _mask_url(url: str) -> str:
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
+        # Shown as given when there is nothing to hide (rendering would escape "file:" paths).
+        return url if not parsed.password else parsed.render_as_string(hide_password=True)
     except (ArgumentError, ValueError):
         # Unparseable: still never show what sits between "user:" and "@".
         return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
@@ -578,8 +757,26 @@ def _error_detail(exc: BaseException) -> str:
     # message (``orig``) is the part a user can act on.
     orig = getattr(exc, "orig", None)
     text_ = str(orig if orig is not None else exc).strip()
-    first = text_.splitlines()[0] if text_ else type(exc).__name__
+    first = text_.splitlines()[0].strip() if text_ else type(exc).__name__
     return first if first.endswith(".") else f"{first}."
+
+
+def _lost_race(exc: DBAPIError) -> bool:
+    """True when a failed schema write looks like another process creating the same thing."""
+    if isinstance(exc, IntegrityError):
+        return True
+    return any(word in str(exc.orig or exc).lower() for word in _RACE_WORDS)
+
+
+def _probe_result(fingerprint: str) -> BenchResult:
+    """A row that :meth:`ResultStore.check_writable` writes and rolls back."""
+    return BenchResult(
+        model=ModelInfo(fingerprint, "onnx", fingerprint, InputSpec("x", (1,))),
+        config=RunConfig("onnxruntime"),
+        state=RowState.SKIPPED,
+        reason="write check",
+        fingerprint=fingerprint,
+    )
 
 
 def _sqlite_enable_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
@@ -641,24 +838,20 @@ def _result_row(result: BenchResult) -> ResultRow:
 
 
 def _upsert_machine(session: Session, fingerprint: str, profile: Mapping[str, Any] | None) -> None:
-    # Read-then-write keeps this portable across SQLite and PostgreSQL; a concurrent first
-    # insert of the same machine surfaces as a DatabaseError on commit, and a retry succeeds.
+    # One statement on SQLite and PostgreSQL: two processes measuring on the same machine
+    # for the first time (a team's first day) cannot both insert it.
     now = _now()
-    machine = session.get(MachineRow, fingerprint)
-    if machine is None:
-        session.add(
-            MachineRow(
-                fingerprint=fingerprint,
-                profile=dict(profile) if profile is not None else None,
-                first_seen=now,
-                last_seen=now,
-            )
-        )
-        session.flush()  # the results row that follows refers to this one
-        return
-    machine.last_seen = now
+    values = {
+        "fingerprint": fingerprint,
+        "profile": dict(profile) if profile is not None else null(),
+        "first_seen": now,
+        "last_seen": now,
+    }
+    update: dict[str, Any] = {"last_seen": now}
     if profile is not None:
-        machine.profile = dict(profile)
+        update["profile"] = dict(profile)
+    _upsert(session, MachineRow, values, ("fingerprint",), update=update)
+    session.flush()  # the results row that follows refers to this one
 
 
 def _null(value: float) -> float | None:
@@ -732,14 +925,24 @@ def _upsert(
     keys: Sequence[str],
     *,
     replace: bool = True,
+    update: Mapping[str, Any] | None = None,
 ) -> None:
     """Insert ``values``; a row with the same ``keys`` is updated (or kept: ``replace=False``).
 
     SQLite and PostgreSQL do it in one statement (``ON CONFLICT ... DO UPDATE``), so two
     processes storing the same key at once cannot both insert.
+
+    Args:
+        session: The open session.
+        table: The table's ORM class.
+        values: Every column of the new row.
+        keys: The unique columns that identify it.
+        replace: Update an existing row (True) or keep it (False).
+        update: The columns to set on an existing row; default: every column but the keys.
     """
     dialect = session.get_bind().dialect.name
-    update = {k: v for k, v in values.items() if k not in keys}
+    if update is None:
+        update = {k: v for k, v in values.items() if k not in keys}
     if dialect in ("sqlite", "postgresql"):
         from sqlalchemy.dialects import postgresql, sqlite
 

@@ -15,6 +15,7 @@ def load_model(
     *,
     input_shape: str | Sequence[int] | None = None,
     weights: str | None = None,
+    trust_model: bool = False,
 ) -> ModelArtifact:
     """Resolve a model spec into a :class:`ModelArtifact` ready to benchmark.
 
@@ -25,15 +26,20 @@ def load_model(
             (timm config, ONNX graph, IR) when omitted.
         weights: A state-dict file for ``timm:``, ``torchvision:`` and factory models; without
             it the weights are random (seeded, so the same in every process).
+        trust_model: Load files that run code when they are loaded: TorchScript, full pickles
+            (``torch.save(model)``), ``torch.export`` archives with pickled parts, weights files
+            with Python objects other than tensors. Only for files you trust; ONNX, OpenVINO IR
+            and ``torch.export`` archives of plain tensors need no trust.
 
     Returns:
         The artifact, with its content hash, input spec, params and MACs.
 
     Raises:
+        UntrustedModelError: A file that runs code when loaded, without ``trust_model``.
         UserError: Unknown name (with suggestions), missing or corrupt file, wrong shape.
     """
     from hwfit.models.sources import describe
 
     shape = parse_shape(input_shape) if input_shape is not None else None
-    info, module = describe(spec, input_shape=shape, weights=weights)
-    return ModelArtifact(info=info, _module=module)
+    info, module = describe(spec, input_shape=shape, weights=weights, trust_model=trust_model)
+    return ModelArtifact(info=info, _module=module, trust_model=trust_model)

@@ -19,15 +19,26 @@ class ModelArtifact:
 
     Build one with :func:`hwfit.models.load_model`. Worker processes rebuild it from the info
     alone with :meth:`from_info`, which rebuilds the module only when a runtime needs it.
+
+    Attributes:
+        info: What identifies the model.
+        trust_model: The user allowed its file to run code when loaded (``--trust-model``);
+            a rebuilt module is loaded with the same permission, never more.
     """
 
     info: ModelInfo
     _module: Any = dataclasses.field(default=None, repr=False)
+    trust_model: bool = False
 
     @classmethod
-    def from_info(cls, info: ModelInfo) -> ModelArtifact:
-        """Rebuild an artifact from its recorded info (no hashing, no validation)."""
-        return cls(info=info)
+    def from_info(cls, info: ModelInfo, *, trust_model: bool = False) -> ModelArtifact:
+        """Rebuild an artifact from its recorded info (no hashing, no validation).
+
+        Args:
+            info: The recorded info.
+            trust_model: Carried from the job that asks for it (see :attr:`trust_model`).
+        """
+        return cls(info=info, trust_model=trust_model)
 
     @property
     def is_torch(self) -> bool:
@@ -39,11 +50,14 @@ class ModelArtifact:
 
         Raises:
             InternalError: The source is not a PyTorch model.
+            UntrustedModelError: Its file runs code when loaded and :attr:`trust_model` is False.
         """
         if not self.is_torch:
             raise InternalError(f"Model {self.info.source!r} is not a PyTorch model.")
         if self._module is None:
             from hwfit.models.sources import build_torch_module
 
-            self._module = build_torch_module(self.info.source, self.info.weights)
+            self._module = build_torch_module(
+                self.info.source, self.info.weights, trust_model=self.trust_model
+            )
         return self._module

@@ -6,6 +6,11 @@ Sources: ``timm:``, ``torchvision:``, ``.onnx``, OpenVINO ``.xml``, TorchScript,
 Each source turns a spec into a :class:`ModelInfo` (identity, input, size) and, for PyTorch
 sources, a module. PyTorch models are built with a fixed seed, so random weights are the same in
 every process and the content hash is stable.
+
+A file that would run code when loaded (TorchScript, a full pickle, a ``torch.export`` archive
+with pickled parts) is refused before anything reads it, unless the caller passes
+``trust_model=True`` (:mod:`hwfit.models.trust`). ``module.path:factory`` imports and calls the
+user's own code: that is what it is for.
 """
 
 from __future__ import annotations
@@ -24,10 +29,13 @@ from hwfit.errors import (
     InputShapeError,
     ModelSourceError,
     UnknownNameError,
+    UntrustedModelError,
     UserError,
     first_line,
 )
+from hwfit.models.complexity import onnx_complexity, openvino_complexity
 from hwfit.models.shapes import Dim, merge_shape
+from hwfit.models.trust import TRUST_HINT, check_trusted, is_pickle, torch_file_format
 from hwfit.records import InputSpec, ModelInfo
 
 __all__ = [
@@ -35,6 +43,7 @@ __all__ = [
     "build_torch_module",
     "describe",
     "describe_torch_with",
+    "model_format",
     "source_kind",
 ]
 
@@ -48,8 +57,9 @@ SOURCE_HELP = (
 )
 
 #: Builds a PyTorch model, runs its first forward pass and returns its info somewhere other than
-#: this process: ``(spec, input_shape, weights) -> ModelInfo``. Raises what :func:`describe` does.
-TorchDescriber = Callable[[str, tuple[int, ...] | None, str | None], ModelInfo]
+#: this process: ``(spec, input_shape, weights, trust_model) -> ModelInfo``. Raises what
+#: :func:`describe` does.
+TorchDescriber = Callable[[str, tuple[int, ...] | None, str | None, bool], ModelInfo]
 
 _torch_describer: contextvars.ContextVar[TorchDescriber | None] = contextvars.ContextVar(
     "hwfit_torch_describer", default=None
@@ -104,15 +114,37 @@ def source_kind(spec: str) -> str:
     raise UnknownNameError(f"Cannot tell what model {spec!r} is.", hint=SOURCE_HELP)
 
 
+def model_format(info: ModelInfo) -> str:
+    """The format a runtime sees: ``info.kind``, or ``torchscript`` for a TorchScript file.
+
+    This is what :meth:`hwfit.runtimes.base.Runtime.skip_reason` is asked about: TorchScript is
+    a PyTorch model (kind ``torch``) that only PyTorch itself can run.
+
+    Example:
+        >>> from hwfit.records import InputSpec
+        >>> model_format(ModelInfo("m.pt", "torch", "h", InputSpec("x", (1, 3)), path="/m.pt"))
+        'torchscript'
+    """
+    if info.kind == "torch" and info.path and Path(info.path).suffix in TORCHSCRIPT_SUFFIXES:
+        return "torchscript"
+    return info.kind
+
+
 def describe(
-    spec: str, *, input_shape: tuple[int, ...] | None, weights: str | None
+    spec: str,
+    *,
+    input_shape: tuple[int, ...] | None,
+    weights: str | None,
+    trust_model: bool = False,
 ) -> tuple[ModelInfo, Any]:
     """Resolve ``spec`` into its :class:`ModelInfo` and (PyTorch sources) the built module.
 
     PyTorch models are run once on the input shape, which checks the shape and counts MACs;
     inside :func:`describe_torch_with` that happens elsewhere (the CLI: in a worker process).
+    A file that would run code when loaded is refused first, unless ``trust_model``.
 
     Raises:
+        UntrustedModelError: A file that runs code when loaded, and ``trust_model`` is False.
         UserError: Unknown name, missing or corrupt file, bad weights, wrong or unknown shape.
     """
     kind = source_kind(spec)
@@ -123,17 +155,22 @@ def describe(
         )
     if weights is not None and not Path(weights).is_file():
         raise ModelSourceError(f"Weights file {weights!r} not found.", hint="Check the path.")
+    check_trusted(spec, kind, trust_model=trust_model)  # before anything reads the file
     if kind == "onnx":
         return _describe_onnx(spec, input_shape), None
     if kind == "openvino":
         return _describe_openvino(spec, input_shape), None
     describer = _torch_describer.get()
     if describer is not None:
-        return describer(spec, input_shape, weights), None
-    module = build_torch_module(spec, weights)
-    native = _native_torch_shape(spec, kind, module)
+        return describer(spec, input_shape, weights, trust_model), None
+    module = build_torch_module(spec, weights, trust_model=trust_model)
+    native = own = _native_torch_shape(spec, kind, module)
+    if input_shape is not None and native is not None and kind in ("timm", "torchvision"):
+        # A convnet runs at any resolution: only the channels are the model's. Whether this
+        # one does (a ViT's position embeddings may not) is what the forward pass below tells.
+        native = [None, native[1], *([None] * (len(native) - 2))]
     shape = merge_shape(spec, native, input_shape)
-    params, macs = _check_forward(spec, module, shape)
+    params, macs = _check_forward(spec, module, shape, own)
     info = ModelInfo(
         source=spec,
         kind="torch",
@@ -147,15 +184,23 @@ def describe(
     return info, module
 
 
-def build_torch_module(spec: str, weights: str | None) -> Any:
+def build_torch_module(spec: str, weights: str | None, *, trust_model: bool = False) -> Any:
     """Build the ``torch.nn.Module`` of a PyTorch source, in eval mode, weights loaded.
 
+    Args:
+        spec: The model spec.
+        weights: A state-dict file, or None.
+        trust_model: Load files that run code when loaded (TorchScript, pickles, pickled
+            ``torch.export`` parts, weights files with more than tensors).
+
     Raises:
+        UntrustedModelError: Such a file, and ``trust_model`` is False.
         UserError: Unknown name, unreadable file, or weights that do not fit the model.
     """
     import torch
 
     kind = source_kind(spec)
+    check_trusted(spec, kind, trust_model=trust_model)  # workers rebuild models from info
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(SEED)
         if kind == "timm":
@@ -163,7 +208,7 @@ def build_torch_module(spec: str, weights: str | None) -> Any:
         elif kind == "torchvision":
             module = _build_torchvision(spec.removeprefix("torchvision:"))
         elif kind == "torchscript":
-            module = _load_torchscript(spec)
+            module = _load_torch_file(spec)
         elif kind == "export":
             module = _load_export(spec)
         elif kind == "factory":
@@ -171,7 +216,7 @@ def build_torch_module(spec: str, weights: str | None) -> Any:
         else:
             raise ModelSourceError(f"Model {spec!r} is not a PyTorch model.")
     if weights:
-        _load_weights(spec, module, weights)
+        _load_weights(spec, module, weights, trust_model=trust_model)
     if kind != "export":  # an exported program keeps the mode it was exported in
         module.eval()
     return module
@@ -205,9 +250,23 @@ def _build_torchvision(name: str) -> Any:
     return torchvision.models.get_model(name, weights=None)
 
 
-def _load_torchscript(path: str) -> Any:
+def _load_torch_file(path: str) -> Any:
+    """A trusted ``.pt``: TorchScript, or a full pickle of a module (``torch.save(model)``)."""
     import torch
 
+    if torch_file_format(Path(path)) == "pickle":
+        try:
+            module = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as exc:
+            raise ModelSourceError(
+                f"Cannot unpickle model {path!r}: {first_line(exc, 300)}",
+                hint="Unpickling needs the classes it was saved with to be importable.",
+            ) from exc
+        if not isinstance(module, torch.nn.Module):
+            raise ModelSourceError(
+                f"Model {path!r} holds a {type(module).__name__}, not a torch.nn.Module."
+            )
+        return module
     try:
         return torch.jit.load(path, map_location="cpu")
     except Exception as exc:
@@ -243,23 +302,50 @@ def _build_factory(spec: str) -> Any:
         ) from exc
     factory = getattr(module, attr, None)
     if not callable(factory):
-        raise ModelSourceError(f"{module_name!r} has no callable {attr!r}.")
+        raise ModelSourceError(
+            f"{module_name!r} has no callable {attr!r}.",
+            hint="module.path:factory names a function that takes no arguments and returns a "
+            "torch.nn.Module.",
+        )
     try:
         built = factory()
     except Exception as exc:
         raise ModelSourceError(f"Factory {spec!r} raised: {first_line(exc, 300)}") from exc
     if not isinstance(built, torch.nn.Module):
         raise ModelSourceError(
-            f"Factory {spec!r} returned {type(built).__name__}, not a torch.nn.Module."
+            f"Factory {spec!r} returned {type(built).__name__}, not a torch.nn.Module.",
+            hint="module.path:factory names a function that takes no arguments and returns a "
+            "torch.nn.Module.",
         )
     return built
 
 
-def _load_weights(spec: str, module: Any, weights: str) -> None:
+def _load_weights(spec: str, module: Any, weights: str, *, trust_model: bool = False) -> None:
+    import pickle
+
     import torch
 
     try:
         state = torch.load(weights, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        # PyTorch's restricted loader refused an object other than tensors: only the full
+        # unpickler reads it, and that runs whatever the file asks.
+        if not is_pickle(Path(weights)):
+            raise ModelSourceError(
+                f"Cannot read weights {weights!r}: {first_line(exc, 300)}"
+            ) from exc
+        if not trust_model:
+            raise UntrustedModelError(
+                f"Weights {weights!r} hold Python objects other than tensors: loading them "
+                "runs whatever code their author put in.",
+                hint=TRUST_HINT,
+            ) from exc
+        try:
+            state = torch.load(weights, map_location="cpu", weights_only=False)
+        except Exception as exc2:
+            raise ModelSourceError(
+                f"Cannot unpickle weights {weights!r}: {first_line(exc2, 300)}"
+            ) from exc2
     except Exception as exc:
         raise ModelSourceError(f"Cannot read weights {weights!r}: {first_line(exc, 300)}") from exc
     for key in ("state_dict", "model", "model_state_dict"):
@@ -301,8 +387,13 @@ def _native_torch_shape(spec: str, kind: str, module: Any) -> list[Dim] | None:
     return None
 
 
-def _check_forward(spec: str, module: Any, shape: tuple[int, ...]) -> tuple[int, int | None]:
-    """Run one forward pass (batch 1): validates the shape, counts params and MACs."""
+def _check_forward(
+    spec: str, module: Any, shape: tuple[int, ...], own: Sequence[Dim] | None = None
+) -> tuple[int, int | None]:
+    """Run one forward pass (batch 1): validates the shape, counts params and MACs.
+
+    ``own`` is the model's own input shape, when it has one (named in the hint).
+    """
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -316,10 +407,18 @@ def _check_forward(spec: str, module: Any, shape: tuple[int, ...]) -> tuple[int,
         raise InputShapeError(
             f"Model {spec!r} rejects input shape {'x'.join(map(str, shape))}: "
             f"{first_line(exc, 300)}",
-            hint="Pass the shape the model expects with --input-shape, e.g. 1x3x224x224.",
+            hint=(
+                f"Omit --input-shape to use the model's own, {_own_shape(own)}."
+                if own is not None and all(d is not None for d in own[1:])
+                else "Pass the shape the model expects with --input-shape, e.g. 1x3x224x224."
+            ),
         ) from exc
     flops = counter.get_total_flops()
     return params, (flops // 2 if flops else None)
+
+
+def _own_shape(own: Sequence[Dim]) -> str:
+    return "x".join(str(d or 1) for d in own)
 
 
 def _hash_module(spec: str, module: Any) -> str:
@@ -364,13 +463,15 @@ def _describe_onnx(path: str, user: tuple[int, ...] | None) -> ModelInfo:
     ]
     shape = merge_shape(path, native, user)
     dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor_type.elem_type).name
-    params = sum(int(_prod(i.dims)) for i in proto.graph.initializer)
+    params, macs, macs_note = onnx_complexity(proto, inputs[0].name, shape)
     return ModelInfo(
         source=path,
         kind="onnx",
         content_hash=_hash_files(Path(path)),
         input=InputSpec(inputs[0].name, shape, dtype),
         params=params,
+        macs=macs,
+        macs_note=macs_note,
         path=str(Path(path).resolve()),
         batch_fixed=native[0] is not None,
     )
@@ -395,10 +496,7 @@ def _describe_openvino(path: str, user: tuple[int, ...] | None) -> ModelInfo:
     pshape = port.get_partial_shape()
     native = [d.get_length() if d.is_static else None for d in pshape]
     shape = merge_shape(path, native, user)
-    params = 0
-    for op in model.get_ops():
-        if op.get_type_name() == "Constant" and op.get_element_type().is_real():
-            params += int(_prod(op.get_output_shape(0)))
+    params, macs, macs_note = openvino_complexity(model, shape)
     files = [Path(path)] + ([bin_path] if bin_path.exists() else [])
     return ModelInfo(
         source=path,
@@ -406,6 +504,8 @@ def _describe_openvino(path: str, user: tuple[int, ...] | None) -> ModelInfo:
         content_hash=_hash_files(*files),
         input=InputSpec(port.get_any_name(), shape, port.get_element_type().to_dtype().name),
         params=params,
+        macs=macs,
+        macs_note=macs_note,
         path=str(Path(path).resolve()),
         batch_fixed=native[0] is not None,
     )

@@ -16,7 +16,8 @@ MB). Sources:
 
 Without a validation split, ``val_fraction`` of the samples (class-proportional, seeded) is held
 out. Images are normalised with ImageNet's mean and std (what timm models expect) and resized with
-:func:`torch.nn.functional.interpolate` (bilinear; antialiased when shrinking).
+:func:`torch.nn.functional.interpolate` (bilinear; antialiased when shrinking). An image PIL
+cannot decode is left out and named in ``TrainData.skipped`` (``strict=True`` fails instead).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from hwfit.accuracy.data import (
     Preprocess,
     count_samples,
     load_dataset,
+    skipped_text,
     split,
 )
 from hwfit.errors import InputShapeError, UserError, first_line
@@ -46,6 +48,7 @@ from hwfit.nas.demo import demo_path
 
 __all__ = ["TrainData", "balanced_order", "demo_path", "load_demo", "load_train_data"]
 
+_UINT8_TEXT = "uint8 images scaled to [0, 1] and normalised with ImageNet's mean and std"
 _SPLIT_NAMES = {"train": ("train",), "val": ("val", "valid", "validation", "test")}
 _HINT_NPZ = (
     "Write it with numpy.savez(path, x=images, y=labels): x uint8 (N, H, W, 3) or float "
@@ -64,6 +67,8 @@ class TrainData:
         y_val: Validation labels ``(M,)`` int64.
         classes: Class names by index (``class0``... when the source has none).
         source: Where the data came from.
+        skipped: Images of the source that could not be decoded and were left out.
+        preprocessing: How the source became these tensors, in words.
     """
 
     x_train: Tensor
@@ -72,6 +77,8 @@ class TrainData:
     y_val: Tensor
     classes: tuple[str, ...]
     source: str = ""
+    skipped: tuple[str, ...] = ()
+    preprocessing: str = ""
     _origin: tuple[Tensor, Tensor] | None = dataclasses.field(default=None, repr=False)
     _resized: dict[int, TrainData] = dataclasses.field(default_factory=dict, repr=False)
 
@@ -99,10 +106,27 @@ class TrainData:
                 )
 
     def __repr__(self) -> str:
+        skipped = f", {len(self.skipped)} skipped" if self.skipped else ""
         return (
             f"TrainData({len(self.y_train)} train + {len(self.y_val)} val, "
-            f"{self.resolution} px, {self.num_classes} classes, source={self.source!r})"
+            f"{self.resolution} px, {self.num_classes} classes{skipped}, source={self.source!r})"
         )
+
+    def notes(self) -> list[str]:
+        """Lines for a report: the preprocessing, and the images skipped as unreadable."""
+        lines = []
+        if self.preprocessing:
+            lines.append(
+                f"Preprocessing of the training data ({len(self.y_train)} train + "
+                f"{len(self.y_val)} validation images): {self.preprocessing}; then resized to "
+                "each model's resolution (bilinear)."
+            )
+        if self.skipped:
+            lines.append(
+                f"Skipped {skipped_text(self.skipped)} in {self.source!r} "
+                "(--strict-data fails instead); accuracy is over the images used."
+            )
+        return lines
 
     @property
     def num_classes(self) -> int:
@@ -127,6 +151,7 @@ class TrainData:
             crop_pct=1.0,
             mean=IMAGENET_MEAN if channels == 3 else None,
             std=IMAGENET_STD if channels == 3 else None,
+            source="the search's training data",
         )
 
     def at_resolution(self, resolution: int) -> TrainData:
@@ -208,6 +233,7 @@ def load_train_data(
     max_train: int | None = None,
     max_val: int | None = None,
     seed: int = 0,
+    strict: bool = False,
 ) -> TrainData:
     """Load labelled images (folder or ``.npz``, see the module docstring) as training tensors.
 
@@ -221,9 +247,10 @@ def load_train_data(
         max_train: Keep at most this many training samples (class-proportional, seeded).
         max_val: Keep at most this many validation samples.
         seed: Seed of the hold-out split and of the subsets.
+        strict: Fail on the first image PIL cannot decode instead of skipping it.
 
     Returns:
-        The data, normalised, at ``resolution``.
+        The data, normalised, at ``resolution``; ``skipped`` names the images left out.
 
     Raises:
         UserError: A missing, empty, corrupt or unlabelled source, fewer than two classes, a
@@ -246,7 +273,7 @@ def load_train_data(
             f"Training data {str(where)!r} not found.",
             hint="Give a folder of images (one sub-folder per class) or a .npz file.",
         )
-    limits = _Limits(val_fraction, max_train, max_val, seed)
+    limits = _Limits(val_fraction, max_train, max_val, seed, strict)
     if where.is_dir():
         data = _load_folder(where, resolution, limits)
     elif where.suffix.lower() == ".npz":
@@ -295,6 +322,7 @@ class _Limits:
     max_train: int | None
     max_val: int | None
     seed: int
+    strict: bool = False
 
     def sizes(self, n: int) -> tuple[int, int]:
         """Train and validation sizes when ``n`` samples are split by ``val_fraction``."""
@@ -349,20 +377,25 @@ def _split_folders(folder: Path) -> tuple[Path, Path] | None:
     return train, val
 
 
-def _first_image_size(folder: Path) -> int:
+def _first_image_size(folder: Path, strict: bool) -> int:
     from hwfit.accuracy.data import IMAGE_EXTENSIONS, load_image
 
     for root, _, names in os.walk(folder):
         for name in sorted(names):
             if Path(name).suffix.lower() in IMAGE_EXTENSIONS and not name.startswith("."):
-                image = load_image(Path(root, name))
+                try:
+                    image = load_image(Path(root, name))
+                except UserError:
+                    if strict:
+                        raise
+                    continue  # unreadable: load_dataset skips and counts it
                 return min(image.size)
-    return 32  # no images: load_dataset reports it
+    return 32  # no (readable) images: load_dataset reports it
 
 
-def _read_folder(folder: Path, resolution: int, limit: int | None, seed: int) -> Any:
+def _read_folder(folder: Path, resolution: int, limit: int | None, seed: int, strict: bool) -> Any:
     preprocess = Preprocess.create((3, resolution, resolution), crop_pct=1.0)
-    dataset = load_dataset(folder, preprocess, limit=limit, seed=seed)
+    dataset = load_dataset(folder, preprocess, limit=limit, seed=seed, strict=strict)
     if dataset.y is None:
         raise UserError(
             f"Image folder {str(folder)!r} has no class sub-folders, so no labels.",
@@ -373,20 +406,26 @@ def _read_folder(folder: Path, resolution: int, limit: int | None, seed: int) ->
 
 def _load_folder(folder: Path, resolution: int | None, limits: _Limits) -> TrainData:
     splits = _split_folders(folder)
-    size = resolution or _first_image_size(splits[0] if splits else folder)
+    size = resolution or _first_image_size(splits[0] if splits else folder, limits.strict)
     if splits is not None:
-        train = _read_folder(splits[0], size, limits.max_train, limits.seed)
-        val = _read_folder(splits[1], size, limits.max_val, limits.seed + 1)
+        train = _read_folder(splits[0], size, limits.max_train, limits.seed, limits.strict)
+        val = _read_folder(splits[1], size, limits.max_val, limits.seed + 1, limits.strict)
         if val.classes != train.classes:
             raise UserError(
                 f"The class folders of {str(splits[1])!r} differ from those of "
                 f"{str(splits[0])!r}.",
                 hint="Both splits need the same class sub-folders.",
             )
+        skipped = tuple(f"{splits[0].name}/{f}" for f in train.skipped) + tuple(
+            f"{splits[1].name}/{f}" for f in val.skipped
+        )
     else:
         n_train, n_val = limits.sizes(count_samples(folder))
-        every = _read_folder(folder, size, n_train + n_val, limits.seed)
+        every = _read_folder(folder, size, n_train + n_val, limits.seed, limits.strict)
+        if len(every) < n_train + n_val:  # unreadable images were skipped: split what is left
+            n_train, n_val = limits.sizes(len(every))
         train, val = split(every, n_train, n_val, seed=limits.seed)
+        skipped = every.skipped
     return TrainData(
         x_train=torch.from_numpy(train.x),
         y_train=torch.from_numpy(train.y),
@@ -394,6 +433,8 @@ def _load_folder(folder: Path, resolution: int | None, limits: _Limits) -> Train
         y_val=torch.from_numpy(val.y),
         classes=train.classes,
         source=str(folder),
+        skipped=skipped,
+        preprocessing=Preprocess.create((3, size, size), crop_pct=1.0).describe(),
     )
 
 
@@ -405,16 +446,19 @@ def _load_npz(file: Path, limits: _Limits) -> TrainData:
         raise UserError(
             f"Cannot read {str(file)!r} as a .npz file: {first_line(exc, 300)}", hint=_HINT_NPZ
         ) from exc
-    x = _npz_images(file, arrays, "x")
-    if x is None:
+    train_images = _npz_images(file, arrays, "x", limits.strict)
+    if train_images is None:
         raise UserError(
             f"{str(file)!r} has no array 'x' (it holds: {', '.join(sorted(arrays)) or 'none'}).",
             hint=_HINT_NPZ,
         )
-    y = _npz_labels(file, arrays, "y", len(x))
-    x_val = _npz_images(file, arrays, "x_val")
-    if x_val is not None:
-        y_val = _npz_labels(file, arrays, "y_val", len(x_val))
+    x = train_images.x
+    y = _npz_labels(file, arrays, "y", train_images)
+    val_images = _npz_images(file, arrays, "x_val", limits.strict)
+    skipped = train_images.skipped + (val_images.skipped if val_images else ())
+    if val_images is not None:
+        x_val = val_images.x
+        y_val = _npz_labels(file, arrays, "y_val", val_images)
         if x_val.shape[1:] != x.shape[1:]:
             raise InputShapeError(
                 f"'x_val' in {str(file)!r} is {tuple(x_val.shape[1:])} per sample, 'x' is "
@@ -435,16 +479,43 @@ def _load_npz(file: Path, limits: _Limits) -> TrainData:
     else:
         classes = tuple(f"class{i}" for i in range(num_classes))
     return TrainData(
-        x_train=x, y_train=y, x_val=x_val, y_val=y_val, classes=classes, source=str(file)
+        x_train=x,
+        y_train=y,
+        x_val=x_val,
+        y_val=y_val,
+        classes=classes,
+        source=str(file),
+        skipped=skipped,
+        preprocessing=train_images.preprocessing,
     )
 
 
-def _npz_images(file: Path, arrays: dict[str, npt.NDArray[Any]], key: str) -> Tensor | None:
+@dataclasses.dataclass(frozen=True)
+class _Images:
+    """Images read from a ``.npz`` key: ``kept`` indexes the ``total`` stored ones (None: all)."""
+
+    x: Tensor
+    total: int
+    kept: Tensor | None = None
+    skipped: tuple[str, ...] = ()
+    preprocessing: str = _UINT8_TEXT
+
+
+def _npz_images(
+    file: Path, arrays: dict[str, npt.NDArray[Any]], key: str, strict: bool
+) -> _Images | None:
     """Normalised float ``(N, C, H, W)`` from ``key`` (raw, float or encoded), or None."""
     if key not in arrays and f"{key}_encoded" in arrays:
-        return _normalise(_decode(file, arrays, key))
+        return _decode(file, arrays, key, strict)
     if key not in arrays:
         return None
+    x = _npz_array(file, arrays, key)
+    text = _UINT8_TEXT if arrays[key].dtype == np.uint8 else "float inputs used as they are"
+    return _Images(x=x, total=len(x), preprocessing=text)
+
+
+def _npz_array(file: Path, arrays: dict[str, npt.NDArray[Any]], key: str) -> Tensor:
+    """Normalised float ``(N, C, H, W)`` from the raw or float array ``key``."""
     x = arrays[key]
     if x.ndim != 4 or len(x) == 0:
         raise InputShapeError(
@@ -481,8 +552,8 @@ def _npz_images(file: Path, arrays: dict[str, npt.NDArray[Any]], key: str) -> Te
     )
 
 
-def _decode(file: Path, arrays: dict[str, npt.NDArray[Any]], key: str) -> Tensor:
-    """Decode ``{key}_encoded`` image files (split at ``{key}_offsets``) to uint8 NCHW."""
+def _decode(file: Path, arrays: dict[str, npt.NDArray[Any]], key: str, strict: bool) -> _Images:
+    """Decode ``{key}_encoded`` image files (split at ``{key}_offsets``), skipping bad ones."""
     from PIL import Image
 
     blob, offsets = arrays[f"{key}_encoded"], arrays.get(f"{key}_offsets")
@@ -501,33 +572,60 @@ def _decode(file: Path, arrays: dict[str, npt.NDArray[Any]], key: str) -> Tensor
             hint="Concatenate the image files' bytes; offsets holds the N + 1 boundaries.",
         )
     data = blob.tobytes()
+    total = len(offsets) - 1
     images: list[npt.NDArray[np.uint8]] = []
-    for i in range(len(offsets) - 1):
+    kept: list[int] = []
+    bad: list[int] = []
+    first_error = ""
+    for i in range(total):
         try:
             with Image.open(io.BytesIO(data[offsets[i] : offsets[i + 1]])) as img:
-                images.append(np.asarray(img.convert("RGB"), dtype=np.uint8))
+                pixels = np.asarray(img.convert("RGB"), dtype=np.uint8)
         except Exception as exc:
+            if not strict:  # skipped and counted, as unreadable image files are
+                bad.append(i)
+                first_error = first_error or first_line(exc, 200)
+                continue
             raise UserError(
                 f"Encoded image {i} of {key!r} in {str(file)!r} cannot be decoded: "
                 f"{first_line(exc, 200)}",
-                hint="The file is corrupt; regenerate it.",
+                hint="The file is corrupt: regenerate it, or leave out --strict-data to skip "
+                "unreadable images.",
             ) from exc
-        if images[-1].shape != images[0].shape:
+        if images and pixels.shape != images[0].shape:
             raise InputShapeError(
-                f"Encoded image {i} of {key!r} in {str(file)!r} is {images[-1].shape[:2]}, "
-                f"image 0 is {images[0].shape[:2]}; all must have one size.",
+                f"Encoded image {i} of {key!r} in {str(file)!r} is {pixels.shape[:2]}, "
+                f"image {kept[0]} is {images[0].shape[:2]}; all must have one size.",
                 hint="Resize the images to one size before packing them.",
             )
-    return torch.from_numpy(np.stack(images).transpose(0, 3, 1, 2).copy())
+        images.append(pixels)
+        kept.append(i)
+    if not images:
+        raise UserError(
+            f"The encoded images of {key!r} in {str(file)!r} cannot be decoded: all {total} are "
+            f"unreadable (first: {first_error}).",
+            hint="The file is corrupt; regenerate it.",
+        )
+    x = _normalise(torch.from_numpy(np.stack(images).transpose(0, 3, 1, 2).copy()))
+    return _Images(
+        x=x,
+        total=total,
+        kept=torch.tensor(kept, dtype=torch.int64) if bad else None,
+        skipped=tuple(f"{key}_encoded[{i}]" for i in bad),
+    )
 
 
-def _npz_labels(file: Path, arrays: dict[str, npt.NDArray[Any]], key: str, n: int) -> Tensor:
+def _npz_labels(
+    file: Path, arrays: dict[str, npt.NDArray[Any]], key: str, images: _Images
+) -> Tensor:
+    """The labels ``key`` of ``images`` (those of skipped images dropped), checked."""
     if key not in arrays:
         raise UserError(
             f"{str(file)!r} has no labels {key!r}; training needs one class index per image.",
             hint=_HINT_NPZ,
         )
     y = arrays[key]
+    n = images.total
     if y.size != n:
         raise UserError(
             f"{str(file)!r} has {n} images but {y.size} labels in {key!r} (shape {y.shape}).",
@@ -545,4 +643,5 @@ def _npz_labels(file: Path, arrays: dict[str, npt.NDArray[Any]], key: str, n: in
             f"min {y.min() if n else '-'}).",
             hint="Save y as non-negative integers (one class index per image).",
         )
-    return torch.from_numpy(y.astype(np.int64))
+    labels = torch.from_numpy(y.astype(np.int64))
+    return labels if images.kept is None else labels[images.kept]

@@ -182,6 +182,7 @@ def search(
     val_size: int | None = None,
     optimize_found: bool = True,
     seed: int = 0,
+    strict_data: bool = False,
     progress: SearchProgress | None = None,
 ) -> SearchResult:
     """Search architectures around ``baseline`` that are faster on ``target`` at equal accuracy.
@@ -202,6 +203,8 @@ def search(
         val_size: Validation images (default: 20% of the data, at most 2000).
         optimize_found: Pass the found architectures through :func:`hwfit.optimize`.
         seed: Seeds sampling, training and the search.
+        strict_data: Fail on the first image that cannot be decoded instead of skipping it
+            (skipped images are named in the notes).
         progress: Progress callback.
 
     Returns:
@@ -225,6 +228,7 @@ def search(
         val_size=val_size,
         optimize_found=optimize_found,
         seed=seed,
+        strict_data=strict_data,
         progress=progress,
     )
     return run.run()
@@ -251,6 +255,7 @@ class _Search:
         optimize_found: bool,
         seed: int,
         progress: SearchProgress | None,
+        strict_data: bool = False,
     ) -> None:
         from hwfit.hardware import probe
         from hwfit.nas.data import load_train_data
@@ -285,6 +290,7 @@ class _Search:
             max_train=train_size,
             max_val=val_size,
             seed=seed,
+            strict=strict_data,
         )
         self.data_id = hashlib.sha1(
             f"{data_source}|{len(self.data.y_train)}|{len(self.data.y_val)}|{seed}".encode()
@@ -810,7 +816,7 @@ class _Search:
             best=best,
             speedup=speedup,
             speedup_ci=speedup_ci,
-            notes=self.notes,
+            notes=[*self.notes, *self.data.notes()],
         )
         self.folder.write("search.json", res.to_dict())
         from hwfit.report.search_page import write_search_report

@@ -68,7 +68,9 @@ def run_prepare(job: dict[str, Any]) -> dict[str, Any]:
         # By path, so a recipe registered in the parent process is found here too.
         recipe_cls: type[PrecisionRecipe] = import_path(job["recipe_path"])
         recipe = recipe_cls(job["runtime"], Precision(job["precision"]))
-        artifact = ModelArtifact.from_info(from_dict(ModelInfo, job["model"]))
+        artifact = ModelArtifact.from_info(
+            from_dict(ModelInfo, job["model"]), trust_model=bool(job.get("trust_model", False))
+        )
         spec = from_dict(InputSpec, job["spec"])
         prepared = recipe.prepare(artifact, spec, Path(job["out_dir"]), _quant_data(job))
     except HwfitError as exc:

@@ -91,7 +91,9 @@ class Runtime(abc.ABC):
     name: ClassVar[str]
     #: Precisions this runtime can be asked for (the optimize issue adds more).
     precisions: ClassVar[frozenset[str]] = frozenset({"fp32"})
-    #: Model kinds it accepts: "torch", "onnx", "openvino".
+    #: Model formats it accepts (:func:`hwfit.models.sources.model_format`): "torch" (a module
+    #: it may export), "torchscript" (a PyTorch module that only PyTorch can run, not export),
+    #: "onnx", "openvino".
     accepts: ClassVar[frozenset[str]] = frozenset({"torch"})
     #: The device it runs on, as shown to users.
     device: ClassVar[str] = "CPU"
@@ -111,10 +113,18 @@ class Runtime(abc.ABC):
 
     @classmethod
     def skip_reason(cls, model_kind: str, precision: str) -> str | None:
-        """Why this runtime cannot take this model or precision, or None when it can."""
+        """Why this runtime cannot take this model or precision, or None when it can.
+
+        Args:
+            model_kind: The model's format (:func:`hwfit.models.sources.model_format`).
+            precision: The requested precision.
+        """
         if model_kind not in cls.accepts:
+            if model_kind == "torchscript":
+                return "TorchScript runs only on torch; export it with torch.export or ONNX"
             names = {
                 "torch": "a PyTorch model",
+                "torchscript": "a TorchScript file",
                 "onnx": "an ONNX file",
                 "openvino": "an OpenVINO IR",
             }

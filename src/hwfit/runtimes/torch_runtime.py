@@ -67,6 +67,7 @@ class TorchEagerRuntime(Runtime):
     """PyTorch eager mode on the CPU: the baseline every speed-up is measured against."""
 
     name: ClassVar[str] = "torch"
+    accepts: ClassVar[frozenset[str]] = frozenset({"torch", "torchscript"})
     precisions: ClassVar[frozenset[str]] = frozenset({"fp32", "bf16"})
     device_name: ClassVar[str] = "cpu"
 
@@ -115,6 +116,8 @@ class TorchCompileRuntime(TorchEagerRuntime):
     """``torch.compile`` with the inductor backend; compiles (timed) inside compile()."""
 
     name: ClassVar[str] = "torch-compile"
+    # torch.compile refuses TorchScript modules ("compile the original eager module instead").
+    accepts: ClassVar[frozenset[str]] = frozenset({"torch"})
 
     @classmethod
     def probe(cls) -> Availability:  # noqa: D102

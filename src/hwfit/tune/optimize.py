@@ -73,6 +73,10 @@ class OptimizeResult:
     claim: PairedRatio | None = None  # winner vs baseline, re-measured paired at the end
     runner_up: Outcome | None = None
     vs_runner_up: PairedRatio | None = None  # winner vs runner-up, measured paired
+    preprocess: Preprocess | None = None  # how images became inputs, and where that came from
+    skipped_images: tuple[str, ...] = ()  # data files that could not be decoded, left out
+    calibration_samples: int = 0
+    validation_samples: int = 0  # accuracy is over these samples
 
     @property
     def speedup(self) -> PairedRatio | None:
@@ -104,7 +108,9 @@ def optimize(
     min_time_s: float = 1.0,
     input_shape: str | Sequence[int] | None = None,
     weights: str | None = None,
+    trust_model: bool = False,
     preprocess: str | None = None,
+    strict_data: bool = False,
     db: str | None = None,
     save: bool = True,
     timeout_s: float = 900.0,
@@ -133,7 +139,11 @@ def optimize(
         min_time_s: Each candidate's timed loop runs at least this long.
         input_shape: Input shape, batch first, when the model does not say.
         weights: State-dict file for PyTorch sources.
+        trust_model: Load a model file that runs code when loaded (TorchScript, pickles); see
+            :func:`hwfit.models.load_model`. Only for files you trust.
         preprocess: Overrides of the model's preprocessing (``"mean=..;std=..;crop_pct=.."``).
+        strict_data: Fail on the first image that cannot be decoded instead of skipping it
+            (skipped images are named in the notes and in ``skipped_images``).
         db: Results database URL or SQLite path.
         save: Store measurements in the database.
         timeout_s: Seconds one candidate's worker may take.
@@ -146,6 +156,7 @@ def optimize(
         UserError: Bad model, data, option or database, before anything is measured.
         RuntimeFailure: The FP32 reference itself could not be measured.
     """
+    from hwfit.accuracy.data import check_dataset_path
     from hwfit.accuracy.guard import AccuracyBudget
     from hwfit.hardware import probe
     from hwfit.models import load_model
@@ -156,15 +167,16 @@ def optimize(
     if batch < 1:
         raise UserError(f"--batch must be >= 1, got {batch}.")
     budget = AccuracyBudget.parse(max_accuracy_drop)
+    check_dataset_path(data)  # a mistyped path fails before the model is built
     candidates = candidate_space(list(runtimes or DEFAULT_RUNTIMES), precisions, threads, [batch])
     out_dir = _prepare_out_dir(Path(out))
     store = _open_store(db) if save else None
 
     started = time.monotonic()
     hardware = probe(include_runtimes=False)
-    artifact = load_model(model, input_shape=input_shape, weights=weights)
+    artifact = load_model(model, input_shape=input_shape, weights=weights, trust_model=trust_model)
     pre = _preprocess(artifact, preprocess)
-    calib, val = _load_data(data, pre, calib_size, val_size)
+    calib, val = _load_data(data, pre, calib_size, val_size, strict_data)
     run = _Run(
         artifact=artifact,
         hardware=hardware,
@@ -180,6 +192,7 @@ def optimize(
         store=store,
         preprocess=pre,
         budget_text=max_accuracy_drop,
+        db_given=db is not None,
     )
     total = len(candidates) + 1
     baseline_candidate = Candidate(
@@ -235,7 +248,7 @@ def _prepare_out_dir(out: Path) -> Path:
 def _open_store(db: str | None) -> Any:
     from hwfit.db import ResultStore
 
-    return ResultStore(db)
+    return ResultStore(db, writable=True)  # a read-only database fails before measuring
 
 
 def _preprocess(artifact: ModelArtifact, overrides: str | None) -> Preprocess:
@@ -248,17 +261,20 @@ def _preprocess(artifact: ModelArtifact, overrides: str | None) -> Preprocess:
 
 
 def _load_data(
-    data: str, pre: Preprocess, calib_size: int | None, val_size: int | None
+    data: str, pre: Preprocess, calib_size: int | None, val_size: int | None, strict: bool
 ) -> tuple[Dataset, Dataset]:
     from hwfit.accuracy.data import count_samples, load_dataset, split
 
-    available = count_samples(data)
-    if val_size is None:
-        val_size = min(500, max(1, available // 2))
-    if calib_size is None:
-        calib_size = min(300, max(1, available - val_size))
-    dataset = load_dataset(data, pre, limit=calib_size + val_size)
-    return split(dataset, calib_size, val_size)
+    def sizes(available: int) -> tuple[int, int]:
+        val = val_size if val_size is not None else min(500, max(1, available // 2))
+        calib = calib_size if calib_size is not None else min(300, max(1, available - val))
+        return calib, val
+
+    calib, val = sizes(count_samples(data))
+    dataset = load_dataset(data, pre, limit=calib + val, strict=strict)
+    if len(dataset) < calib + val:  # unreadable images were skipped: share what is left
+        calib, val = sizes(len(dataset))
+    return split(dataset, calib, val)
 
 
 def _strategy(name: str, candidates: list[Candidate], n_trials: int | None) -> Any:
@@ -289,6 +305,8 @@ class _Run:
     store: Any
     preprocess: Preprocess
     budget_text: str
+    db_given: bool = False
+    fallback: Any = None  # hwfit.db.fallback.FallbackFile once the database stopped taking rows
     reference_logits: np.ndarray | None = None
     reference_accuracy: dict[str, float] = dataclasses.field(default_factory=dict)
     metric: str = "top1"
@@ -304,9 +322,17 @@ class _Run:
     baseline_row: BenchResult | None = None
 
     def __post_init__(self) -> None:
+        from hwfit.accuracy.data import skipped_text
+
         self.work.mkdir(parents=True, exist_ok=True)
         self.val_path = self.work / "validation.npz"
         np.savez(self.val_path, x=self.val.x)
+        if self.val.skipped:
+            self.notes.append(
+                f"Skipped {skipped_text(self.val.skipped)} in {self.val.source!r} "
+                f"(--strict-data fails instead); accuracy is over the {len(self.val)} "
+                f"validation images used."
+            )
 
     # --- measuring -----------------------------------------------------------------------
 
@@ -332,7 +358,11 @@ class _Run:
             self.timeout_s if remaining_s is None else max(30.0, min(self.timeout_s, remaining_s))
         )
         result = run_row(
-            info, self._config(candidate), timeout_s=timeout, evaluate=(self.val_path, logits_path)
+            info,
+            self._config(candidate),
+            timeout_s=timeout,
+            evaluate=(self.val_path, logits_path),
+            trust_model=self.artifact.trust_model,
         )
         result = dataclasses.replace(
             result,
@@ -343,11 +373,27 @@ class _Run:
         if self.store is not None:
             try:
                 self.store.save(result, self.hardware.to_dict())
-            except HwfitError as exc:  # measuring goes on; the report keeps everything
+            except HwfitError as exc:  # measuring goes on; the rows go to a file import reads
+                from hwfit.db.fallback import FallbackFile
+
                 self.notes.append(f"Database write failed: {exc.message}")
+                url = self.store.display_url if self.db_given else None
+                self.fallback = FallbackFile(db_url=url)
                 self.store = None
+        if self.fallback is not None:
+            self.fallback.add(result, self.hardware.to_dict())
         logits = np.load(logits_path)["logits"] if logits_path.exists() else None
         return result, logits
+
+    def _fallback_note(self) -> str:
+        """Where the rows the database did not take are, and the command that stores them."""
+        fallback = self.fallback
+        if fallback.path is None:
+            return f"{fallback.rows} rows were not stored; no file can hold them: {fallback.error}"
+        return (
+            f"{fallback.rows} rows the database did not take are in {fallback.path}; "
+            f"store them with: {fallback.command}"
+        )
 
     def _paired(self, info: ModelInfo, candidate: Candidate, result: BenchResult) -> BenchResult:
         """``result`` with its speed-up over the baseline, measured paired (both in one worker)."""
@@ -374,6 +420,7 @@ class _Run:
             timeout_s=self.timeout_s,
             min_time_s=min(self.min_time_s, self.duration_s),
             max_time_s=max(self.min_time_s, self.duration_s),
+            trust_model=self.artifact.trust_model,
         )
 
     def side(self, outcome: Outcome) -> tuple[ModelInfo, RunConfig]:
@@ -493,6 +540,7 @@ class _Run:
             "task": "prepare",
             "recipe_path": RECIPES.path(recipe_key(candidate.runtime, candidate.precision)),
             "model": to_dict(self.artifact.info),
+            "trust_model": self.artifact.trust_model,
             "runtime": candidate.runtime,
             "precision": candidate.precision,
             "spec": to_dict(spec),
@@ -682,6 +730,7 @@ class _Run:
                 "allowed_drop": self.allowed,
                 "validation_samples": len(self.val.x),
                 "calibration_samples": len(self.calib.x),
+                "skipped_images": list(self.val.skipped),
                 "self_check": CHECK_FILE,
             },
             source={
@@ -733,6 +782,8 @@ class _Run:
         ]
         winner, explained = select(explained, self.objective)
         notes = list(self.notes)
+        if self.fallback is not None:
+            notes.append(self._fallback_note())
         notes += [
             o.explanation
             for o in explained
@@ -768,6 +819,10 @@ class _Run:
             claim=claim,
             runner_up=runner_up,
             vs_runner_up=vs_runner_up,
+            preprocess=self.preprocess,
+            skipped_images=self.val.skipped,
+            calibration_samples=len(self.calib),
+            validation_samples=len(self.val),
         )
         report = self._write_report(result)
         shutil.rmtree(self.work, ignore_errors=True)

@@ -123,7 +123,8 @@ def _open_store(db: ResultStore | str | os.PathLike[str] | None) -> tuple[Result
 
     if isinstance(db, ResultStore):
         return db, False
-    return ResultStore(None if db is None else os.fspath(db)), True
+    # writable: a read-only database fails now, before the search measures anything.
+    return ResultStore(None if db is None else os.fspath(db), writable=True), True
 
 
 class LatencyCache:
