@@ -143,14 +143,9 @@ class Measurer:
         """Why storing stopped and where the rows it missed are, or None when nothing failed."""
         if self.db_error is None:
             return None
-        fallback = self.fallback
-        if fallback is None or fallback.path is None:
-            why = fallback.error if fallback is not None else "nothing was measured after it"
-            return f"{self.db_error} ({why})"
-        return (
-            f"{self.db_error} {fallback.rows} rows the database did not take are in "
-            f"{fallback.path}; store them with: {fallback.command}"
-        )
+        if self.fallback is None:
+            return f"{self.db_error} (nothing was measured after it)"
+        return f"{self.db_error} {self.fallback.note()}"
 
 
 def _parse_time(text: str) -> dt.datetime:

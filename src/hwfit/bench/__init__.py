@@ -28,7 +28,6 @@ from hwfit.records import (
 )
 
 if TYPE_CHECKING:
-    from hwfit.db.fallback import FallbackFile
     from hwfit.runtimes.base import Runtime
 
 __all__ = [
@@ -161,6 +160,7 @@ def bench(
         >>> report.results[0].latency.p50_ms  # doctest: +SKIP
         1.9
     """
+    from hwfit.db.fallback import FallbackFile
     from hwfit.hardware import probe
     from hwfit.models import load_model
     from hwfit.runtimes import DEFAULT_RUNTIMES, RUNTIMES
@@ -200,7 +200,7 @@ def bench(
     configs.sort(key=lambda c: not is_baseline(c))
     results: list[BenchResult] = []
     saved, db_error, interrupted = 0, None, False
-    fallback = _fallback_file(store, db)
+    fallback = FallbackFile.for_store(store, db)
     try:
         for i, config in enumerate(configs):
             if progress:
@@ -279,14 +279,6 @@ def _open_store(db: str | None) -> Any:
     from hwfit.db import ResultStore
 
     return ResultStore(db, writable=True)  # a read-only database fails before measuring
-
-
-def _fallback_file(store: Any, db: str | None) -> FallbackFile:
-    """Where rows go when the database stops taking them: ``hwfit-results-<UTC>.json`` here."""
-    from hwfit.db.fallback import FallbackFile
-
-    # The import command names the database unless it is the default (which import opens too).
-    return FallbackFile(db_url=store.display_url if store is not None and db else None)
 
 
 def probe_runtime(name: str) -> tuple[type[Runtime] | None, Availability]:

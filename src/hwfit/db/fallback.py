@@ -64,6 +64,14 @@ class FallbackFile:
         self.path: Path | None = None
         self.error: str | None = None
 
+    @classmethod
+    def for_store(cls, store: Any, db: str | None) -> FallbackFile:
+        """The file for a run storing into ``store``, opened from the user's ``db`` (or None).
+
+        The import command names the database unless it is the default, which import opens too.
+        """
+        return cls(db_url=store.display_url if store is not None and db else None)
+
     @property
     def rows(self) -> int:
         """Rows added so far."""
@@ -78,6 +86,15 @@ class FallbackFile:
         if self.db_url is not None:
             words += ["--db", self.db_url]
         return shlex.join(words)
+
+    def note(self) -> str:
+        """One line for a report: where the rows are and the command that stores them."""
+        if self.path is None:
+            return f"{self.rows} rows were not stored; no file can hold them: {self.error}"
+        return (
+            f"{self.rows} rows the database did not take are in {self.path}; "
+            f"store them with: {self.command}"
+        )
 
     def add(self, result: BenchResult, profile: Mapping[str, Any] | None = None) -> None:
         """Add one row the database did not take, and rewrite the file with every row so far.

@@ -192,7 +192,7 @@ def optimize(
         store=store,
         preprocess=pre,
         budget_text=max_accuracy_drop,
-        db_given=db is not None,
+        db=db,
     )
     total = len(candidates) + 1
     baseline_candidate = Candidate(
@@ -305,7 +305,7 @@ class _Run:
     store: Any
     preprocess: Preprocess
     budget_text: str
-    db_given: bool = False
+    db: str | None = None  # as the user gave it: the fallback file's import command names it
     fallback: Any = None  # hwfit.db.fallback.FallbackFile once the database stopped taking rows
     reference_logits: np.ndarray | None = None
     reference_accuracy: dict[str, float] = dataclasses.field(default_factory=dict)
@@ -377,23 +377,12 @@ class _Run:
                 from hwfit.db.fallback import FallbackFile
 
                 self.notes.append(f"Database write failed: {exc.message}")
-                url = self.store.display_url if self.db_given else None
-                self.fallback = FallbackFile(db_url=url)
+                self.fallback = FallbackFile.for_store(self.store, self.db)
                 self.store = None
         if self.fallback is not None:
             self.fallback.add(result, self.hardware.to_dict())
         logits = np.load(logits_path)["logits"] if logits_path.exists() else None
         return result, logits
-
-    def _fallback_note(self) -> str:
-        """Where the rows the database did not take are, and the command that stores them."""
-        fallback = self.fallback
-        if fallback.path is None:
-            return f"{fallback.rows} rows were not stored; no file can hold them: {fallback.error}"
-        return (
-            f"{fallback.rows} rows the database did not take are in {fallback.path}; "
-            f"store them with: {fallback.command}"
-        )
 
     def _paired(self, info: ModelInfo, candidate: Candidate, result: BenchResult) -> BenchResult:
         """``result`` with its speed-up over the baseline, measured paired (both in one worker)."""
@@ -783,7 +772,7 @@ class _Run:
         winner, explained = select(explained, self.objective)
         notes = list(self.notes)
         if self.fallback is not None:
-            notes.append(self._fallback_note())
+            notes.append(self.fallback.note())
         notes += [
             o.explanation
             for o in explained
