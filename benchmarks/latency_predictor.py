@@ -45,7 +45,8 @@ from hwfit.nas.latency.learned import MODES, LearnedPredictor
 from hwfit.nas.latency.measure import LatencyCache, LatencyMeasurer, Reference
 from hwfit.nas.latency.quality import PredictorQuality, cross_validate, evaluate, score
 from hwfit.nas.search import DEMO_PLAN
-from hwfit.nas.space import Arch, SearchSpace, space_for
+from hwfit.nas.space import Arch, SearchSpace
+from hwfit.nas.spaces import space_for
 from hwfit.nas.target import Target, parse_target
 
 

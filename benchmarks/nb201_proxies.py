@@ -26,8 +26,7 @@ import sys
 import time
 
 import torch
-
-from hwfit.nas.nb201_check import (
+from nb201_check import (
     ProxyCheck,
     check_proxies,
     demo_minibatch,
@@ -35,6 +34,7 @@ from hwfit.nas.nb201_check import (
     published_path,
     rank_correlation,
 )
+
 from hwfit.nas.proxies import PROXIES
 
 COSTLY = ("grad_norm", "snip", "zen")

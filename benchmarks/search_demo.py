@@ -41,10 +41,10 @@ def main() -> None:
             f"{r.trained_top1 or float('nan'):>8.1f}"
         )
     q = result.predictor_quality
-    verdict = "PASS" if q["within_10"] >= 0.90 else "FAIL"
+    verdict = "PASS" if q.within_10 >= 0.90 else "FAIL"
     print(
-        f"latency predictor (held out {q['n_test']} of {q['n_train'] + q['n_test']}): "
-        f"within10={q['within_10']:.2f} mape={q['mape']:.3f} tau={q['kendall_tau']:.2f} "
+        f"latency predictor (held out {q.n_test} of {q.n_train + q.n_test}): "
+        f"within10={q.within_10:.2f} mape={q.mape:.3f} tau={q.kendall_tau:.2f} "
         f"(target >= 0.90 within +-10%: {verdict})"
     )
     # The front was chosen by the predictor and re-measured: more held-out evidence.

@@ -22,7 +22,7 @@ import torch
 
 from hwfit.nas.data import load_train_data
 from hwfit.nas.demo import demo_path
-from hwfit.nas.space import space_for
+from hwfit.nas.spaces import space_for
 from hwfit.nas.train import TrainRecipe, train_and_evaluate
 
 

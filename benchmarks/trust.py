@@ -6,10 +6,11 @@ In one run, on this machine:
    torch), through the Python API, nothing else running;
 2. **loaded**: the same two again while this script keeps one core busy with a CPU-bound
    process for the whole measurement;
-3. **plain**: an independent plain loop of the same files, quiet: PyTorch eager on the same
-   model and OpenVINO's ``compile_model`` on the IR bench ran and on the artifact optimize
-   wrote (with the manifest's runtime options), each in its own process, alternating rounds,
-   the median of the rounds (``benchmarks/agreement.py``'s method).
+3. **plain**: an independent plain loop of the same files, quiet, right after each quiet figure:
+   PyTorch eager on the same model and OpenVINO's ``compile_model`` on the IR bench ran and on
+   the artifact optimize wrote (with the manifest's runtime options), each in its own
+   long-lived process with no hwfit code, 16 alternating 1-s blocks, the median block ratio
+   with its 95% interval (``benchmarks/plain_reference.py``).
 
 It prints each figure with its interval and says, per figure, whether the loaded one is within
 +-10% of the quiet one, or is marked noisy with an interval that contains the quiet value, and
@@ -28,7 +29,6 @@ import contextlib
 import json
 import math
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,42 +38,9 @@ from pathlib import Path
 from typing import Any
 
 from optimize_speedup import cifar_subset  # the same 200 images the other benchmark uses
+from plain_reference import OV_FP32, Reference, plain_ratio
 
 TOLERANCE = 0.10
-ROUNDS = 5
-
-PLAIN_TORCH = r"""
-import json, sys, time, statistics, torch, timm
-torch.set_num_threads(int(sys.argv[2]))
-torch.manual_seed(0)
-module = timm.create_model(sys.argv[1].split(":", 1)[1], pretrained=False).eval()
-x = torch.randn(*json.loads(sys.argv[3]))
-with torch.inference_mode():
-    for _ in range(20):
-        module(x)
-    ahead()
-    times, end = [], time.perf_counter() + float(sys.argv[4])
-    while time.perf_counter() < end or len(times) < 20:
-        t = time.perf_counter(); module(x); times.append((time.perf_counter() - t) * 1e3)
-print(json.dumps(statistics.median(times)))
-"""
-
-PLAIN_OPENVINO = r"""
-import json, sys, time, statistics
-import numpy as np, openvino as ov
-config = json.loads(sys.argv[2])
-compiled = ov.Core().compile_model(sys.argv[1], "CPU", config)
-request = compiled.create_infer_request()
-x = np.random.default_rng(0).standard_normal(json.loads(sys.argv[3])).astype(np.float32)
-request.set_input_tensor(ov.Tensor(x))
-for _ in range(20):
-    request.infer()
-ahead()
-times, end = [], time.perf_counter() + float(sys.argv[4])
-while time.perf_counter() < end or len(times) < 20:
-    t = time.perf_counter(); request.infer(); times.append((time.perf_counter() - t) * 1e3)
-print(json.dumps(statistics.median(times)))
-"""
 
 
 @contextlib.contextmanager
@@ -122,54 +89,20 @@ def optimize_figure(model: str, data: str, out: Path, duration: float, drop: str
     return result
 
 
-# The plain loops take the same precaution as hwfit's timed loops (every thread at real-time
-# priority while timing, where the system allows it), written out here so that the reference
-# shares no hwfit code.
-AHEAD = r"""
-import os
-def ahead():
-    try:
-        for tid in os.listdir("/proc/self/task"):
-            os.sched_setscheduler(int(tid), os.SCHED_FIFO, os.sched_param(1))
-    except (OSError, AttributeError):
-        pass
-"""
-
-
-def plain(script: str, *args: str) -> float:
-    out = subprocess.run(
-        [sys.executable, "-c", AHEAD + script, *args],
-        capture_output=True,
-        text=True,
-        check=True,
-        start_new_session=True,
-    )
-    return float(json.loads(out.stdout.strip().splitlines()[-1]))
-
-
-def plain_ratio(
-    model: str, xml: str, ov_config: dict[str, Any], threads: int, seconds: float
-) -> float:
-    """Plain torch loop median / plain OpenVINO loop median, alternating rounds (quiet)."""
+def plain_figure(model: str, xml: str, ov_options: dict[str, Any], threads: int) -> Reference:
+    """The independent reference: torch eager / OpenVINO on ``xml``, plain loops, alternating."""
     from hwfit.models import load_model
 
-    shape = json.dumps(list(load_model(model).info.input.shape))
-    ratios = []
-    for i in range(ROUNDS):
-        order = ("torch", "ov") if i % 2 == 0 else ("ov", "torch")
-        ms = {}
-        for side in order:
-            if side == "torch":
-                ms[side] = plain(PLAIN_TORCH, model, str(threads), shape, str(seconds))
-            else:
-                ms[side] = plain(PLAIN_OPENVINO, xml, json.dumps(ov_config), shape, str(seconds))
-        ratios.append(ms["torch"] / ms["ov"])
-    return statistics.median(ratios)
+    shape = list(load_model(model).info.input.shape)
+    return plain_ratio(
+        ("torch", model, None), ("openvino", xml, ov_options), threads=threads, shape=shape
+    )
 
 
-def verdict(name: str, quiet: Any, loaded: Any, reference: float) -> bool:
+def verdict(name: str, quiet: Any, loaded: Any, ref: Reference) -> bool:
     near = abs(loaded.speedup / quiet.speedup - 1) <= TOLERANCE
     covered = loaded.noisy and loaded.ci_low <= quiet.speedup <= loaded.ci_high
+    reference = ref.ratio
     agrees = abs(quiet.speedup / reference - 1) <= TOLERANCE
     ok_load = near or covered
     print(f"\n{name}")
@@ -178,7 +111,11 @@ def verdict(name: str, quiet: Any, loaded: Any, reference: float) -> bool:
         f"  loaded  {loaded.text():24s} contention {_pct(loaded.contention)}  noise: "
         f"{'; '.join(loaded.noise) or '-'}"
     )
-    print(f"  plain   {reference:.2f}x (independent loops, median of {ROUNDS} alternating rounds)")
+    print(
+        f"  plain   {ref.text():24s} independent processes, {ref.rounds} alternating 1-s blocks "
+        f"(torch {ref.a_ms:.2f} ms, openvino {ref.b_ms:.2f} ms; hwfit paired: {quiet.a_ms:.2f}, "
+        f"{quiet.b_ms:.2f})"
+    )
     print(
         f"  loaded/quiet {loaded.speedup / quiet.speedup:.3f}: "
         + ("PASS" if ok_load else "FAIL")
@@ -215,11 +152,25 @@ def main() -> int:
     print(f"CPU: {profile.cpu.brand}, {threads} cores used; model {args.model}")
 
     started = time.monotonic()
+    # Each plain reference runs right after the quiet figure it checks: on a shared host the
+    # speed-up itself moves with the host's load, so the two are compared a minute apart.
     print("quiet: bench ...", flush=True)
     bench_quiet, ir = bench_figure(args.model, args.duration)
+    print("plain loops of the same files (quiet) ...", flush=True)
+    bench_plain = plain_figure(args.model, ir, OV_FP32, threads)
     print("quiet: optimize ...", flush=True)
     opt_quiet = optimize_figure(
         args.model, data, work / "opt-quiet", args.duration, args.max_accuracy_drop
+    )
+    manifest = json.loads((work / "opt-quiet" / "hwfit.json").read_text())
+    ov_options = {
+        k: v
+        for k, v in manifest["runtime_options"].items()
+        if k in ("INFERENCE_PRECISION_HINT", "PERFORMANCE_HINT", "NUM_STREAMS")
+    }
+    print("plain loops of the artifact (quiet) ...", flush=True)
+    opt_plain = plain_figure(
+        args.model, str(work / "opt-quiet" / manifest["model_file"]), ov_options, threads
     )
     with one_core_busy():
         print("loaded (one core busy): bench ...", flush=True)
@@ -228,32 +179,6 @@ def main() -> int:
         opt_loaded = optimize_figure(
             args.model, data, work / "opt-loaded", args.duration, args.max_accuracy_drop
         )
-    print("plain loops (quiet) ...", flush=True)
-    bench_plain = plain_ratio(
-        args.model,
-        ir,
-        {
-            "INFERENCE_NUM_THREADS": threads,
-            "PERFORMANCE_HINT": "LATENCY",
-            "INFERENCE_PRECISION_HINT": "f32",
-        },
-        threads,
-        args.duration / 2,
-    )
-    manifest = json.loads((work / "opt-quiet" / "hwfit.json").read_text())
-    ov_config = {
-        k: v
-        for k, v in manifest["runtime_options"].items()
-        if k.isupper() and k in ("INFERENCE_PRECISION_HINT", "PERFORMANCE_HINT", "NUM_STREAMS")
-    }
-    ov_config["INFERENCE_NUM_THREADS"] = threads
-    opt_plain = plain_ratio(
-        args.model,
-        str(work / "opt-quiet" / manifest["model_file"]),
-        ov_config,
-        threads,
-        args.duration / 2,
-    )
     w = opt_quiet.winner.candidate
     ok = verdict(
         "hwfit bench: openvino fp32 vs torch fp32", bench_quiet, bench_loaded, bench_plain

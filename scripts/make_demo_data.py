@@ -129,10 +129,10 @@ def main() -> None:
             fresh = Path(tmp) / OUT.name
             build(fresh, args.data, *sizes, args.seed)
             same = same_arrays(fresh, args.out)
-        print(f"{args.out}: {'identical' if same else 'DIFFERS'}")  # noqa: T201 (a script)
+        print(f"{args.out}: {'identical' if same else 'DIFFERS'}")
         sys.exit(0 if same else 1)
     build(args.out, args.data, *sizes, args.seed)
-    print(f"Wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB).")  # noqa: T201
+    print(f"Wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB).")
 
 
 if __name__ == "__main__":

@@ -153,3 +153,37 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "gpu" in item.keywords and not has_gpu:
             item.add_marker(pytest.mark.skip(reason="needs a CUDA device; none found"))
+
+
+class ModelState:
+    """What a proxy must leave as it found it: weights, train/eval flags, requires_grad, grads."""
+
+    @staticmethod
+    def snapshot(model):
+        return (
+            {k: v.clone() for k, v in model.state_dict().items()},
+            [m.training for m in model.modules()],
+            [
+                (p.requires_grad, None if p.grad is None else p.grad.clone())
+                for p in model.parameters()
+            ],
+        )
+
+    @staticmethod
+    def assert_unchanged(model, before) -> None:
+        import torch
+
+        state, flags, grads = ModelState.snapshot(model)
+        assert state.keys() == before[0].keys()
+        for key, value in state.items():
+            assert torch.equal(value, before[0][key]), f"{key} changed"
+        assert flags == before[1]
+        for (req, grad), (req0, grad0) in zip(grads, before[2], strict=True):
+            assert req == req0
+            assert (grad is None and grad0 is None) or torch.equal(grad, grad0)
+
+
+@pytest.fixture
+def model_state() -> type[ModelState]:
+    """:class:`ModelState`: snapshot a model, then assert nothing in it changed."""
+    return ModelState

@@ -6,16 +6,28 @@ framework (torch, onnxruntime, openvino) is imported until a function needs it.
 
 from __future__ import annotations
 
+import typing
+
 from hwfit._version import __version__
 from hwfit.analysis import compare, frontier, gap
 from hwfit.artifacts import Predictor, load
 from hwfit.bench import BenchReport, bench
 from hwfit.errors import HwfitError, UserError
-from hwfit.hardware import HardwareProfile
 from hwfit.hardware import probe as probe_hardware
 from hwfit.models import ModelArtifact, load_model
-from hwfit.records import BenchResult, Candidate, LatencyStats, Outcome, RowState, RunConfig
+from hwfit.records import (
+    BenchResult,
+    Candidate,
+    HardwareProfile,
+    LatencyStats,
+    Outcome,
+    RowState,
+    RunConfig,
+)
 from hwfit.tune import OptimizeResult, optimize
+
+if typing.TYPE_CHECKING:
+    from hwfit.nas.search import search
 
 __all__ = [
     "BenchReport",
@@ -40,4 +52,15 @@ __all__ = [
     "load_model",
     "optimize",
     "probe_hardware",
+    "search",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # hwfit.search lives in hwfit.nas.search, which imports torch and plotly: it is imported
+    # on first use (PEP 562), so `import hwfit` stays free of frameworks.
+    if name == "search":
+        from hwfit.nas.search import search
+
+        return search
+    raise AttributeError(f"module 'hwfit' has no attribute {name!r}")

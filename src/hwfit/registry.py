@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
+from collections.abc import Iterator
 from typing import Generic, TypeVar
 
 from hwfit.errors import InternalError, PluginUnavailableError, UnknownNameError
@@ -47,6 +49,37 @@ class Registry(Generic[T]):
         """
         if name in self._paths:
             raise InternalError(f"{self.kind.capitalize()} {name!r} is already registered.")
+        self._set(name, target)
+
+    @contextlib.contextmanager
+    def override(self, name: str, target: type[T] | str) -> Iterator[None]:
+        """Register ``target`` as ``name`` for the duration of a ``with`` block (for tests).
+
+        ``name`` may be registered already (its plug-in is replaced) or new; on exit the
+        registry is as it was before, also when the block raises.
+
+        Example:
+            >>> reg: Registry[object] = Registry(kind="thing", builtins={"a": "builtins:dict"})
+            >>> with reg.override("a", "builtins:list"):
+            ...     reg.load("a") is list
+            True
+            >>> reg.load("a") is dict
+            True
+        """
+        saved_path = self._paths.get(name)
+        saved_class = self._loaded.pop(name, None)
+        self._set(name, target)
+        try:
+            yield
+        finally:
+            self._paths.pop(name, None)
+            self._loaded.pop(name, None)
+            if saved_path is not None:
+                self._paths[name] = saved_path
+            if saved_class is not None:
+                self._loaded[name] = saved_class
+
+    def _set(self, name: str, target: type[T] | str) -> None:
         if isinstance(target, str):
             self._paths[name] = target
         else:

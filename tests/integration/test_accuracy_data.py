@@ -18,10 +18,10 @@ from hwfit.accuracy import (
     load_dataset,
     load_image,
     preprocess_for,
+    skipped_text,
     split,
 )
-from hwfit.accuracy import data as data_mod
-from hwfit.accuracy.data import skipped_text
+from hwfit.accuracy import datasets as data_mod
 from hwfit.errors import InputShapeError, UserError
 from hwfit.models import load_model
 

@@ -1,5 +1,6 @@
 """hwfit.bench end to end with real runtimes, worker isolation and the results database."""
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -125,12 +126,10 @@ def misbehaving():
         "test-hang": "misbehaving_runtimes:HangingRuntime",
         "test-raise": "misbehaving_runtimes:RaisingRuntime",
     }
-    for name, path in names.items():
-        RUNTIMES.register(name, path)
-    yield
-    for name in names:
-        RUNTIMES._paths.pop(name, None)
-        RUNTIMES._loaded.pop(name, None)
+    with contextlib.ExitStack() as stack:
+        for name, path in names.items():
+            stack.enter_context(RUNTIMES.override(name, path))
+        yield
 
 
 def test_a_crashing_or_hanging_runtime_fails_its_row_only(misbehaving, db_path):
@@ -163,8 +162,8 @@ def test_unreachable_database_fails_before_measuring(tmp_path):
 
 
 def test_interrupted_run_keeps_finished_rows(db_path):
-    def interrupt_after_first(done, total, config, result):
-        if result is not None and done == 1:
+    def interrupt_after_first(event):
+        if event.result is not None and event.done == 1:
             raise KeyboardInterrupt
 
     report = hwfit.bench(

@@ -14,7 +14,6 @@ from hwfit.db.exchange import (
     VERSION,
     export_results,
     import_results,
-    machine_name,
     result_key,
 )
 from hwfit.errors import UserError
@@ -26,6 +25,7 @@ from hwfit.records import (
     ModelInfo,
     RowState,
     RunConfig,
+    machine_name,
 )
 
 SHARED = Path("/work/shared/data/timm-results")

@@ -86,8 +86,8 @@ def test_bench_database_failing_mid_run_keeps_only_the_missing_rows(
     url = f"sqlite:///{db_file}?timeout=0.2"
     lock = contextlib.ExitStack()
 
-    def lock_after_first_row(done, total, config, result):
-        if result is not None and done == 1:
+    def lock_after_first_row(event):
+        if event.result is not None and event.done == 1:
             lock.enter_context(_exclusive_lock(db_file))
 
     with lock:

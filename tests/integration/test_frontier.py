@@ -25,7 +25,7 @@ def test_frontier_measures_each_arch_once_then_reuses_the_database(tmp_path):
         min_time_s=0.1,
         db=db,
         out=tmp_path,
-        progress=lambda done, total, label, result: calls.append((done, total, label)),
+        progress=lambda e: calls.append((e.done, e.total, e.label)),
     )
     names = sorted(p.entry.name for p in report.points)
     assert names == ["test_efficientnet.x", "test_resnet.a", "test_resnet.b"]

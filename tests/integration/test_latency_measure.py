@@ -132,15 +132,15 @@ def test_a_crash_in_the_worker_fails_one_measurement_and_the_next_one_runs(
     from hwfit.precisions import RECIPES
 
     # crashing_recipe.py (next to this file) kills its process with SIGSEGV in prepare().
-    monkeypatch.setitem(RECIPES._paths, "onnxruntime:int8", "crashing_recipe:CrashingInt8Recipe")
-    monkeypatch.delitem(RECIPES._loaded, "onnxruntime:int8", raising=False)
+    crashing = RECIPES.override("onnxruntime:int8", "crashing_recipe:CrashingInt8Recipe")
     with LatencyMeasurer(
         Target("onnxruntime", "int8"), tmp_path, db=db_path, duration_s=QUICK
     ) as measurer:
-        crashed = measurer.measure(tiny_cnn(), SHAPE, key="crash")
+        with crashing:
+            crashed = measurer.measure(tiny_cnn(), SHAPE, key="crash")
         assert not crashed.ok
         assert "SIGSEGV" in crashed.reason
-        monkeypatch.undo()  # the real recipe again; a fresh worker takes the next job
+        # the real recipe again; a fresh worker takes the next job
         calibration = np.random.default_rng(1).standard_normal((20, 3, 32, 32))
         measured = measurer.measure(tiny_cnn(), SHAPE, key="fine", calibration=calibration)
     _sane(measured, "int8")

@@ -161,10 +161,8 @@ def test_describe_in_worker_raises_the_workers_error_again():
 
 @pytest.fixture
 def raising_runtime():
-    RUNTIMES.register("test-raise", "misbehaving_runtimes:RaisingRuntime")
-    yield
-    RUNTIMES._paths.pop("test-raise", None)
-    RUNTIMES._loaded.pop("test-raise", None)
+    with RUNTIMES.override("test-raise", "misbehaving_runtimes:RaisingRuntime"):
+        yield
 
 
 @pytest.mark.parametrize(

@@ -208,7 +208,7 @@ def test_train_and_evaluate_learns_an_easy_task(easy: TrainData):
         TinyCNN(),
         easy,
         TrainRecipe(epochs=2, batch_size=32, lr=0.1),
-        progress=lambda epochs, loss: seen.append((epochs, loss)),
+        progress=lambda event: seen.append((event.result.epochs, event.result.loss)),
     )
     assert result.top1 > 90.0
     assert result.epochs == pytest.approx(2.0)
@@ -303,7 +303,7 @@ def test_successive_halving_takes_data_per_key_and_reports_progress(easy: TrainD
         min_epochs=0.25,
         eta=3,
         rungs=2,
-        progress=lambda done, total, note: ticks.append((done, total)),
+        progress=lambda event: ticks.append((event.done, event.total)),
     )
     assert sorted(asked) == sorted(["small", "big", "dead", *rungs[0].promoted])
     assert len(rungs[0].promoted) == 1

@@ -11,8 +11,8 @@ from hwfit.artifacts import read_manifest
 from hwfit.errors import UserError
 from hwfit.hardware import probe
 from hwfit.precisions import RECIPES, Precision, recipe_key
-from hwfit.precisions.base import Verdict
-from hwfit.records import RowState
+from hwfit.precisions.capability import Verdict
+from hwfit.records import Outcome, RowState
 
 COLOUR = "colour_model:colour_classifier"
 QUICK = {"duration_s": 0.3, "min_time_s": 0.1, "save": False}
@@ -163,8 +163,11 @@ def test_guard_rejects_candidates_over_budget(unlabelled_data, tmp_path):
 
 
 def test_interrupted_run_keeps_the_best_so_far(colour_data, tmp_path):
-    def interrupt_on_third(done, total, candidate, outcome):
-        if outcome is not None and done == 3:
+    events = []
+
+    def interrupt_on_third(event):
+        events.append(event)
+        if event.result is not None and event.done == 3:
             raise KeyboardInterrupt
 
     result = hwfit.optimize(
@@ -177,6 +180,9 @@ def test_interrupted_run_keeps_the_best_so_far(colour_data, tmp_path):
     )
     assert result.interrupted
     assert len(result.outcomes) == 2
+    assert {e.command for e in events} == {"optimize"}
+    assert [e.phase for e in events[:2]] == ["baseline", "baseline"]
+    assert all(isinstance(e.result, Outcome) for e in events if e.result is not None)
     assert result.winner is not None
     assert read_manifest(tmp_path / "o").runtime == result.winner.candidate.runtime
 
@@ -210,21 +216,20 @@ def test_bad_data_is_a_clear_error(tmp_path):
         )
 
 
-def test_a_crashing_quantizer_fails_its_candidate_only(colour_data, tmp_path, monkeypatch):
+def test_a_crashing_quantizer_fails_its_candidate_only(colour_data, tmp_path):
     from hwfit.precisions import RECIPES
 
-    monkeypatch.setitem(RECIPES._paths, "onnxruntime:int8", "crashing_recipe:CrashingInt8Recipe")
-    monkeypatch.delitem(RECIPES._loaded, "onnxruntime:int8", raising=False)
-    result = hwfit.optimize(
-        COLOUR,
-        str(colour_data),
-        out=tmp_path / "o",
-        input_shape="1x3x32x32",
-        runtimes=["onnxruntime"],
-        precisions=["fp32", "int8"],
-        force=True,  # isolation is the subject: run the quantizer on a CPU without VNNI/AMX too
-        **QUICK,
-    )
+    with RECIPES.override("onnxruntime:int8", "crashing_recipe:CrashingInt8Recipe"):
+        result = hwfit.optimize(
+            COLOUR,
+            str(colour_data),
+            out=tmp_path / "o",
+            input_shape="1x3x32x32",
+            runtimes=["onnxruntime"],
+            precisions=["fp32", "int8"],
+            force=True,  # isolation is the subject: run the quantizer without VNNI/AMX too
+            **QUICK,
+        )
     by_precision = {o.candidate.precision: o for o in result.outcomes}
     assert by_precision["int8"].state is RowState.FAILED
     assert "SIGSEGV" in by_precision["int8"].reason

@@ -16,8 +16,7 @@ import pytest
 from PIL import Image
 
 import hwfit
-from hwfit.accuracy import load_dataset, preprocess_for
-from hwfit.accuracy.data import IMAGENET_MEAN, IMAGENET_STD
+from hwfit.accuracy import IMAGENET_MEAN, IMAGENET_STD, load_dataset, preprocess_for
 from hwfit.cli.main import run
 from hwfit.models import load_model
 

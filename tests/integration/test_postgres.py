@@ -271,8 +271,8 @@ def test_postgres_stopped_mid_run_fallback_file_holds_the_missing_rows(
     with _start_server() as doomed:  # a server of its own: this test stops it
         url = _new_database(doomed.url)
 
-        def stop_after_first_row(done, total, config, result):
-            if result is not None and done == 1:
+        def stop_after_first_row(event):
+            if event.result is not None and event.done == 1:
                 doomed.stop()
 
         report = hwfit.bench(

@@ -18,14 +18,22 @@ from hwfit.analysis.compare import MachineResults, compare_results
 from hwfit.analysis.frontier import FrontierPoint, FrontierReport, frontier_of
 from hwfit.analysis.gap import GapReport, GapSide, gap_steps
 from hwfit.hardware import probe
-from hwfit.nas.search import ArchResult, SearchResult
-from hwfit.report.analysis_pages import (
+from hwfit.records.search import (
+    ArchResult,
+    Calibration,
+    PredictorQuality,
+    ProxyCorrelation,
+    SearchCost,
+    SearchResult,
+    TrialRecord,
+)
+from hwfit.report import (
     render_compare_page,
     render_frontier_page,
     render_gap_page,
 )
 from hwfit.report.html import write_report
-from hwfit.report.search_page import render_search_report
+from hwfit.report.search_page import render_search_page
 from hwfit.zoo import ZooEntry
 
 UNIT = Path(__file__).resolve().parents[1] / "unit"
@@ -106,9 +114,9 @@ def search_page():
     base = arch("base0000", "baseline", 2.0, 2.1, 60.0, 70.0)
     found = [arch("found001 <b>", "found", 1.1, 1.2, 61.0, 70.5)]
     trials = [
-        {"number": i, "predicted_ms": 1 + i / 10, "estimated_top1": 50.0 + i, "feasible": i % 3}
-        for i in range(12)
+        TrialRecord(i, f"t{i}", {}, 1 + i / 10, 50.0 + i, feasible=bool(i % 3)) for i in range(12)
     ]
+    taus = {"synflow": 0.6, "naswot": 0.3}
     result = SearchResult(
         out="out",
         space="mobilenetv2_100",
@@ -121,14 +129,21 @@ def search_page():
             arch("front2", "front", 1.5, None, 62.0, None),
         ],
         trials=trials,
-        predictor_quality={"within_10": 0.9, "mape": 0.05, "kendall_tau": 0.8, "n_train": 20},
-        calibration={"chosen": "synflow", "kendall_tau": {"synflow": 0.6, "naswot": 0.3}, "n": 8},
-        cost={"wall_s": 600, "cpu_hours": 0.3, "measured": 30, "trained": 4, "trials": 12},
+        predictor_quality=PredictorQuality(
+            n_train=20, n_test=6, mape=0.05, within_10=0.9, kendall_tau=0.8
+        ),
+        calibration=Calibration(
+            tuple(ProxyCorrelation(p, tau, tau, 0.01, 8) for p, tau in taus.items()),
+            chosen="synflow",
+            n=8,
+            reason="highest Kendall tau",
+        ),
+        cost=SearchCost(wall_s=600, cpu_hours=0.3, measured=30, trained=4, trials=12),
         best=found[0],
         speedup=1.75,
         notes=["a note"],
     )
-    return render_search_report(result, probe(include_runtimes=False).to_dict(), {"hwfit": "t"})
+    return render_search_page(result, probe(include_runtimes=False).to_dict(), {"hwfit": "t"})
 
 
 def _figures(dom: str) -> list[tuple[str, int]]:

@@ -57,7 +57,7 @@ def test_tiny_search_end_to_end(tmp_path: Path) -> None:
         tmp_path,
         db=str(db),
         plan=TINY,
-        progress=lambda phase, done, total, note: phases.append(phase),
+        progress=lambda e: phases.append(e.phase),
         **ARGS,
     )
     # Every phase ran, in order.
@@ -79,14 +79,14 @@ def test_tiny_search_end_to_end(tmp_path: Path) -> None:
     assert [r.role for r in result.scaled] == ["scaled w0.5 d1"]
     assert result.scaled[0].measured_ms is not None
     # The search ran its trials through NSGA-II and kept a front; the front was measured.
-    assert result.cost["trials"] == TINY.trials
+    assert result.cost.trials == TINY.trials
     assert 1 <= len(result.front) <= TINY.front_measure
     assert all(r.measured_ms is not None for r in result.front)
     # Without a latency budget the search aimed at the speed-up goal: one threshold (the
     # baseline's measured latency / 1.5) splits the trials into feasible and not.
     assert any(n.startswith("No latency budget given") for n in result.notes)
-    feasible = [t["predicted_ms"] for t in result.trials if t["feasible"]]
-    infeasible = [t["predicted_ms"] for t in result.trials if not t["feasible"]]
+    feasible = [t.predicted_ms for t in result.trials if t.feasible]
+    infeasible = [t.predicted_ms for t in result.trials if not t.feasible]
     assert infeasible  # the baseline itself is enqueued and is not 1.5x faster than itself
     assert not feasible or max(feasible) < min(infeasible)
     # The baseline was screened with the candidates (same short recipe) before the finalists
@@ -97,9 +97,9 @@ def test_tiny_search_end_to_end(tmp_path: Path) -> None:
     assert all(r.key in screened for r in result.found)
     # Predictor quality and calibration are reported.
     q = result.predictor_quality
-    assert {"mape", "within_10", "kendall_tau", "n_train", "n_test"} <= set(q)
-    assert q["n_train"] + q["n_test"] >= TINY.measure - 1
-    assert result.calibration["chosen"] is not None
+    assert {"mape", "within_10", "kendall_tau", "n_train", "n_test"} <= set(dataclasses.asdict(q))
+    assert q.n_train + q.n_test >= TINY.measure - 1
+    assert result.calibration.chosen is not None
     # Files a user (or a resumed run) needs.
     for name in ("search.json", "search.html", "calibration.json"):
         assert (tmp_path / name).exists(), name
@@ -163,7 +163,7 @@ def test_search_resumes_after_kill(tmp_path: Path) -> None:
         out,
         db=str(db),
         plan=TINY,
-        progress=lambda phase, done, total, note: phases.append((phase, note)),
+        progress=lambda e: phases.append((e.phase, e.note)),
         **ARGS,
     )
     # Nothing measured before the kill was measured again in the latency phase ...
@@ -176,7 +176,7 @@ def test_search_resumes_after_kill(tmp_path: Path) -> None:
     scores_after = json.loads((out / "proxy-scores.json").read_text())
     for key, scores in scores_before.items():
         assert scores_after[key] == scores
-    assert result.cost["trials"] == TINY.trials
+    assert result.cost.trials == TINY.trials
     assert (out / "search.html").exists()
 
 

@@ -59,7 +59,7 @@ def image(security_dir: Path) -> Path:
 
 
 def _manifest(**changes) -> Manifest:
-    from hwfit.accuracy.data import Preprocess
+    from hwfit.accuracy import Preprocess
 
     manifest = Manifest(
         model_file="model.onnx",

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from hwfit.precisions.executed import executed_label, precision_name
+from hwfit.runtimes.executed import executed_label, precision_name
 
 
 @dataclasses.dataclass(frozen=True)

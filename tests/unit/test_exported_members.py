@@ -2,6 +2,8 @@ import subprocess
 import sys
 import types
 
+import pytest
+
 import hwfit
 
 
@@ -32,3 +34,42 @@ def test_analysis_commands_are_public():
     from hwfit.analysis import compare, frontier, gap
 
     assert (hwfit.frontier, hwfit.compare, hwfit.gap) == (frontier, compare, gap)
+
+
+def _packages():
+    import pathlib
+
+    root = pathlib.Path(hwfit.__file__).parent
+    return sorted(
+        "hwfit." + ".".join(p.parent.relative_to(root).parts)
+        for p in root.rglob("__init__.py")
+        if p.parent != root and "demo" not in p.parent.relative_to(root).parts
+    )
+
+
+def _isort_key(name):
+    # ruff's RUF022 order: CONSTANTS, then Classes, then functions and the rest.
+    kind = 0 if name.isupper() and len(name) > 1 else 1 if name[:1].isupper() else 2
+    return kind, name
+
+
+@pytest.mark.parametrize("name", _packages())
+def test_every_subpackage_all_is_sorted_public_and_complete(name):
+    import importlib
+    import inspect
+
+    package = importlib.import_module(name)
+    exported = package.__all__
+    assert exported == sorted(exported, key=_isort_key), name
+    assert len(set(exported)) == len(exported)
+    for member in exported:
+        assert not member.startswith("_"), member
+        assert hasattr(package, member), member
+    defined_here = {
+        n
+        for n, v in vars(package).items()
+        if not n.startswith("_")
+        and (inspect.isclass(v) or inspect.isfunction(v))
+        and getattr(v, "__module__", None) == name
+    }
+    assert defined_here <= set(exported), defined_here - set(exported)

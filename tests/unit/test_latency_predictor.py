@@ -141,7 +141,7 @@ def test_layer_features_sort_kernels_and_squeeze_excite():
 
 
 def test_layer_features_count_activation_types_and_squeeze_excite():
-    from hwfit.nas.space import space_for
+    from hwfit.nas.spaces import space_for
 
     space = space_for("mobilenetv2_100", num_classes=10, resolution=64)
     values = space.baseline().as_dict()

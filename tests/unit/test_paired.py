@@ -71,7 +71,7 @@ def test_measure_paired_retries_a_noisy_loop_and_says_how_many_loops_ran():
         _spin(0.002),
         erratic,
         min_time_s=0.2,
-        max_time_s=0.3,
+        max_time_s=2.0,  # each loop keeps to its time: all three fit in 3 x 2 s
         attempts=3,
         window_ms=5,
         sleep=pauses.append,
@@ -79,6 +79,30 @@ def test_measure_paired_retries_a_noisy_loop_and_says_how_many_loops_ran():
     assert figure.attempts == 3
     assert len(pauses) == 2
     assert figure.noisy
+    assert not any("not retried" in n for n in figure.noise)
+
+
+def test_a_loop_that_overran_a_short_time_is_not_retried_and_says_so():
+    calls = {"n": 0}
+
+    def erratic() -> None:
+        calls["n"] += 1
+        _spin(0.001 if calls["n"] % 7 < 3 else 0.004)()
+
+    pauses: list[float] = []
+    figure = measure_paired(
+        _spin(0.002),
+        erratic,
+        min_time_s=0.1,
+        max_time_s=0.2,  # 12 pairs with their pauses take over 1 s: past 3 x 0.2 s
+        attempts=3,
+        window_ms=5,
+        sleep=pauses.append,
+    )
+    assert figure.attempts == 1
+    assert pauses == []
+    assert figure.noisy
+    assert any("not retried: 1 loop took" in n and "3 x 0.2 s" in n for n in figure.noise)
 
 
 def test_measure_paired_needs_at_least_one_attempt():

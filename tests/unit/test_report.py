@@ -25,7 +25,7 @@ from hwfit.records import (
 from hwfit.report import (
     accuracy_figure,
     latency_figure,
-    render_optimize_report,
+    render_optimize_page,
     size_figure,
     speedup_figure,
     write_report,
@@ -170,7 +170,7 @@ def _render(**overrides) -> str:
         "notes": ["INT8 paid off on OpenVINO thanks to VNNI; ONNX Runtime lost 2.4 points."],
     }
     kwargs.update(overrides)
-    return render_optimize_report(**kwargs)
+    return render_optimize_page(**kwargs)
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from hwfit._version import __version__
+from hwfit.bench import probe_runtime, run_row
 from hwfit.errors import HwfitError
 from hwfit.records import BenchResult, RowState, RunConfig
 
 if TYPE_CHECKING:
+    from hwfit.db import ResultStore
+    from hwfit.db.fallback import FallbackFile
     from hwfit.hardware import HardwareProfile
     from hwfit.records import Availability, ModelInfo
     from hwfit.runtimes.base import Runtime
@@ -42,7 +45,7 @@ class Measurer:
     """
 
     hardware: HardwareProfile
-    store: Any | None
+    store: ResultStore | None
     fresh: bool = False
     max_age_days: float = DEFAULT_MAX_AGE_DAYS
     timeout_s: float = 600.0
@@ -53,12 +56,10 @@ class Measurer:
     )
     db_error: str | None = None
     saved: int = 0
-    fallback: Any = None  # hwfit.db.fallback.FallbackFile once the database stopped taking rows
+    fallback: FallbackFile | None = None  # once the database stopped taking rows
 
     def probe(self, runtime: str) -> tuple[type[Runtime] | None, Availability]:
         """Probe a runtime once per run."""
-        from hwfit.bench import probe_runtime
-
         if runtime not in self.probed:
             self.probed[runtime] = probe_runtime(runtime)
         return self.probed[runtime]
@@ -67,7 +68,7 @@ class Measurer:
         self, source: str, input_shape: tuple[int, ...], config: RunConfig
     ) -> list[BenchResult]:
         """Every stored COMPLETE row of this machine for this model, shape and configuration."""
-        from hwfit.db import HistoryQuery
+        from hwfit.db import HistoryQuery  # sqlalchemy
 
         if self.store is None:
             return []
@@ -106,8 +107,6 @@ class Measurer:
 
     def measure(self, info: ModelInfo, config: RunConfig) -> BenchResult:
         """Measure one row in a worker process and store it; never raises for a runtime crash."""
-        from hwfit.bench import run_row
-
         result = run_row(
             info,
             config,
@@ -131,7 +130,7 @@ class Measurer:
                 self.store.save(result, self.hardware.to_dict())
                 self.saved += 1
             except HwfitError as exc:  # measuring goes on; the rows go to a file import reads
-                from hwfit.db.fallback import FallbackFile
+                from hwfit.db.fallback import FallbackFile  # sqlalchemy
 
                 self.db_error = exc.message
                 self.fallback = FallbackFile(db_url=self.store.display_url)

@@ -22,12 +22,23 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from hwfit.errors import UserError
-from hwfit.records import BenchResult, RowState
+from hwfit.records import (
+    BenchResult,
+    CompareReport,
+    CompareRow,
+    MachineResults,
+    RankFlip,
+    RowState,
+    machine_label,
+)
+
+if TYPE_CHECKING:
+    from hwfit.db import ResultStore
 
 __all__ = [
     "DEFAULT_MARGIN",
@@ -36,164 +47,13 @@ __all__ = [
     "MachineResults",
     "RankFlip",
     "compare",
+    "compare_machines",
     "compare_results",
     "load_machines",
 ]
 
 DEFAULT_MARGIN = 0.05
 """A model must be this much faster (relative) on both machines for a pair to count as a flip."""
-
-_MAX_FLIPS_SHOWN = 200
-
-
-@dataclasses.dataclass(frozen=True)
-class MachineResults:
-    """One machine's rows.
-
-    Attributes:
-        fingerprint: The machine's fingerprint (synthetic for a published table).
-        label: A short readable name (the profile's label, else CPU brand, else fingerprint).
-        origin: Where the rows came from: ``database <url>`` or the file path.
-        profile: The machine's hardware profile as stored (may be empty).
-        results: Its benchmark rows, newest first.
-    """
-
-    fingerprint: str
-    label: str
-    origin: str
-    profile: dict[str, Any]
-    results: tuple[BenchResult, ...]
-
-
-@dataclasses.dataclass(frozen=True)
-class CompareRow:
-    """One model at one configuration, on every machine.
-
-    Attributes:
-        model: Model source (``timm:resnet50``).
-        input: Input shape without the batch, as ``3x224x224``.
-        batch: Batch size.
-        precision: Precision requested.
-        runtime: The runtime every machine ran, or None when each machine's fastest was used.
-        runtimes: Per machine, the runtime of the row used (None: not measured there).
-        p50_ms: Per machine, the median latency per call (None: not measured there).
-        ci_rel: Per machine, the half-width of the median's 95% CI relative to it.
-    """
-
-    model: str
-    input: str
-    batch: int
-    precision: str
-    runtime: str | None
-    runtimes: tuple[str | None, ...]
-    p50_ms: tuple[float | None, ...]
-    ci_rel: tuple[float | None, ...]
-
-    @property
-    def name(self) -> str:
-        """``resnet50 @224``: the model without its source prefix, with its resolution."""
-        base = self.model.split(":", 1)[-1]
-        return f"{base} @{self.input.split('x')[-1]}"
-
-    @property
-    def group(self) -> tuple[int, str, str | None]:
-        """Rows of one group are ranked against each other: batch, precision, runtime."""
-        return (self.batch, self.precision, self.runtime)
-
-    def ratio(self, machine: int, reference: int = 0) -> float | None:
-        """Latency on ``machine`` over latency on ``reference`` (None if either is missing)."""
-        a, b = self.p50_ms[machine], self.p50_ms[reference]
-        return a / b if a is not None and b else None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready row."""
-        return {
-            "model": self.model,
-            "input": self.input,
-            "batch": self.batch,
-            "precision": self.precision,
-            "runtime": self.runtime,
-            "runtimes": list(self.runtimes),
-            "p50_ms": list(self.p50_ms),
-            "ci_rel": list(self.ci_rel),
-            "ratio_vs_first": [self.ratio(i) for i in range(len(self.p50_ms))],
-        }
-
-
-@dataclasses.dataclass(frozen=True)
-class RankFlip:
-    """Models ``a`` and ``b`` swap order between machines ``x`` and ``y``.
-
-    ``a`` is faster on machine ``x`` by ``gain_x`` (e.g. 0.2 = 20%), ``b`` is faster on
-    machine ``y`` by ``gain_y``; both exceed the flip margin. ``strength`` is the smaller of
-    the two: how clear the flip is.
-    """
-
-    a: CompareRow
-    b: CompareRow
-    x: int
-    y: int
-    gain_x: float
-    gain_y: float
-
-    @property
-    def strength(self) -> float:
-        """The smaller of the two gains."""
-        return min(self.gain_x, self.gain_y)
-
-    def to_dict(self, machines: Sequence[MachineResults]) -> dict[str, Any]:
-        """JSON-ready flip naming the machines."""
-        return {
-            "faster_on_x": self.a.name,
-            "faster_on_y": self.b.name,
-            "x": machines[self.x].label,
-            "y": machines[self.y].label,
-            "batch": self.a.batch,
-            "precision": self.a.precision,
-            "runtime": self.a.runtime,
-            "gain_x": self.gain_x,
-            "gain_y": self.gain_y,
-        }
-
-
-@dataclasses.dataclass(frozen=True)
-class CompareReport:
-    """Rows side by side and every rank flip, strongest first.
-
-    Attributes:
-        machines: The machines, in the order given (ratios are relative to the first).
-        rows: Models measured on at least two of the machines.
-        flips: Every rank flip, strongest first.
-        margin: The flip margin used (relative).
-        notes: Caveats (e.g. rows compared across runtimes, models measured on one machine).
-        html_path: The written ``compare.html``, when ``out`` was given.
-    """
-
-    machines: tuple[MachineResults, ...]
-    rows: tuple[CompareRow, ...]
-    flips: tuple[RankFlip, ...]
-    margin: float
-    notes: tuple[str, ...] = ()
-    html_path: Path | None = None
-
-    def flipped_models(self) -> set[str]:
-        """Names of the models that take part in at least one flip."""
-        return {f.a.name for f in self.flips} | {f.b.name for f in self.flips}
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready report (at most 200 flips; ``flip_count`` has the total)."""
-        return {
-            "machines": [
-                {"fingerprint": m.fingerprint, "label": m.label, "origin": m.origin}
-                for m in self.machines
-            ],
-            "margin": self.margin,
-            "rows": [r.to_dict() for r in self.rows],
-            "flip_count": len(self.flips),
-            "flips": [f.to_dict(self.machines) for f in self.flips[:_MAX_FLIPS_SHOWN]],
-            "notes": list(self.notes),
-            "html": str(self.html_path) if self.html_path else None,
-        }
 
 
 def compare(
@@ -224,24 +84,44 @@ def compare(
         UserError: Fewer than two machines, an unknown or ambiguous machine, an unreadable
             file, or no model measured on two of them.
     """
+    report = compare_machines(
+        *machines,
+        db=db,
+        margin=margin,
+        models=models,
+        families=families,
+    )
+    if out is None:
+        return report
+    from hwfit.report.compare_page import render_compare_page  # plotly: imported when asked
+    from hwfit.report.html import write_report
+
+    path = write_report(Path(out) / "compare.html", render_compare_page(report))
+    return dataclasses.replace(report, html_path=path)
+
+
+def compare_machines(
+    *machines: str,
+    db: str | None = None,
+    margin: float = DEFAULT_MARGIN,
+    models: Sequence[str] | None = None,
+    families: Sequence[str] | None = None,
+) -> CompareReport:
+    """The domain half of :func:`compare`: the report, without writing a page.
+
+    Arguments, result and errors are those of :func:`compare` (which adds ``out``).
+    """
     sets = load_machines(machines, db=db)
     if models or families:
         sets = _only(sets, _wanted_sources(models, families))
-    report = compare_results(sets, margin=margin)
-    if out is not None:
-        from hwfit.report.analysis_pages import render_compare_page
-        from hwfit.report.html import write_report
-
-        path = write_report(Path(out) / "compare.html", render_compare_page(report))
-        report = dataclasses.replace(report, html_path=path)
-    return report
+    return compare_results(sets, margin=margin)
 
 
 def _wanted_sources(models: Sequence[str] | None, families: Sequence[str] | None) -> set[str]:
     """Model sources (``timm:<arch>``) named directly or through the zoo's families."""
     wanted = {m if ":" in m else f"timm:{m}" for m in models or ()}
     if families:
-        from hwfit.zoo import load_zoo, select
+        from hwfit.zoo import load_zoo, select  # the zoo's loader imports sqlalchemy
 
         wanted |= {e.spec for e in select(load_zoo(), families=families)}
     # A zoo name with a weight tag ("resnet50.a1_in1k") measures the architecture.
@@ -261,7 +141,7 @@ def load_machines(specs: Sequence[str], *, db: str | None = None) -> list[Machin
     Raises:
         UserError: An unknown or ambiguous machine, or an unreadable file.
     """
-    from hwfit.db import HistoryQuery, ResultStore
+    from hwfit.db import HistoryQuery, ResultStore  # sqlalchemy
 
     out: list[MachineResults] = []
     store: ResultStore | None = None
@@ -278,7 +158,7 @@ def load_machines(specs: Sequence[str], *, db: str | None = None) -> list[Machin
             out.append(
                 MachineResults(
                     fingerprint,
-                    _label(fingerprint, profile),
+                    machine_label(fingerprint, profile),
                     f"database {store.display_url}",
                     profile,
                     tuple(r for r in rows if r.fingerprint == fingerprint),
@@ -301,7 +181,7 @@ def load_machines(specs: Sequence[str], *, db: str | None = None) -> list[Machin
 
 
 def _from_file(path: Path) -> list[MachineResults]:
-    from hwfit.db import ResultStore
+    from hwfit.db import ResultStore  # sqlalchemy
     from hwfit.db.exchange import import_results
 
     with ResultStore("sqlite://") as store:
@@ -313,7 +193,7 @@ def _from_file(path: Path) -> list[MachineResults]:
     return [
         MachineResults(
             fingerprint,
-            _label(fingerprint, profile),
+            machine_label(fingerprint, profile),
             str(path),
             profile,
             tuple(r for r in rows if r.fingerprint == fingerprint),
@@ -322,25 +202,15 @@ def _from_file(path: Path) -> list[MachineResults]:
     ]
 
 
-def _label(fingerprint: str, profile: dict[str, Any]) -> str:
-    for key in ("label", "name"):
-        if isinstance(profile.get(key), str) and profile[key]:
-            return str(profile[key])
-    cpu = profile.get("cpu")
-    if isinstance(cpu, dict) and cpu.get("brand"):
-        return f"{cpu['brand']} ({fingerprint[:8]})"
-    return fingerprint[:12]
-
-
-def _resolve(store: Any, spec: str) -> tuple[str, dict[str, Any]]:
-    machines: list[tuple[str, dict[str, Any]]] = store.machines()
+def _resolve(store: ResultStore, spec: str) -> tuple[str, Mapping[str, object]]:
+    machines = store.machines()
     found = [m for m in machines if m[0].startswith(spec)]
     if not found:
         needle = spec.lower()
-        found = [m for m in machines if needle in _label(m[0], m[1]).lower()]
+        found = [m for m in machines if needle in machine_label(m[0], m[1]).lower()]
     if len(found) == 1:
         return found[0]
-    known = ", ".join(f"{f[:8]} ({_label(f, p)})" for f, p in machines[:8]) or "none"
+    known = ", ".join(f"{f[:8]} ({machine_label(f, p)})" for f, p in machines[:8]) or "none"
     if not found:
         raise UserError(
             f"No machine, result file or label matches {spec!r}.",
@@ -349,7 +219,7 @@ def _resolve(store: Any, spec: str) -> tuple[str, dict[str, Any]]:
     raise UserError(
         f"{spec!r} matches {len(found)} machines.",
         hint="Use a longer fingerprint prefix: "
-        + ", ".join(f"{f[:12]} ({_label(f, p)})" for f, p in found[:8])
+        + ", ".join(f"{f[:12]} ({machine_label(f, p)})" for f, p in found[:8])
         + ".",
     )
 

@@ -10,16 +10,34 @@ by how much: INT8 points are only produced when asked for and are flagged as unv
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from hwfit.analysis._measure import DEFAULT_MAX_AGE_DAYS, Measurer
 from hwfit.analysis.pareto import pareto_front
 from hwfit.errors import HwfitError, UserError, first_line
-from hwfit.records import BenchResult, RowState, RunConfig
+from hwfit.hardware import probe
+from hwfit.models import load_model
+from hwfit.precisions import Precision
+from hwfit.precisions.capability import verdict
+from hwfit.records import (
+    BenchResult,
+    FrontierMiss,
+    FrontierPoint,
+    FrontierReport,
+    FrontierSettings,
+    Progress,
+    ProgressEvent,
+    RowState,
+    RunConfig,
+)
+from hwfit.records.hardware import HardwareProfile
+from hwfit.runtimes import RUNTIMES
+from hwfit.tune.space import candidate_space
 
 if TYPE_CHECKING:
+    from hwfit.db import ResultStore
     from hwfit.zoo import ZooEntry
 
 __all__ = [
@@ -29,10 +47,10 @@ __all__ = [
     "FLOAT_PRECISIONS",
     "FrontierMiss",
     "FrontierPoint",
-    "FrontierProgress",
     "FrontierReport",
     "frontier",
     "frontier_of",
+    "measure_frontier",
 ]
 
 #: Default runtime: OpenVINO is the CPU runtime built for these convolutional families and runs
@@ -47,137 +65,6 @@ DEFAULT_BATCH = 1
 FLOAT_PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16")
 #: Runtimes ``optimized=True`` searches over (those optimize can ship).
 OPTIMIZED_RUNTIMES: tuple[str, ...] = ("onnxruntime", "openvino")
-
-#: ``progress(done, total, label, result)``: before each model (result None) and after it.
-FrontierProgress = Callable[[int, int, str, BenchResult | None], None]
-
-
-@dataclasses.dataclass(frozen=True)
-class FrontierPoint:
-    """One zoo model measured here: its published accuracy and its measured latency.
-
-    Attributes:
-        entry: The zoo row (name, family, published top-1, params, GMACs).
-        result: The benchmark row of the configuration plotted (the fastest when optimized).
-        reused: The row came from the database, not from this run.
-        tried: Configurations measured or reused for this model (1 unless optimized).
-        accuracy_verified: False when the point runs at a precision (INT8) whose accuracy
-            differs from the published FP32 accuracy by an amount nobody measured.
-    """
-
-    entry: ZooEntry
-    result: BenchResult
-    reused: bool = False
-    tried: int = 1
-    accuracy_verified: bool = True
-
-    @property
-    def latency_ms(self) -> float:
-        """Median latency per call at the configured batch."""
-        if self.result.latency is None:  # pragma: no cover - points are measured rows
-            raise ValueError(f"{self.entry.name} has no latency.")
-        return self.result.latency.p50_ms
-
-    @property
-    def config_label(self) -> str:
-        """``openvino fp32 b1``, with the executed precision and threads."""
-        cfg, ex = self.result.config, self.result.executed
-        threads = f" t{ex.threads}" if ex and ex.threads else ""
-        return f"{cfg.runtime} {cfg.precision}{threads} b{cfg.batch}"
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready summary (the full row is under ``result``)."""
-        from hwfit.records import to_dict
-
-        return {
-            "name": self.entry.name,
-            "arch": self.entry.arch,
-            "family": self.entry.family,
-            "top1": self.entry.top1,
-            "top5": self.entry.top5,
-            "input_size": self.entry.input_size,
-            "params_m": self.entry.params_m,
-            "gmacs": self.entry.gmacs,
-            "accuracy_source": self.entry.source,
-            "accuracy_verified": self.accuracy_verified,
-            "p50_ms": self.latency_ms,
-            "config": self.config_label,
-            "reused": self.reused,
-            "tried": self.tried,
-            "result": to_dict(self.result),
-        }
-
-
-@dataclasses.dataclass(frozen=True)
-class FrontierMiss:
-    """A zoo model without a point: failed (crash, timeout, load error) or skipped."""
-
-    entry: ZooEntry
-    state: RowState
-    reason: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready summary."""
-        return {
-            "name": self.entry.name,
-            "arch": self.entry.arch,
-            "family": self.entry.family,
-            "state": self.state.value,
-            "reason": self.reason,
-        }
-
-
-@dataclasses.dataclass(frozen=True)
-class FrontierReport:
-    """What :func:`frontier` measured and which models are on the front.
-
-    Attributes:
-        points: Every measured model.
-        frontier: Indices into ``points`` of the accuracy-vs-latency Pareto front, fastest
-            first (no other model is both faster and more accurate).
-        gmacs_frontier: The same front against GMACs (points without GMACs left out).
-        missing: Models that failed or were skipped, with the reason.
-        settings: The configuration asked for (runtime, precision, batch, threads, optimized).
-        hardware: This machine's profile (``HardwareProfile.to_dict``).
-        fingerprint: This machine's fingerprint.
-        db_url: Where rows were read and stored (password masked), or None.
-        db_error: Why storing stopped, when it did.
-        html_path: The written ``frontier.html``, when ``out`` was given.
-        interrupted: Ctrl-C ended the run; the finished models are kept.
-        notes: Caveats for the reader (unverified INT8 accuracy, reused rows).
-    """
-
-    points: tuple[FrontierPoint, ...]
-    frontier: tuple[int, ...]
-    gmacs_frontier: tuple[int, ...]
-    missing: tuple[FrontierMiss, ...]
-    settings: dict[str, Any]
-    hardware: dict[str, Any]
-    fingerprint: str
-    db_url: str | None = None
-    db_error: str | None = None
-    html_path: Path | None = None
-    interrupted: bool = False
-    notes: tuple[str, ...] = ()
-
-    @property
-    def frontier_points(self) -> list[FrontierPoint]:
-        """The points on the front, fastest first."""
-        return [self.points[i] for i in self.frontier]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready report."""
-        return {
-            "settings": self.settings,
-            "fingerprint": self.fingerprint,
-            "points": [p.to_dict() for p in self.points],
-            "frontier": [self.points[i].entry.name for i in self.frontier],
-            "gmacs_frontier": [self.points[i].entry.name for i in self.gmacs_frontier],
-            "missing": [m.to_dict() for m in self.missing],
-            "notes": list(self.notes),
-            "html": str(self.html_path) if self.html_path else None,
-            "interrupted": self.interrupted,
-        }
 
 
 def frontier_of(points: Sequence[FrontierPoint]) -> tuple[list[int], list[int]]:
@@ -217,7 +104,7 @@ def frontier(
     save: bool = True,
     out: str | Path | None = None,
     timeout_s: float = 600.0,
-    progress: FrontierProgress | None = None,
+    progress: Progress | None = None,
 ) -> FrontierReport:
     """Benchmark zoo models on this machine and compute the accuracy-vs-latency front.
 
@@ -252,7 +139,8 @@ def frontier(
         save: Read and store rows in the database.
         out: Folder for ``frontier.html``; None writes no page.
         timeout_s: Seconds one worker may take.
-        progress: Called before and after each model.
+        progress: Called with a ``frontier``/``measure`` event before each model (``result``
+            None) and after it (``result`` the row plotted, None when the model failed).
 
     Returns:
         The report: points, the front, and the models that failed.
@@ -261,9 +149,63 @@ def frontier(
         UserError: An unknown model or family, a bad option, or an unreachable database
             (before anything is measured).
     """
-    from hwfit.hardware import probe
-    from hwfit.runtimes import RUNTIMES
-    from hwfit.zoo import load_zoo, select
+    report = measure_frontier(
+        models,
+        families,
+        entries=entries,
+        runtime=runtime,
+        precision=precision,
+        batch=batch,
+        threads=threads,
+        optimized=optimized,
+        int8=int8,
+        fresh=fresh,
+        max_age_days=max_age_days,
+        duration_s=duration_s,
+        min_time_s=min_time_s,
+        zoo=zoo,
+        accuracy_file=accuracy_file,
+        db=db,
+        save=save,
+        timeout_s=timeout_s,
+        progress=progress,
+    )
+    if out is None:
+        return report
+    from hwfit.report.frontier_page import render_frontier_page  # plotly: imported when asked
+    from hwfit.report.html import write_report
+
+    path = write_report(Path(out) / "frontier.html", render_frontier_page(report))
+    return dataclasses.replace(report, html_path=path)
+
+
+def measure_frontier(
+    models: Sequence[str] | None = None,
+    families: Sequence[str] | None = None,
+    *,
+    entries: Sequence[ZooEntry] | None = None,
+    runtime: str = DEFAULT_RUNTIME,
+    precision: str = DEFAULT_PRECISION,
+    batch: int = DEFAULT_BATCH,
+    threads: int | None = None,
+    optimized: bool = False,
+    int8: bool = False,
+    fresh: bool = False,
+    max_age_days: float = DEFAULT_MAX_AGE_DAYS,
+    duration_s: float = 3.0,
+    min_time_s: float = 1.0,
+    zoo: str | Path | None = None,
+    accuracy_file: str | Path | None = None,
+    db: str | None = None,
+    save: bool = True,
+    timeout_s: float = 600.0,
+    progress: Progress | None = None,
+) -> FrontierReport:
+    """The measuring half of :func:`frontier`: the report, without writing a page.
+
+    Arguments, result and errors are those of :func:`frontier` (which adds ``out``).
+    """
+    from hwfit.zoo import load_zoo, select  # the zoo's loader imports sqlalchemy
 
     if batch < 1:
         raise UserError(f"The batch must be >= 1, got {batch}.", hint="E.g. --batch 1")
@@ -309,7 +251,7 @@ def frontier(
         for i, ((spec, size), group) in enumerate(groups.items()):
             label = spec.removeprefix("timm:") + f" @{size}"
             if progress:
-                progress(i, len(groups), label, None)
+                progress(ProgressEvent("frontier", "measure", i, len(groups), label))
             best, reused, tried, why = _measure_model(spec, size, batch, configs, measurer)
             reused_count += int(reused)
             for entry in group:
@@ -319,7 +261,9 @@ def frontier(
                     state = RowState.SKIPPED if why.startswith("skipped") else RowState.FAILED
                     missing.append(FrontierMiss(entry, state, why.removeprefix("skipped: ")))
             if progress:
-                progress(i + 1, len(groups), label, best)
+                progress(
+                    ProgressEvent("frontier", "measure", i + 1, len(groups), label, result=best)
+                )
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -327,7 +271,7 @@ def frontier(
             store.close()
     front, gmacs_front = frontier_of(points)
     candidates = [f"{c.runtime} {c.precision}" for c in configs]
-    settings: dict[str, Any] = {
+    settings: FrontierSettings = {
         "runtime": None if optimized else runtime,
         "precision": None if optimized else precision,
         "batch": batch,
@@ -352,7 +296,7 @@ def frontier(
             f"({', '.join(candidates) or 'none applicable'}); INT8 is left out "
             "because its accuracy is not the published one."
         )
-    report = FrontierReport(
+    return FrontierReport(
         points=tuple(points),
         frontier=tuple(front),
         gmacs_frontier=tuple(gmacs_front),
@@ -365,17 +309,10 @@ def frontier(
         interrupted=interrupted,
         notes=tuple(notes),
     )
-    if out is not None:
-        from hwfit.report.analysis_pages import render_frontier_page
-        from hwfit.report.html import write_report
-
-        path = write_report(Path(out) / "frontier.html", render_frontier_page(report))
-        report = dataclasses.replace(report, html_path=path)
-    return report
 
 
-def _open_store(db: str | None) -> Any:
-    from hwfit.db import ResultStore
+def _open_store(db: str | None) -> ResultStore:
+    from hwfit.db import ResultStore  # sqlalchemy
 
     return ResultStore(db, writable=True)  # a read-only database fails before measuring
 
@@ -388,7 +325,7 @@ def _configs(
     threads: int | None,
     duration_s: float,
     min_time_s: float,
-    hardware: Any,
+    hardware: HardwareProfile,
 ) -> list[RunConfig]:
     def config(rt: str, prec: str) -> RunConfig:
         return RunConfig(
@@ -403,10 +340,6 @@ def _configs(
 
     if not optimized:
         return [config(runtime, precision)]
-    from hwfit.precisions import Precision
-    from hwfit.precisions.capability import verdict
-    from hwfit.tune.space import candidate_space
-
     candidates = candidate_space(OPTIMIZED_RUNTIMES, FLOAT_PRECISIONS, (threads,), (batch,))
     return [
         config(c.runtime, c.precision)
@@ -419,8 +352,6 @@ def _measure_model(
     spec: str, size: int, batch: int, configs: list[RunConfig], measurer: Measurer
 ) -> tuple[BenchResult | None, bool, int, str]:
     """Measure (or reuse) every config of one model; return (fastest, reused, tried, why)."""
-    from hwfit.models import load_model
-
     shape = (batch, 3, size, size)
     found: list[tuple[BenchResult, bool]] = []
     reasons: list[str] = []

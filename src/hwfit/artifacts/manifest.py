@@ -6,15 +6,19 @@ import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, TypeGuard
 
 from hwfit.errors import ModelSourceError
+from hwfit.runtimes import RUNTIMES
 
 __all__ = [
     "MANIFEST_NAME",
     "MODEL_KINDS",
     "SCHEMA_VERSION",
     "Manifest",
+    "ManifestHardware",
+    "ManifestInput",
+    "ManifestSource",
     "inside",
     "read_manifest",
     "write_manifest",
@@ -28,6 +32,34 @@ SCHEMA_VERSION = 1
 MODEL_KINDS: dict[str, str] = {".onnx": "onnx", ".xml": "openvino"}
 
 _HINT = "Point to a folder `hwfit optimize --out` wrote, with its hwfit.json as written."
+
+
+class ManifestInput(TypedDict):
+    """``Manifest.input``: the model input and how images become it."""
+
+    name: str
+    shape: list[int]
+    dtype: str
+    preprocess: dict[str, object]  # ``Preprocess.to_dict()``
+
+
+class ManifestSource(TypedDict, total=False):
+    """``Manifest.source``: the FP32 model the artifact was made from."""
+
+    model: str
+    content_hash: str | None
+    params: int | None
+    macs: int | None
+    weights: str | None
+
+
+class ManifestHardware(TypedDict, total=False):
+    """``Manifest.hardware``: the machine the artifact was measured on."""
+
+    fingerprint: str
+    cpu: str
+    cores: int | None
+    isa: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,12 +87,12 @@ class Manifest:
     runtime_version: str | None
     precision: dict[str, str]
     runtime_options: dict[str, Any]
-    input: dict[str, Any]
+    input: ManifestInput
     classes: tuple[str, ...]
     metrics: dict[str, Any]
     accuracy: dict[str, Any]
-    source: dict[str, Any]
-    hardware: dict[str, Any]
+    source: ManifestSource
+    hardware: ManifestHardware
     versions: dict[str, str]
     created_at: str
     schema_version: int = SCHEMA_VERSION
@@ -167,24 +199,24 @@ def inside(folder: str | Path, name: str, what: str) -> Path:
     return path
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_str_or_none(value: Any) -> bool:
+def _is_str_or_none(value: object) -> bool:
     return value is None or isinstance(value, str)
 
 
-def _is_shape(value: Any) -> bool:
+def _is_shape(value: object) -> bool:
     return isinstance(value, list) and bool(value) and all(_is_int(d) and d > 0 for d in value)
 
 
-def _is_threads(value: Any) -> bool:
+def _is_threads(value: object) -> bool:
     return value is None or (_is_int(value) and value > 0)
 
 
 #: field -> (check, what it must be); nested checks as "field.key".
-_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
+_CHECKS: dict[str, tuple[Callable[[object], bool], str]] = {
     "model_file": (lambda v: isinstance(v, str) and bool(v), "a file name"),
     "runtime": (lambda v: isinstance(v, str), "a runtime name"),
     "runtime_version": (_is_str_or_none, "a string or null"),
@@ -213,7 +245,7 @@ _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
 }
 
 
-def _schema_problem(data: dict[str, Any]) -> str | None:
+def _schema_problem(data: dict[str, object]) -> str | None:
     """The first way ``data`` breaks the manifest schema, or None."""
     fields = {f.name: f for f in dataclasses.fields(Manifest)}
     unknown = sorted(set(data) - set(fields))
@@ -235,18 +267,17 @@ def _schema_problem(data: dict[str, Any]) -> str | None:
             value = parent
         if not check(value):
             return f"{key!r} must be {what}, not {json.dumps(value)[:40]}"
-    threads = data["runtime_options"].get("threads")
+    options = data["runtime_options"]
+    threads = options.get("threads") if isinstance(options, dict) else None
     if not _is_threads(threads):
         return f"'runtime_options.threads' must be a positive integer or null, not {threads!r}"
-    suffix = Path(data["model_file"]).suffix.lower()
+    suffix = Path(str(data["model_file"])).suffix.lower()
     if suffix not in MODEL_KINDS:
         return (
             f"model_file {data['model_file']!r} is not an ONNX (.onnx) or OpenVINO IR (.xml) "
             "file, the only kinds an artifact holds"
         )
-    from hwfit.runtimes import RUNTIMES
-
-    runtime = data["runtime"]
+    runtime = str(data["runtime"])
     if runtime not in RUNTIMES.names() or runtime.startswith("torch"):
         return f"unknown artifact runtime {runtime!r}"
     return None

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from hwfit.accuracy import Preprocess, load_image
 from hwfit.artifacts.manifest import Manifest, inside, read_manifest
 from hwfit.errors import InputShapeError, ModelSourceError
+from hwfit.models import load_model
+from hwfit.records import RunConfig
+from hwfit.runtimes import get_runtime
 
 if TYPE_CHECKING:
     from hwfit.runtimes.base import CompiledModel
@@ -72,8 +76,6 @@ class Predictor:
 
     def preprocess(self, image_paths: Sequence[str | Path]) -> np.ndarray:
         """Load and preprocess images the way the model was evaluated."""
-        from hwfit.accuracy.data import Preprocess, load_image
-
         pre = Preprocess.from_dict(self.manifest.input["preprocess"])
         return np.stack([pre.apply(load_image(Path(p))) for p in image_paths])
 
@@ -104,11 +106,6 @@ def load(folder: str | Path) -> Predictor:
             missing, outside the folder, or not one the manifest's runtime runs.
         PluginUnavailableError: The runtime it needs is not installed.
     """
-    from hwfit.accuracy.data import Preprocess
-    from hwfit.models import load_model
-    from hwfit.records import RunConfig
-    from hwfit.runtimes import get_runtime
-
     folder = Path(folder)
     manifest = read_manifest(folder)
     model_path = manifest.model_path(folder)
@@ -120,7 +117,7 @@ def load(folder: str | Path) -> Predictor:
             hint="Point to a folder `hwfit optimize --out` wrote, with its hwfit.json as written.",
         )
     Preprocess.from_dict(manifest.input["preprocess"])  # a bad record fails now, not per image
-    options: dict[str, Any] = manifest.runtime_options
+    options = manifest.runtime_options
     artifact = load_model(str(model_path), input_shape=manifest.input["shape"])
     config = RunConfig(
         runtime=manifest.runtime,

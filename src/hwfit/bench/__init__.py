@@ -9,25 +9,33 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from hwfit._version import __version__
 from hwfit.bench.jobs import EvalPaths, PairJob, PairJobResult, PairSide, RowJob
 from hwfit.bench.spawn import spawn_worker
 from hwfit.errors import DatabaseError, HwfitError, UserError
+from hwfit.hardware import probe
+from hwfit.models import load_model
+from hwfit.models.sources import model_format
+from hwfit.precisions import Precision
 from hwfit.records import (
     Availability,
     BenchResult,
     ModelInfo,
     PairedRatio,
+    Progress,
+    ProgressEvent,
     RowState,
     RunConfig,
     from_dict,
 )
+from hwfit.runtimes import DEFAULT_RUNTIMES, RUNTIMES
 
 if TYPE_CHECKING:
+    from hwfit.db import ResultStore
     from hwfit.runtimes.base import Runtime
 
 __all__ = [
@@ -41,8 +49,14 @@ __all__ = [
     "spawn_worker",
 ]
 
-#: Called before each row (result None) and after it (the result).
-Progress = Callable[[int, int, RunConfig, BenchResult | None], None]
+#: What a runtime can be asked for directly (the other INT8 variants are recipes ``optimize``
+#: applies to a model first).
+BENCH_PRECISIONS: tuple[Precision, ...] = (
+    Precision.FP32,
+    Precision.BF16,
+    Precision.FP16,
+    Precision.INT8,
+)
 
 DEFAULT_TIMEOUT_S = 900.0
 
@@ -53,7 +67,7 @@ class BenchReport:
 
     model: ModelInfo
     results: tuple[BenchResult, ...]
-    hardware: dict[str, Any]
+    hardware: dict[str, object]
     fingerprint: str
     db_url: str | None = None
     saved: int = 0
@@ -145,7 +159,8 @@ def bench(
         db: Results database URL or SQLite path (default: the user's data folder).
         save: Store results in the database.
         timeout_s: Seconds each worker may take before it is killed and its row failed.
-        progress: Callback for progress display.
+        progress: Called with a ``bench``/``measure`` event before each row (``result`` None)
+            and after it (``result`` the row); ``label`` names the configuration.
 
     Returns:
         The report: one :class:`BenchResult` per row, COMPLETE, FAILED or SKIPPED.
@@ -160,10 +175,7 @@ def bench(
         >>> report.results[0].latency.p50_ms  # doctest: +SKIP
         1.9
     """
-    from hwfit.db.fallback import FallbackFile
-    from hwfit.hardware import probe
-    from hwfit.models import load_model
-    from hwfit.runtimes import DEFAULT_RUNTIMES, RUNTIMES
+    from hwfit.db.fallback import FallbackFile  # sqlalchemy
 
     names = list(runtimes or DEFAULT_RUNTIMES)
     for name in names:
@@ -203,8 +215,12 @@ def bench(
     fallback = FallbackFile.for_store(store, db)
     try:
         for i, config in enumerate(configs):
+            label = (
+                f"{config.runtime} {config.precision} batch {config.batch} "
+                f"threads {config.threads or 'default'}"
+            )
             if progress:
-                progress(i, len(configs), config, None)
+                progress(ProgressEvent("bench", "measure", i, len(configs), label))
             result = run_row(
                 info,
                 config,
@@ -231,7 +247,9 @@ def bench(
             if store is not None and db_error is not None:
                 fallback.add(result, profile.to_dict())
             if progress:
-                progress(i + 1, len(configs), config, result)
+                progress(
+                    ProgressEvent("bench", "measure", i + 1, len(configs), label, result=result)
+                )
     except KeyboardInterrupt:
         interrupted = True
     return BenchReport(
@@ -267,7 +285,7 @@ def _check_options(
         )
     if duration_s <= 0 or min_runs < 1:
         raise UserError("--duration must be > 0 and --min-runs >= 1.")
-    known = ("fp32", "bf16", "fp16", "int8")
+    known = tuple(p.value for p in BENCH_PRECISIONS)
     for precision in precisions or [""]:
         if precision not in known:
             raise UserError(
@@ -275,16 +293,14 @@ def _check_options(
             )
 
 
-def _open_store(db: str | None) -> Any:
-    from hwfit.db import ResultStore
+def _open_store(db: str | None) -> ResultStore:
+    from hwfit.db import ResultStore  # sqlalchemy
 
     return ResultStore(db, writable=True)  # a read-only database fails before measuring
 
 
 def probe_runtime(name: str) -> tuple[type[Runtime] | None, Availability]:
     """Load and probe one runtime; a missing or broken package gives ``ok=False``, not an error."""
-    from hwfit.runtimes import RUNTIMES
-
     try:
         runtime_cls = RUNTIMES.load(name)
         return runtime_cls, runtime_cls.probe()
@@ -316,9 +332,6 @@ def run_row(
         trust_model: The worker may load a model file that runs code when loaded (the user
             trusted it: :func:`hwfit.models.load_model`).
     """
-    from hwfit.models.sources import model_format
-    from hwfit.runtimes import RUNTIMES
-
     runtime_cls, availability = probed or probe_runtime(config.runtime)
     reason = None
     if runtime_cls is None or not availability.ok:
@@ -419,8 +432,6 @@ def pair_rows(
     Returns:
         The figure, or why there is none (one line).
     """
-    from hwfit.runtimes import RUNTIMES
-
     job = PairJob(
         a=PairSide(a[0], a[1], RUNTIMES.path(a[1].runtime), trust_model=trust_model),
         b=PairSide(b[0], b[1], RUNTIMES.path(b[1].runtime), trust_model=trust_model),

@@ -20,6 +20,7 @@ task               job                             result
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from hwfit.errors import InternalError
@@ -27,10 +28,9 @@ from hwfit.records import (
     BenchResult,
     ModelInfo,
     PairedRatio,
+    Record,
     RowState,
     RunConfig,
-    from_dict,
-    to_dict,
 )
 
 __all__ = [
@@ -59,8 +59,14 @@ class Job(Protocol[R_co]):
         ...
 
 
-def _job_dict(job: Any) -> dict[str, Any]:
-    return {"task": job.task, **to_dict(job)}
+class _JobRecord(Record):
+    """A job's ``to_dict`` writes its ``task`` next to the fields (:func:`job_from_dict`)."""
+
+    task: ClassVar[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, with ``task``."""
+        return {"task": self.task, **super().to_dict()}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +78,7 @@ class EvalPaths:
 
 
 @dataclasses.dataclass(frozen=True)
-class RowJob:
+class RowJob(_JobRecord):
     """One benchmark row: compile ``model`` under ``config`` with the runtime at ``runtime_path``.
 
     Attributes:
@@ -98,15 +104,6 @@ class RowJob:
             model=self.model, config=self.config, state=RowState.FAILED, reason=reason
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready, with ``task``."""
-        return _job_dict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RowJob:
-        """Rebuild from :meth:`to_dict` output."""
-        return from_dict(cls, data)
-
 
 @dataclasses.dataclass(frozen=True)
 class PairSide:
@@ -122,25 +119,16 @@ class PairSide:
 
 
 @dataclasses.dataclass(frozen=True)
-class PairJobResult:
+class PairJobResult(Record):
     """A paired speed-up (``ok``), or why there is none (``error``)."""
 
     ok: bool
     ratio: PairedRatio | None = None
     error: str | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready."""
-        return to_dict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PairJobResult:
-        """Rebuild from :meth:`to_dict` output."""
-        return from_dict(cls, data)
-
 
 @dataclasses.dataclass(frozen=True)
-class PairJob:
+class PairJob(_JobRecord):
     """B's speed-up over A, both in one process (:func:`hwfit.bench.paired.measure_paired`).
 
     Attributes:
@@ -165,18 +153,9 @@ class PairJob:
         """No figure, with ``reason``."""
         return PairJobResult(ok=False, error=reason)
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready, with ``task``."""
-        return _job_dict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PairJob:
-        """Rebuild from :meth:`to_dict` output."""
-        return from_dict(cls, data)
-
 
 @dataclasses.dataclass(frozen=True)
-class LatencyJobResult:
+class LatencyJobResult(Record):
     """What a latency job measured, or why it could not (``ok`` False, ``error``).
 
     Attributes:
@@ -211,18 +190,9 @@ class LatencyJobResult:
     paired: PairedRatio | None = None
     priority: str = "normal"
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready."""
-        return to_dict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> LatencyJobResult:
-        """Rebuild from :meth:`to_dict` output."""
-        return from_dict(cls, data)
-
 
 @dataclasses.dataclass(frozen=True)
-class LatencyJob:
+class LatencyJob(_JobRecord):
     """Convert, prepare, compile and time one exported model (the architecture search's job).
 
     Attributes:
@@ -257,15 +227,6 @@ class LatencyJob:
         """Not measured, with ``reason``."""
         return LatencyJobResult(ok=False, error=reason)
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready, with ``task``."""
-        return _job_dict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> LatencyJob:
-        """Rebuild from :meth:`to_dict` output."""
-        return from_dict(cls, data)
-
 
 #: Job record by task.
 JOB_TYPES: dict[str, type[RowJob | PairJob | LatencyJob]] = {
@@ -273,7 +234,7 @@ JOB_TYPES: dict[str, type[RowJob | PairJob | LatencyJob]] = {
 }
 
 
-def job_from_dict(data: dict[str, Any]) -> RowJob | PairJob | LatencyJob:
+def job_from_dict(data: Mapping[str, object]) -> RowJob | PairJob | LatencyJob:
     """Rebuild a job from its ``to_dict`` form; a dict without ``task`` is a benchmark row.
 
     Example:
@@ -286,7 +247,7 @@ def job_from_dict(data: dict[str, Any]) -> RowJob | PairJob | LatencyJob:
     Raises:
         InternalError: The task is not one of :data:`JOB_TYPES`.
     """
-    task = data.get("task") or RowJob.task
+    task = str(data.get("task") or RowJob.task)
     cls = JOB_TYPES.get(task)
     if cls is None:
         known = ", ".join(sorted(JOB_TYPES))

@@ -34,6 +34,7 @@ from multiprocessing.connection import Connection
 from typing import Any, TypeVar, cast
 
 from hwfit.bench.jobs import Job, PairJob, PairJobResult, RowJob
+from hwfit.bench.lifecycle import die_with_parent
 from hwfit.errors import HwfitError, InternalError, first_line
 from hwfit.records import BenchResult
 from hwfit.registry import import_path
@@ -178,8 +179,6 @@ def _serve(
     conn: Connection, parent_pid: int, handlers: Mapping[str, str], warm_imports: Sequence[str]
 ) -> None:
     """The worker's loop: import the frameworks once, then run jobs until told to stop."""
-    from hwfit.bench.lifecycle import die_with_parent
-
     die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent ends this worker on Ctrl-C
     with contextlib.suppress(OSError):

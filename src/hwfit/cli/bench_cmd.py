@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
+from hwfit.bench import bench as run_bench
 from hwfit.cli.options import (
     DURATION_S,
     batch_option,
@@ -21,9 +22,9 @@ from hwfit.cli.options import (
     threads_warning,
     trust_model_option,
 )
-
-if TYPE_CHECKING:
-    from hwfit.records import BenchResult, RunConfig
+from hwfit.cli.render import console_err, print_json, progress_bar, stop_interrupted
+from hwfit.cli.render.bench import bench_json, bench_progress, show_bench, show_storage
+from hwfit.records import RowState
 
 __all__ = ["bench"]
 
@@ -79,18 +80,6 @@ def bench(
     json_out: Annotated[bool, json_option("Print JSON records instead of the table.")] = False,
 ) -> None:
     """Measure latency (p50/p90/p99 with a CI), throughput, memory, size and compile time."""
-    from hwfit.bench import bench as run_bench
-    from hwfit.cli.render import (
-        bench_table,
-        busy_line,
-        console,
-        console_err,
-        print_json,
-        progress_bar,
-        stop_interrupted,
-    )
-    from hwfit.records import RowState, to_dict
-
     runtimes = str_list(runtime)
     batches = int_list(batch, "--batch")
     thread_list: list[int | None] = list(int_list(threads, "--threads")) if threads else [None]
@@ -101,19 +90,6 @@ def bench(
 
     with progress_bar(disable=json_out) as bar:
         task = bar.add_task(f"Loading {model}", total=None)
-
-        def progress(done: int, total: int, config: RunConfig, result: BenchResult | None) -> None:
-            label = (
-                f"{config.runtime} {config.precision} batch {config.batch} "
-                f"threads {config.threads or 'default'}"
-            )
-            if result is None:
-                bar.update(task, total=total, completed=done, description=f"Measuring {label}")
-                return
-            bar.update(task, completed=done)
-            if result.state is not RowState.COMPLETE and json_out:
-                console_err().print(f"[yellow]{label}: {result.state.value}: {result.reason}[/]")
-
         report = run_bench(
             model,
             runtimes=runtimes,
@@ -131,68 +107,14 @@ def bench(
             db=db,
             save=not no_save,
             timeout_s=timeout,
-            progress=progress,
+            progress=bench_progress(bar, task, json_out=json_out),
         )
 
     if json_out:
-        print_json(
-            {
-                "model": to_dict(report.model),
-                "fingerprint": report.fingerprint,
-                "hardware": report.hardware,
-                "results": [to_dict(r) for r in report.results],
-                "busiest_contention": report.busiest,
-                "interrupted": report.interrupted,
-            }
-        )
+        print_json(bench_json(report))
     else:
-        out = console()
-        latency, cost, notes = bench_table(report)
-        out.print(latency)
-        out.print(cost)
-        for note in notes:
-            out.print(note, highlight=False)
-        busy = busy_line(
-            report.busiest,
-            sum(max(0, r.attempts - 1) for r in report.results),
-            [r.priority for r in report.results if r.priority],
-        )
-        if busy:
-            out.print(busy, highlight=False)
-        timing = (
-            "end to end (input copy included)"
-            if end_to_end
-            else "inference only (input bound before timing)"
-        )
-        out.print(
-            f"[dim]Latency per call at the given batch; timed region: {timing}. "
-            "CI95 of p50: distribution-free interval of the median. "
-            "Speed-up: vs PyTorch eager FP32 at the same batch and threads, measured paired "
-            "(both models in one process, alternating 50-ms windows), with its 95% CI; "
-            "~ marks a figure from a busy machine or a wide interval. "
-            "Precision and threads: as executed, read back from the runtime. "
-            "Async: the runtime's multi-stream API. Peak RSS: the whole worker process. "
-            f"Machine {report.fingerprint}.[/]"
-        )
-    err = console_err()
-    if report.db_url and not report.db_error:
-        err.print(f"[dim]Saved {report.saved} rows to {report.db_url}[/]")
-    if report.db_error:
-
-        def say(text: str, style: str) -> None:  # paths and driver messages are not markup
-            err.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
-
-        say(f"Database write failed: {report.db_error}", "red")
-        unsaved = f"{report.fallback_rows} of {len(report.results)} rows were not stored"
-        if report.fallback_command:
-            say(f"{unsaved}; they are in {report.fallback_path}.", "yellow")
-            say(f"Store them later with: {report.fallback_command}", "yellow")
-        else:
-            say(
-                f"{unsaved}, and no file could hold them ({report.fallback_error}): "
-                "they are only in the table above.",
-                "red",
-            )
+        show_bench(report, end_to_end=end_to_end)
+    show_storage(report)
     if report.interrupted:
         stop_interrupted(
             f"Interrupted: {len(report.results)} finished rows kept ({report.saved} saved)."
@@ -202,7 +124,7 @@ def bench(
     if report.results and not any(r.state.measured for r in report.results):
         # A script that asked for numbers and got none must not read success.
         failed = sum(r.state is RowState.FAILED for r in report.results)
-        err.print(
+        console_err().print(
             f"[red]No row was measured: {failed} failed, {len(report.results) - failed} "
             "skipped (reasons above).[/]"
         )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
+from hwfit.analysis.frontier import frontier as run_frontier
 from hwfit.cli.options import (
     DURATION_S,
     batch_option,
@@ -24,54 +25,15 @@ from hwfit.cli.options import (
     threads_option,
     threads_warning,
 )
+from hwfit.cli.render import console, console_err, print_json, progress_bar, stop_interrupted
+from hwfit.cli.render.analysis import frontier_progress, frontier_table
 
-if TYPE_CHECKING:
-    from hwfit.analysis.frontier import FrontierReport
-    from hwfit.records import BenchResult
-
-__all__ = ["frontier", "frontier_table"]
+__all__ = ["frontier"]
 
 _ONE_CONFIG = (
     "Every point of the front is measured at one configuration; --optimized takes each model "
     "at its fastest runtime x precision, or run frontier once per value."
 )
-
-
-def frontier_table(report: FrontierReport) -> tuple[object, list[str]]:
-    """The models fastest first (front marked), and the lines to print under the table."""
-    from hwfit.cli.render import _compact_table, _ms, column
-
-    table = _compact_table(
-        f"{len(report.points)} models, {len(report.frontier)} on the accuracy-vs-latency front"
-    )
-    for h in ("", "model", "family", "top-1", "p50 ms", "params M", "GMACs", "input", "config"):
-        right = h in ("top-1", "p50 ms", "params M", "GMACs", "input")
-        column(table, h, right=right)
-    front = set(report.frontier)
-    for i in sorted(range(len(report.points)), key=lambda k: report.points[k].latency_ms):
-        p = report.points[i]
-        style = "bold green" if i in front else ""
-        table.add_row(
-            "*" if i in front else "",
-            p.entry.name,
-            p.entry.family,
-            f"{p.entry.top1:.2f}",
-            _ms(p.latency_ms),
-            f"{p.entry.params_m:.1f}",
-            "-" if p.entry.gmacs is None else f"{p.entry.gmacs:.2f}",
-            str(p.entry.input_size),
-            p.config_label + (" (db)" if p.reused else ""),
-            style=style,
-        )
-    lines = [f"[dim]- {n}[/]" for n in report.notes]
-    for m in report.missing:
-        colour = "yellow" if m.state.value == "skipped" else "red"
-        lines.append(f"[{colour}]{m.entry.name}: {m.state.value}: {m.reason}[/]")
-    if report.db_error:
-        lines.append(f"[red]Database write failed: {report.db_error}[/]")
-    if report.html_path:
-        lines.append(f"Page: {report.html_path}")
-    return table, lines
 
 
 def frontier(
@@ -113,9 +75,6 @@ def frontier(
     json_out: Annotated[bool, json_option()] = False,
 ) -> None:
     """Benchmark zoo models here and draw published top-1 against measured latency."""
-    from hwfit.analysis.frontier import frontier as run_frontier
-    from hwfit.cli.render import console, console_err, print_json, progress_bar, stop_interrupted
-
     one_runtime = single(str_list(runtime) or [], "--runtime", "frontier", _ONE_CONFIG)
     one_precision = single(str_list(precision) or [], "--precision", "frontier", _ONE_CONFIG)
     one_batch = single(int_list(batch, "--batch"), "--batch", "frontier", _ONE_CONFIG)
@@ -130,13 +89,6 @@ def frontier(
 
     with progress_bar(disable=json_out) as bar:
         task = bar.add_task("Loading the zoo", total=None)
-
-        def progress(done: int, total: int, label: str, result: BenchResult | None) -> None:
-            if result is None and done < total:
-                bar.update(task, total=total, completed=done, description=f"Measuring {label}")
-            else:
-                bar.update(task, total=total, completed=done)
-
         report = run_frontier(
             str_list(models),
             str_list(family),
@@ -153,7 +105,7 @@ def frontier(
             db=db,
             save=not no_save,
             out=out,
-            progress=progress,
+            progress=frontier_progress(bar, task),
         )
     if json_out:
         print_json(report.to_dict())

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
+from hwfit.analysis.gap import gap as run_gap
 from hwfit.cli.options import (
     DURATION_S,
     db_option,
@@ -15,68 +16,10 @@ from hwfit.cli.options import (
     out_option,
     trust_model_option,
 )
+from hwfit.cli.render import console, print_json
+from hwfit.cli.render.analysis import gap_progress, gap_table
 
-if TYPE_CHECKING:
-    from hwfit.analysis.gap import GapReport
-
-__all__ = ["gap", "gap_table"]
-
-
-def gap_table(report: GapReport) -> tuple[object, list[str]]:
-    """The two steps, each device and the gap, and the lines to print under the table."""
-    from hwfit.cli.render import _compact_table, _ms, column, speedup_text
-
-    table = _compact_table(f"{report.model}  input {report.input}: CPU vs GPU")
-    for h in ("step", "device", "configuration", "p50 ms", "samples/s", "from"):
-        right = h in ("p50 ms", "samples/s")
-        column(table, h, right=right)
-    for step in report.steps:
-        for side, device in ((step.cpu, "CPU"), (step.gpu, "GPU")):
-            if side is None:
-                why = (step.note or "not measured") if device == "GPU" else "not measured"
-                table.add_row(step.name, device, "-", "-", "-", why)
-                continue
-            table.add_row(
-                step.name,
-                device,
-                side.label,
-                _ms(side.p50_ms),
-                "-" if side.throughput is None else f"{side.throughput:,.1f}",
-                side.origin,
-            )
-        lat, thr = step.latency_ratio, step.throughput_ratio
-        if step.paired is not None:
-            gap_cell = speedup_text(step.paired) + " paired"
-        elif lat is not None:
-            gap_cell = f"[bold]{lat:.1f}x[/] (unpaired)"
-        else:
-            gap_cell = "-"
-        table.add_row(
-            step.name,
-            "[bold]gap[/]",
-            "",
-            gap_cell,
-            "-" if thr is None else f"[bold]{thr:.1f}x[/]",
-            "CPU/GPU latency; GPU/CPU samples/s",
-            end_section=True,
-        )
-    lines = [f"[dim]- {n}[/]" for n in report.notes]
-    lines += [
-        f"[yellow]- {step.name}: latency gap {step.paired_note}[/]"
-        for step in report.steps
-        if step.paired_note
-    ]
-    lines += [
-        f"[yellow]- {step.name}: the paired gap is noisy: {'; '.join(step.paired.noise)}[/]"
-        for step in report.steps
-        if step.paired is not None and step.paired.noisy
-    ]
-    if report.instructions:
-        lines.append("[yellow]No GPU numbers for this model. To get them:[/]")
-        lines += [f"  {line}" for line in report.instructions]
-    if report.html_path:
-        lines.append(f"Page: {report.html_path}")
-    return table, lines
+__all__ = ["gap"]
 
 
 def gap(
@@ -107,13 +50,6 @@ def gap(
     json_out: Annotated[bool, json_option()] = False,
 ) -> None:
     """CPU vs GPU latency and throughput: PyTorch defaults, then each device's best."""
-    from hwfit.analysis.gap import gap as run_gap
-    from hwfit.cli.render import console, console_err, print_json
-
-    def progress(line: str) -> None:
-        if not json_out:
-            console_err().print(f"[dim]{line}[/]")
-
     report = run_gap(
         model,
         db=db,
@@ -125,7 +61,7 @@ def gap(
         duration_s=duration,
         save=not no_save,
         out=out,
-        progress=progress,
+        progress=gap_progress(quiet=json_out),
     )
     if json_out:
         print_json(report.to_dict())

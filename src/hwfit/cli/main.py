@@ -36,9 +36,12 @@ def run(argv: list[str] | None = None) -> int:
 
 
 def _run(args: list[str]) -> int:
-    from rich.markup import escape
-
-    from hwfit.cli.render import console_err, interrupt_reported, interrupted_exit_code
+    from hwfit.cli.render import (
+        interrupt_reported,
+        interrupted_exit_code,
+        print_error,
+        print_interrupted,
+    )
 
     debug = "--debug" in args
     if debug:
@@ -50,14 +53,10 @@ def _run(args: list[str]) -> int:
     except HwfitError as exc:
         if debug:
             raise
-        # Escaped: "pip install 'psycopg[binary]'" must not lose "[binary]" as a markup tag.
-        message, hint = escape(exc.message), escape(exc.hint or "")
-        console_err().print(f"[bold red]Error:[/] {message}", highlight=False, soft_wrap=True)
-        if hint:
-            console_err().print(f"[dim]{hint}[/]", highlight=False, soft_wrap=True)
+        print_error(exc.message, exc.hint)
         return exc.exit_code
     except (typer.Abort, KeyboardInterrupt):  # typer turns Ctrl-C into Abort
-        console_err().print("[yellow]Interrupted.[/]")
+        print_interrupted()
         return interrupted_exit_code()
     except typer.exceptions.TyperException as exc:  # usage errors: typer's own message
         show = getattr(exc, "show", None)
@@ -68,13 +67,13 @@ def _run(args: list[str]) -> int:
     if result == EXIT_INTERRUPTED:
         # typer turns a Ctrl-C (or SIGTERM) that no command caught into 130 without a word
         if not interrupt_reported():
-            console_err().print("[yellow]Interrupted.[/]")
+            print_interrupted()
         return interrupted_exit_code()
     return result if isinstance(result, int) else 0
 
 
 def _configure_logging(args: list[str]) -> None:
-    from rich.logging import RichHandler
+    from hwfit.cli.render import log_handler
 
     level = logging.WARNING
     if "-v" in args or "--verbose" in args:
@@ -82,7 +81,7 @@ def _configure_logging(args: list[str]) -> None:
         for flag in ("-v", "--verbose"):
             while flag in args:
                 args.remove(flag)
-    logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(show_path=False)])
+    logging.basicConfig(level=level, format="%(message)s", handlers=[log_handler()])
     # torch warns on import that a CUDA build finds no CUDA: noise on every CPU machine.
     logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
 

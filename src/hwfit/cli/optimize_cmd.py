@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
@@ -24,9 +24,6 @@ from hwfit.cli.options import (
     threads_warning,
     trust_model_option,
 )
-
-if TYPE_CHECKING:
-    from hwfit.records import Candidate, Outcome
 
 __all__ = ["optimize"]
 
@@ -100,14 +97,8 @@ def optimize(
     json_out: Annotated[bool, json_option()] = False,
 ) -> None:
     """Quantize and compile, guard accuracy, choose the fastest, write a deployable artifact."""
-    from hwfit.cli.render import (
-        console,
-        console_err,
-        optimize_table,
-        print_json,
-        progress_bar,
-        stop_interrupted,
-    )
+    from hwfit.cli.render import console_err, print_json, progress_bar, stop_interrupted
+    from hwfit.cli.render.optimize import optimize_json, optimize_progress, show_optimize
     from hwfit.tune import optimize as run_optimize
 
     one_batch = single(
@@ -122,15 +113,6 @@ def optimize(
         console_err().print(f"[yellow]{warn}[/]", highlight=False, soft_wrap=True)
     with progress_bar(disable=json_out) as bar:
         task = bar.add_task(f"Loading {model} and {data}", total=None)
-
-        def progress(done: int, total: int, candidate: Candidate, outcome: Outcome | None) -> None:
-            if outcome is None:
-                bar.update(
-                    task, total=total, completed=done, description=f"Measuring {candidate.label}"
-                )
-            else:
-                bar.update(task, completed=done)
-
         result = run_optimize(
             model,
             data,
@@ -155,34 +137,12 @@ def optimize(
             strict_data=strict_data,
             db=db,
             save=not no_save,
-            progress=progress,
+            progress=optimize_progress(bar, task),
         )
     if json_out:
-        from hwfit.records import to_dict
-
-        print_json(
-            {
-                "out": str(result.out_dir),
-                "winner": to_dict(result.winner) if result.winner else None,
-                "baseline": to_dict(result.baseline),
-                "speedup": to_dict(result.speedup) if result.speedup else None,
-                "runner_up": to_dict(result.runner_up) if result.runner_up else None,
-                "vs_runner_up": to_dict(result.vs_runner_up) if result.vs_runner_up else None,
-                "metric": result.metric,
-                "allowed_drop": result.allowed_drop,
-                "candidates": [to_dict(o) for o in result.outcomes],
-                "notes": list(result.notes),
-                "preprocess": result.preprocess.to_dict() if result.preprocess else None,
-                "skipped_images": list(result.skipped_images),
-                "interrupted": result.interrupted,
-            }
-        )
+        print_json(optimize_json(result))
     else:
-        out_console = console()
-        table, lines = optimize_table(result)
-        out_console.print(table)
-        for line in lines:
-            out_console.print(line, highlight=False)
+        show_optimize(result)
     if result.interrupted:
         stop_interrupted("Interrupted: the candidates above finished and are kept.")
     if result.winner is None:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import typer
+from typer.models import OptionInfo
 
 from hwfit.errors import UserError
 
@@ -56,75 +57,90 @@ DURATION_HELP = (
 )
 
 
-def runtime_option(help_text: str) -> Any:
+def _info(option: object) -> OptionInfo:
+    # typer.Option is typed as returning Any; it returns the OptionInfo Annotated carries.
+    if not isinstance(option, OptionInfo):  # pragma: no cover - typer's own contract
+        raise TypeError(f"typer.Option returned {type(option).__name__}")
+    return option
+
+
+def runtime_option(help_text: str) -> OptionInfo:
     """``--runtime/-r``: comma-separated runtime names."""
-    return typer.Option("--runtime", "-r", metavar=LIST, help=help_text)
+    return _info(typer.Option("--runtime", "-r", metavar=LIST, help=help_text))
 
 
-def batch_option(help_text: str) -> Any:
+def batch_option(help_text: str) -> OptionInfo:
     """``--batch/-b``: comma-separated batch sizes."""
-    return typer.Option("--batch", "-b", metavar=LIST, help=help_text)
+    return _info(typer.Option("--batch", "-b", metavar=LIST, help=help_text))
 
 
-def threads_option(help_text: str) -> Any:
+def threads_option(help_text: str) -> OptionInfo:
     """``--threads/-t``: comma-separated thread counts."""
-    return typer.Option("--threads", "-t", metavar=LIST, help=help_text)
+    return _info(typer.Option("--threads", "-t", metavar=LIST, help=help_text))
 
 
-def precision_option(help_text: str) -> Any:
+def precision_option(help_text: str) -> OptionInfo:
     """``--precision/-p``: comma-separated precisions."""
-    return typer.Option("--precision", "-p", metavar=LIST, help=help_text)
+    return _info(typer.Option("--precision", "-p", metavar=LIST, help=help_text))
 
 
-def family_option(help_text: str) -> Any:
+def family_option(help_text: str) -> OptionInfo:
     """``--family/-f``: comma-separated zoo families."""
-    return typer.Option("--family", "-f", metavar=LIST, help=help_text)
+    return _info(typer.Option("--family", "-f", metavar=LIST, help=help_text))
 
 
-def models_option(help_text: str) -> Any:
+def models_option(help_text: str) -> OptionInfo:
     """``--models``: comma-separated model names."""
-    return typer.Option("--models", metavar=LIST, help=help_text)
+    return _info(typer.Option("--models", metavar=LIST, help=help_text))
 
 
-def out_option(help_text: str) -> Any:
+def out_option(help_text: str) -> OptionInfo:
     """``--out/-o``: the output folder."""
-    return typer.Option("--out", "-o", help=help_text)
+    return _info(typer.Option("--out", "-o", help=help_text))
 
 
-def duration_option() -> Any:
+def duration_option() -> OptionInfo:
     """``--duration``: one meaning (:data:`DURATION_HELP`), one default (:data:`DURATION_S`)."""
-    return typer.Option("--duration", help=DURATION_HELP)
+    return _info(typer.Option("--duration", help=DURATION_HELP))
 
 
-def no_save_option(help_text: str = "Do not store the measurements in the database.") -> Any:
+def no_save_option(
+    help_text: str = "Do not store the measurements in the database.",
+) -> OptionInfo:
     """``--no-save``: offered by every command that stores rows."""
-    return typer.Option("--no-save", help=help_text)
+    return _info(typer.Option("--no-save", help=help_text))
 
 
-def db_option(help_text: str = "Database URL or SQLite file (default: your data folder).") -> Any:
+def db_option(
+    help_text: str = "Database URL or SQLite file (default: your data folder).",
+) -> OptionInfo:
     """``--db``: the results database."""
-    return typer.Option("--db", help=help_text)
+    return _info(typer.Option("--db", help=help_text))
 
 
-def json_option(help_text: str = "Print JSON instead of the table.") -> Any:
+def json_option(help_text: str = "Print JSON instead of the table.") -> OptionInfo:
     """``--json``: machine-readable output."""
-    return typer.Option("--json", help=help_text)
+    return _info(typer.Option("--json", help=help_text))
 
 
-def trust_model_option() -> Any:
+def trust_model_option() -> OptionInfo:
     """``--trust-model``: offered by every command that loads a model file (README "Security")."""
-    return typer.Option(
-        "--trust-model",
-        help="Allow model files that unpickle on load (TorchScript, pickled torch.export "
-        "parts); only for files you trust.",
+    return _info(
+        typer.Option(
+            "--trust-model",
+            help="Allow model files that unpickle on load (TorchScript, pickled torch.export "
+            "parts); only for files you trust.",
+        )
     )
 
 
-def strict_data_option() -> Any:
+def strict_data_option() -> OptionInfo:
     """``--strict-data``: offered by every command that reads the user's images."""
-    return typer.Option(
-        "--strict-data",
-        help="Fail on the first image that cannot be decoded (default: skip and count it).",
+    return _info(
+        typer.Option(
+            "--strict-data",
+            help="Fail on the first image that cannot be decoded (default: skip and count it).",
+        )
     )
 
 

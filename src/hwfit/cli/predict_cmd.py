@@ -16,28 +16,13 @@ def predict(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Print the top-k classes of each image, running the artifact as hwfit.json says."""
-    from rich.table import Table
-
     import hwfit
     from hwfit.cli.render import console, print_json
+    from hwfit.cli.render.predict import predict_json, predict_table
 
     predictor = hwfit.load(folder)
     results = predictor.classify(images, top_k=top_k)
     if json_out:
-        print_json(
-            [
-                {"image": img, "top": [{"class": c, "probability": p} for c, p in top]}
-                for img, top in zip(images, results, strict=True)
-            ]
-        )
+        print_json(predict_json(images, results))
         return
-    m = predictor.manifest
-    table = Table(
-        title=f"{m.runtime} {m.precision['executed']} ({m.source['model']})", title_justify="left"
-    )
-    for col in ("image", "rank", "class", "probability"):
-        table.add_column(col, overflow="fold")  # never cut a path or a number
-    for img, top in zip(images, results, strict=True):
-        for rank, (cls, prob) in enumerate(top, 1):
-            table.add_row(img if rank == 1 else "", str(rank), cls, f"{prob:.3f}")
-    console().print(table)
+    console().print(predict_table(predictor.manifest, images, results))

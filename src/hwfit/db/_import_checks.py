@@ -22,9 +22,10 @@ import difflib
 import re
 from collections.abc import Iterable, Iterator
 from pathlib import PurePosixPath, PureWindowsPath
-from typing import Any
 
+from hwfit.precisions import Precision
 from hwfit.records import BenchResult, to_dict
+from hwfit.runtimes import RUNTIMES
 
 __all__ = ["RowProblem", "machine_problem", "row_problem"]
 
@@ -64,9 +65,6 @@ def row_problem(result: BenchResult) -> RowProblem | None:
         >>> row_problem(row).problem
         "unknown runtime 'openvin'. Did you mean 'openvino' or 'openvino-gpu'?"
     """
-    from hwfit.precisions import Precision
-    from hwfit.runtimes import RUNTIMES
-
     checks = (
         _known("config.runtime", "runtime", result.config.runtime, RUNTIMES.names()),
         _known("config.precision", "precision", result.config.precision, list(Precision)),
@@ -87,7 +85,7 @@ def row_problem(result: BenchResult) -> RowProblem | None:
     return None
 
 
-def machine_problem(fingerprint: str, profile: dict[str, Any]) -> RowProblem | None:
+def machine_problem(fingerprint: str, profile: dict[str, object]) -> RowProblem | None:
     """Return why a machine entry of an exchange file is refused, or None."""
     for field, value in [("fingerprint", fingerprint), *_strings(profile, "profile")]:
         if _CONTROL.search(value) or (field == "fingerprint" and _PATH_CONTROL.search(value)):
@@ -127,7 +125,7 @@ def _resolved_path(field: str, value: str | None) -> RowProblem | None:
     return None
 
 
-def _strings(value: Any, prefix: str = "") -> Iterator[tuple[str, str]]:
+def _strings(value: object, prefix: str = "") -> Iterator[tuple[str, str]]:
     """Every string in a JSON-like value (keys too), with the dotted field it sits in."""
     if isinstance(value, str):
         yield prefix, value

@@ -28,10 +28,14 @@ import shlex
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
+from hwfit.db.exchange.hwfit_json import write_results
 from hwfit.errors import UserError, first_line
 from hwfit.records import BenchResult
+
+if TYPE_CHECKING:
+    from hwfit.db.store import ResultStore
 
 __all__ = ["FallbackFile"]
 
@@ -60,12 +64,12 @@ class FallbackFile:
         if folder is None:
             self._folders.append(Path(tempfile.gettempdir()))
         self._results: list[BenchResult] = []
-        self._machines: dict[str, dict[str, Any]] = {}
+        self._machines: dict[str, dict[str, object]] = {}
         self.path: Path | None = None
         self.error: str | None = None
 
     @classmethod
-    def for_store(cls, store: Any, db: str | None) -> FallbackFile:
+    def for_store(cls, store: ResultStore | None, db: str | None) -> FallbackFile:
         """The file for a run storing into ``store``, opened from the user's ``db`` (or None).
 
         The import command names the database unless it is the default, which import opens too.
@@ -96,7 +100,7 @@ class FallbackFile:
             f"store them with: {self.command}"
         )
 
-    def add(self, result: BenchResult, profile: Mapping[str, Any] | None = None) -> None:
+    def add(self, result: BenchResult, profile: Mapping[str, object] | None = None) -> None:
         """Add one row the database did not take, and rewrite the file with every row so far.
 
         Never raises for a file that cannot be written (the run goes on, its rows are still
@@ -106,8 +110,6 @@ class FallbackFile:
             result: The row.
             profile: The hardware profile of the row's machine.
         """
-        from hwfit.db.exchange import write_results
-
         self._results.append(result)
         if profile is not None and result.fingerprint is not None:
             self._machines[result.fingerprint] = dict(profile)

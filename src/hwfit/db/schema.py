@@ -25,7 +25,6 @@ compare them the same way.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -74,7 +73,7 @@ class MachineRow(Base):
 
     fingerprint: Mapped[str] = mapped_column(String(128), primary_key=True)
     # None until a caller saves the machine's profile (a result may arrive first).
-    profile: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    profile: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)
     first_seen: Mapped[dt.datetime] = mapped_column(DateTime)
     last_seen: Mapped[dt.datetime] = mapped_column(DateTime)
 
@@ -110,7 +109,7 @@ class ResultRow(Base):
     ci_rel: Mapped[float | None] = mapped_column(Double)
     noisy: Mapped[bool] = mapped_column(Boolean, default=False)
     throughput: Mapped[float | None] = mapped_column(Double)
-    record: Mapped[dict[str, Any]] = mapped_column(JSON)
+    record: Mapped[dict[str, object]] = mapped_column(JSON)
 
 
 class LatencyRow(Base):

@@ -16,8 +16,8 @@ from hwfit.hardware.fingerprint import fingerprint
 # attribute to the module, so probe() calls the function through a private alias.
 from hwfit.hardware.fingerprint import fingerprint as _fingerprint
 from hwfit.hardware.gpu import probe_gpus
-from hwfit.hardware.profile import ISA_FEATURES, CpuInfo, GpuInfo, HardwareProfile
 from hwfit.records import Availability
+from hwfit.records.hardware import ISA_FEATURES, CpuInfo, GpuInfo, HardwareProfile
 
 __all__ = [
     "ISA_FEATURES",

@@ -18,7 +18,7 @@ from typing import Any
 
 import psutil
 
-from hwfit.hardware.profile import ISA_FEATURES, CpuInfo
+from hwfit.records.hardware import ISA_FEATURES, CpuInfo
 
 __all__ = ["features_from_flags", "normalize_arch", "probe_cpu", "total_memory_bytes"]
 

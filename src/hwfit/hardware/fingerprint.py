@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 
-from hwfit.hardware.profile import CpuInfo, GpuInfo
+from hwfit.records.hardware import CpuInfo, GpuInfo
 
 __all__ = ["fingerprint"]
 

@@ -10,7 +10,7 @@ import logging
 import shutil
 import subprocess
 
-from hwfit.hardware.profile import GpuInfo
+from hwfit.records.hardware import GpuInfo
 
 __all__ = ["parse_nvidia_smi", "probe_gpus"]
 

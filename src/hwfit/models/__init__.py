@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from hwfit.models.artifact import ModelArtifact
 from hwfit.models.shapes import parse_shape
+from hwfit.models.sources import describe
 
 __all__ = ["ModelArtifact", "load_model", "parse_shape"]
 
@@ -38,8 +39,6 @@ def load_model(
         UntrustedModelError: A file that runs code when loaded, without ``trust_model``.
         UserError: Unknown name (with suggestions), missing or corrupt file, wrong shape.
     """
-    from hwfit.models.sources import describe
-
     shape = parse_shape(input_shape) if input_shape is not None else None
     info, module = describe(spec, input_shape=shape, weights=weights, trust_model=trust_model)
     return ModelArtifact(info=info, _module=module, trust_model=trust_model)

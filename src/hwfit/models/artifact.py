@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from hwfit.errors import InternalError
+from hwfit.models.sources import build_torch_module
 
 if TYPE_CHECKING:
+    from torch import nn
+
     from hwfit.records import ModelInfo
 
 __all__ = ["ModelArtifact"]
@@ -27,7 +30,7 @@ class ModelArtifact:
     """
 
     info: ModelInfo
-    _module: Any = dataclasses.field(default=None, repr=False)
+    _module: nn.Module | None = dataclasses.field(default=None, repr=False)
     trust_model: bool = False
 
     @classmethod
@@ -45,7 +48,7 @@ class ModelArtifact:
         """True when the source is a PyTorch model."""
         return self.info.kind == "torch"
 
-    def torch_module(self) -> Any:
+    def torch_module(self) -> nn.Module:
         """Return the ``torch.nn.Module`` in eval mode (built on first use).
 
         Raises:
@@ -55,8 +58,6 @@ class ModelArtifact:
         if not self.is_torch:
             raise InternalError(f"Model {self.info.source!r} is not a PyTorch model.")
         if self._module is None:
-            from hwfit.models.sources import build_torch_module
-
             self._module = build_torch_module(
                 self.info.source, self.info.weights, trust_model=self.trust_model
             )

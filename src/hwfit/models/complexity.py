@@ -11,9 +11,13 @@ propagates. Where a size cannot be known, there is no MAC count but the reason f
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from hwfit.errors import first_line
+
+if TYPE_CHECKING:
+    import onnx
+    import openvino as ov
 
 __all__ = ["Complexity", "onnx_complexity", "openvino_complexity"]
 
@@ -37,7 +41,7 @@ def _prod(dims: Sequence[int]) -> int:
     return out
 
 
-def onnx_complexity(proto: Any, input_name: str, shape: Sequence[int]) -> Complexity:
+def onnx_complexity(proto: onnx.ModelProto, input_name: str, shape: Sequence[int]) -> Complexity:
     """Parameters and batch-1 MACs of an ONNX model whose input ``input_name`` has ``shape``.
 
     Args:
@@ -53,7 +57,7 @@ def onnx_complexity(proto: Any, input_name: str, shape: Sequence[int]) -> Comple
     return params, macs, why
 
 
-def _onnx_weights(graph: Any) -> Iterator[Any]:
+def _onnx_weights(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
     """Weight tensors of a graph and its subgraphs: initializers and Constant node values."""
     for tensor in graph.initializer:
         if tensor.data_type not in _NOT_WEIGHTS:
@@ -69,7 +73,9 @@ def _onnx_weights(graph: Any) -> Iterator[Any]:
                 yield from _onnx_weights(sub)
 
 
-def _onnx_macs(proto: Any, input_name: str, shape: Sequence[int]) -> tuple[int | None, str | None]:
+def _onnx_macs(
+    proto: onnx.ModelProto, input_name: str, shape: Sequence[int]
+) -> tuple[int | None, str | None]:
     import onnx
 
     model = onnx.ModelProto()
@@ -135,12 +141,12 @@ def _onnx_macs(proto: Any, input_name: str, shape: Sequence[int]) -> tuple[int |
     return total // max(1, int(shape[0])), None
 
 
-def _unsized(node: Any) -> str:
+def _unsized(node: onnx.NodeProto) -> str:
     name = f" {node.name!r}" if node.name else ""
     return f"shape inference could not size {node.op_type}{name}"
 
 
-def openvino_complexity(model: Any, shape: Sequence[int]) -> Complexity:
+def openvino_complexity(model: ov.Model, shape: Sequence[int]) -> Complexity:
     """Parameters and batch-1 MACs of an OpenVINO ``ov.Model`` whose input has ``shape``.
 
     Args:
@@ -160,13 +166,13 @@ def openvino_complexity(model: Any, shape: Sequence[int]) -> Complexity:
     return params, macs, why
 
 
-def _openvino_macs(model: Any, shape: Sequence[int]) -> tuple[int | None, str | None]:
+def _openvino_macs(model: ov.Model, shape: Sequence[int]) -> tuple[int | None, str | None]:
     wanted = [int(d) for d in shape]
     if list(model.inputs[0].get_partial_shape()) != wanted:
         model = model.clone()
         model.reshape({model.inputs[0]: wanted})
 
-    def static(partial: Any) -> list[int] | None:
+    def static(partial: ov.PartialShape) -> list[int] | None:
         return [int(d.get_length()) for d in partial] if partial.is_static else None
 
     total, counted = 0, 0

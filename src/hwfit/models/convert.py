@@ -16,12 +16,14 @@ import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from hwfit._paths import cache_dir
 from hwfit.errors import UnsupportedModelError, first_line
 
 if TYPE_CHECKING:
+    from torch import nn
+
     from hwfit.models.artifact import ModelArtifact
     from hwfit.records import InputSpec
 
@@ -48,7 +50,7 @@ def _cached(artifact: ModelArtifact, spec: InputSpec, suffix: str) -> Path:
 
 
 def export_module_onnx(
-    module: Any,
+    module: nn.Module,
     shape: Sequence[int],
     path: Path,
     *,

@@ -23,7 +23,7 @@ import importlib
 import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from hwfit.errors import (
     InputShapeError,
@@ -33,10 +33,13 @@ from hwfit.errors import (
     UserError,
     first_line,
 )
-from hwfit.models.complexity import onnx_complexity, openvino_complexity
+from hwfit.models._graph_files import describe_onnx, describe_openvino
 from hwfit.models.shapes import Dim, merge_shape
 from hwfit.models.trust import TRUST_HINT, check_trusted, is_pickle, torch_file_format
 from hwfit.records import InputSpec, ModelInfo
+
+if TYPE_CHECKING:
+    from torch import nn
 
 __all__ = [
     "TorchDescriber",
@@ -136,7 +139,7 @@ def describe(
     input_shape: tuple[int, ...] | None,
     weights: str | None,
     trust_model: bool = False,
-) -> tuple[ModelInfo, Any]:
+) -> tuple[ModelInfo, nn.Module | None]:
     """Resolve ``spec`` into its :class:`ModelInfo` and (PyTorch sources) the built module.
 
     PyTorch models are run once on the input shape, which checks the shape and counts MACs;
@@ -157,9 +160,9 @@ def describe(
         raise ModelSourceError(f"Weights file {weights!r} not found.", hint="Check the path.")
     check_trusted(spec, kind, trust_model=trust_model)  # before anything reads the file
     if kind == "onnx":
-        return _describe_onnx(spec, input_shape), None
+        return describe_onnx(spec, input_shape), None
     if kind == "openvino":
-        return _describe_openvino(spec, input_shape), None
+        return describe_openvino(spec, input_shape), None
     describer = _torch_describer.get()
     if describer is not None:
         return describer(spec, input_shape, weights, trust_model), None
@@ -184,7 +187,7 @@ def describe(
     return info, module
 
 
-def build_torch_module(spec: str, weights: str | None, *, trust_model: bool = False) -> Any:
+def build_torch_module(spec: str, weights: str | None, *, trust_model: bool = False) -> nn.Module:
     """Build the ``torch.nn.Module`` of a PyTorch source, in eval mode, weights loaded.
 
     Args:
@@ -229,7 +232,7 @@ def _suggest(name: str, known: Sequence[str]) -> str:
     return f" Did you mean: {', '.join(close)}?" if close else ""
 
 
-def _build_timm(name: str) -> Any:
+def _build_timm(name: str) -> nn.Module:
     import timm
 
     if not timm.is_model(name):
@@ -241,16 +244,17 @@ def _build_timm(name: str) -> Any:
     return timm.create_model(name, pretrained=False)
 
 
-def _build_torchvision(name: str) -> Any:
+def _build_torchvision(name: str) -> nn.Module:
     import torchvision
 
     known = torchvision.models.list_models()
     if name not in known:
         raise UnknownNameError(f"Unknown torchvision model {name!r}.{_suggest(name, known)}")
-    return torchvision.models.get_model(name, weights=None)
+    model: nn.Module = torchvision.models.get_model(name, weights=None)
+    return model
 
 
-def _load_torch_file(path: str) -> Any:
+def _load_torch_file(path: str) -> nn.Module:
     """A trusted ``.pt``: TorchScript, or a full pickle of a module (``torch.save(model)``)."""
     import torch
 
@@ -268,16 +272,17 @@ def _load_torch_file(path: str) -> Any:
             )
         return module
     try:
-        return torch.jit.load(path, map_location="cpu")
+        scripted: nn.Module = torch.jit.load(path, map_location="cpu")
     except Exception as exc:
         raise ModelSourceError(
             f"Cannot read TorchScript model {path!r}: {first_line(exc, 300)}",
             hint="Save it with torch.jit.save(torch.jit.script(model), path); a state dict needs "
             "a model: pass it with --weights to a timm: or module:factory model.",
         ) from exc
+    return scripted
 
 
-def _load_export(path: str) -> Any:
+def _load_export(path: str) -> nn.Module:
     import torch
 
     try:
@@ -289,7 +294,7 @@ def _load_export(path: str) -> Any:
         ) from exc
 
 
-def _build_factory(spec: str) -> Any:
+def _build_factory(spec: str) -> nn.Module:
     import torch
 
     module_name, _, attr = spec.partition(":")
@@ -320,7 +325,9 @@ def _build_factory(spec: str) -> Any:
     return built
 
 
-def _load_weights(spec: str, module: Any, weights: str, *, trust_model: bool = False) -> None:
+def _load_weights(
+    spec: str, module: nn.Module, weights: str, *, trust_model: bool = False
+) -> None:
     import pickle
 
     import torch
@@ -366,7 +373,7 @@ def _load_weights(spec: str, module: Any, weights: str, *, trust_model: bool = F
         )
 
 
-def _native_torch_shape(spec: str, kind: str, module: Any) -> list[Dim] | None:
+def _native_torch_shape(spec: str, kind: str, module: nn.Module) -> list[Dim] | None:
     cfg = getattr(module, "pretrained_cfg", None)
     if isinstance(cfg, dict) and cfg.get("input_size"):
         return [None, *cfg["input_size"]]
@@ -380,6 +387,10 @@ def _native_torch_shape(spec: str, kind: str, module: Any) -> list[Dim] | None:
         except Exception:  # models without published weights: the user must say
             return None
     if kind == "export":
+        import torch
+
+        if not isinstance(module, torch.fx.GraphModule):
+            return None
         placeholders = [n for n in module.graph.nodes if n.op == "placeholder"]
         val = placeholders[-1].meta.get("val") if placeholders else None
         if val is not None:
@@ -388,7 +399,7 @@ def _native_torch_shape(spec: str, kind: str, module: Any) -> list[Dim] | None:
 
 
 def _check_forward(
-    spec: str, module: Any, shape: tuple[int, ...], own: Sequence[Dim] | None = None
+    spec: str, module: nn.Module, shape: tuple[int, ...], own: Sequence[Dim] | None = None
 ) -> tuple[int, int | None]:
     """Run one forward pass (batch 1): validates the shape, counts params and MACs.
 
@@ -421,98 +432,10 @@ def _own_shape(own: Sequence[Dim]) -> str:
     return "x".join(str(d or 1) for d in own)
 
 
-def _hash_module(spec: str, module: Any) -> str:
+def _hash_module(spec: str, module: nn.Module) -> str:
     digest = hashlib.sha256(type(module).__qualname__.encode())
     for name, tensor in sorted(module.state_dict().items()):
         digest.update(name.encode())
         digest.update(str(tuple(tensor.shape)).encode())
         digest.update(tensor.detach().contiguous().cpu().numpy().tobytes())
     return digest.hexdigest()
-
-
-def _hash_files(*paths: Path) -> str:
-    digest = hashlib.sha256()
-    for path in paths:
-        with path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _describe_onnx(path: str, user: tuple[int, ...] | None) -> ModelInfo:
-    import onnx
-
-    try:
-        onnx.checker.check_model(path)
-        proto = onnx.load(path)
-    except Exception as exc:
-        raise ModelSourceError(
-            f"Cannot read ONNX model {path!r}: {first_line(exc, 300)}",
-            hint="The file is not a valid ONNX model; export it again.",
-        ) from exc
-    initializers = {i.name for i in proto.graph.initializer}
-    inputs = [i for i in proto.graph.input if i.name not in initializers]
-    if len(inputs) != 1:
-        raise UserError(
-            f"Model {path!r} has {len(inputs)} inputs; hwfit benchmarks single-input models."
-        )
-    tensor_type = inputs[0].type.tensor_type
-    native = [
-        d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
-        for d in tensor_type.shape.dim
-    ]
-    shape = merge_shape(path, native, user)
-    dtype = onnx.helper.tensor_dtype_to_np_dtype(tensor_type.elem_type).name
-    params, macs, macs_note = onnx_complexity(proto, inputs[0].name, shape)
-    return ModelInfo(
-        source=path,
-        kind="onnx",
-        content_hash=_hash_files(Path(path)),
-        input=InputSpec(inputs[0].name, shape, dtype),
-        params=params,
-        macs=macs,
-        macs_note=macs_note,
-        path=str(Path(path).resolve()),
-        batch_fixed=native[0] is not None,
-    )
-
-
-def _describe_openvino(path: str, user: tuple[int, ...] | None) -> ModelInfo:
-    import openvino as ov
-
-    bin_path = Path(path).with_suffix(".bin")
-    try:
-        model = ov.Core().read_model(path)
-    except Exception as exc:
-        raise ModelSourceError(
-            f"Cannot read OpenVINO IR {path!r}: {first_line(exc, 300)}",
-            hint=f"An IR is a .xml with its .bin ({bin_path.name}) beside it; convert it again.",
-        ) from exc
-    if len(model.inputs) != 1:
-        raise UserError(
-            f"Model {path!r} has {len(model.inputs)} inputs; hwfit benchmarks single-input models."
-        )
-    port = model.inputs[0]
-    pshape = port.get_partial_shape()
-    native = [d.get_length() if d.is_static else None for d in pshape]
-    shape = merge_shape(path, native, user)
-    params, macs, macs_note = openvino_complexity(model, shape)
-    files = [Path(path)] + ([bin_path] if bin_path.exists() else [])
-    return ModelInfo(
-        source=path,
-        kind="openvino",
-        content_hash=_hash_files(*files),
-        input=InputSpec(port.get_any_name(), shape, port.get_element_type().to_dtype().name),
-        params=params,
-        macs=macs,
-        macs_note=macs_note,
-        path=str(Path(path).resolve()),
-        batch_fixed=native[0] is not None,
-    )
-
-
-def _prod(dims: Any) -> int:
-    out = 1
-    for d in dims:
-        out *= int(d)
-    return out

@@ -26,7 +26,6 @@ import warnings
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from hwfit.errors import ModelSourceError, UntrustedModelError, first_line
 
@@ -266,15 +265,16 @@ def _legacy_risks(archive: zipfile.ZipFile) -> list[str]:
     return risks
 
 
-def _expression_risks(program: Any) -> Iterator[str]:
+def _expression_risks(program: object) -> Iterator[str]:
     """Symbolic shapes that are not plain arithmetic (torch evaluates them with sympify)."""
     for text in _values_of(program, "expr_str"):
         if not _is_plain_expression(text):
-            yield f"a symbolic shape is not plain arithmetic ({text[:60]!r})"
+            shown = text[:60] if isinstance(text, str) else text
+            yield f"a symbolic shape is not plain arithmetic ({shown!r})"
             return
 
 
-def _values_of(node: Any, key: str) -> Iterator[Any]:
+def _values_of(node: object, key: str) -> Iterator[object]:
     if isinstance(node, dict):
         for k, v in node.items():
             if k == key:
@@ -286,7 +286,7 @@ def _values_of(node: Any, key: str) -> Iterator[Any]:
             yield from _values_of(item, key)
 
 
-def _is_plain_expression(text: Any) -> bool:
+def _is_plain_expression(text: object) -> bool:
     """True for sympy arithmetic over symbols, as torch.export writes it; nothing callable else.
 
     Example:

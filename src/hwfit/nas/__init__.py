@@ -6,14 +6,8 @@ every point builds into a real PyTorch model that exports to ONNX. See ``docs/na
 
 from __future__ import annotations
 
-from hwfit.nas.space import (
-    Arch,
-    Dimension,
-    SearchSpace,
-    SpaceSummary,
-    space_for,
-    space_summary,
-)
+from hwfit.nas.space import Arch, Dimension, SearchSpace, SpaceSummary, space_summary
+from hwfit.nas.spaces import space_for
 
 __all__ = [
     "Arch",

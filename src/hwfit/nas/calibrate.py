@@ -18,16 +18,15 @@ is likely to be after the short recipe.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
 from hwfit.errors import UserError
+from hwfit.records.search import Calibration, ProxyCorrelation
 
 __all__ = ["MIN_POINTS", "Calibration", "Estimator", "ProxyCorrelation", "calibrate"]
 
@@ -38,69 +37,6 @@ SIMPLICITY = ("params", "flops", "grad_norm", "snip", "synflow", "naswot", "zen"
 """Proxy names from simplest to most involved; ties in tau go to the earlier name."""
 
 _TIE = 1e-9
-
-
-@dataclasses.dataclass(frozen=True)
-class ProxyCorrelation:
-    """How well one estimator ranks the short-trained candidates.
-
-    Attributes:
-        proxy: Proxy name, or ``"a+b"`` for the rank-average of proxies a and b.
-        kendall_tau: Kendall's tau-b against trained accuracy (NaN: undefined, e.g. constant).
-        spearman: Spearman's rho (NaN when undefined).
-        p_value: Two-sided p-value of tau (NaN when undefined).
-        n: Candidates with a finite score and a finite trained accuracy.
-    """
-
-    proxy: str
-    kendall_tau: float
-    spearman: float
-    p_value: float
-    n: int
-
-    @property
-    def proxies(self) -> tuple[str, ...]:
-        """The proxy names this estimator combines (one for a single proxy)."""
-        return tuple(self.proxy.split("+"))
-
-
-@dataclasses.dataclass(frozen=True)
-class Calibration:
-    """The correlation of every estimator with trained accuracy, and the one chosen.
-
-    Attributes:
-        correlations: One entry per proxy (and the top-2 combination), best first.
-        chosen: Name of the chosen estimator (a proxy or ``"a+b"``), or None when it cannot
-            be chosen (see ``reason``).
-        n: Candidates with a finite trained accuracy.
-        reason: Why ``chosen`` was chosen, or why none could be.
-    """
-
-    correlations: tuple[ProxyCorrelation, ...]
-    chosen: str | None
-    n: int
-    reason: str
-
-    @property
-    def chosen_proxies(self) -> tuple[str, ...]:
-        """The proxy names behind ``chosen`` (empty when none was chosen)."""
-        return tuple(self.chosen.split("+")) if self.chosen else ()
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form (NaN becomes None)."""
-        return {
-            "chosen": self.chosen,
-            "n": self.n,
-            "reason": self.reason,
-            "correlations": [
-                {k: _json_float(v) for k, v in dataclasses.asdict(c).items()}
-                for c in self.correlations
-            ],
-        }
-
-    def get(self, proxy: str) -> ProxyCorrelation | None:
-        """The correlation of ``proxy`` (or ``"a+b"``), or None when it was not scored."""
-        return next((c for c in self.correlations if c.proxy == proxy), None)
 
 
 def calibrate(
@@ -292,10 +228,6 @@ class Estimator:
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-def _json_float(value: object) -> object:
-    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def _finite(value: object) -> bool:

@@ -4,7 +4,7 @@ Search trains many small candidates on small data sets, so everything is held in
 normalised float tensors ``(N, 3, R, R)``: about 48 KB per image at 64 px (5,000 images: 245
 MB). Sources:
 
-* an image folder with one sub-folder per class (read through :mod:`hwfit.accuracy.data`); a
+* an image folder with one sub-folder per class (read through :mod:`hwfit.accuracy.datasets`); a
   folder holding ``train/`` and ``val/`` (or ``test/``/``valid/``) class folders gives the
   validation split itself;
 * an ``.npz`` with ``x`` (uint8 images ``(N, H, W, C)`` or ``(N, C, H, W)``, or float inputs
@@ -23,10 +23,8 @@ cannot decode is left out and named in ``TrainData.skipped`` (``strict=True`` fa
 from __future__ import annotations
 
 import dataclasses
-import io
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -34,26 +32,26 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from hwfit.accuracy.data import (
+from hwfit.accuracy import (
+    IMAGE_EXTENSIONS,
     IMAGENET_MEAN,
     IMAGENET_STD,
+    Dataset,
     Preprocess,
     count_samples,
     load_dataset,
+    load_image,
+    read_npz,
     skipped_text,
     split,
 )
-from hwfit.errors import InputShapeError, UserError, first_line
+from hwfit.errors import InputShapeError, UserError
+from hwfit.nas._npz import NPZ_HINT, read_images, read_labels
 from hwfit.nas.demo import demo_path
 
 __all__ = ["TrainData", "balanced_order", "demo_path", "load_demo", "load_train_data"]
 
-_UINT8_TEXT = "uint8 images scaled to [0, 1] and normalised with ImageNet's mean and std"
 _SPLIT_NAMES = {"train": ("train",), "val": ("val", "valid", "validation", "test")}
-_HINT_NPZ = (
-    "Write it with numpy.savez(path, x=images, y=labels): x uint8 (N, H, W, 3) or float "
-    "(N, 3, H, W), y integer class indices; optionally x_val, y_val and classes."
-)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -292,7 +290,7 @@ def load_train_data(
     return data.at_resolution(resolution) if resolution is not None else data
 
 
-def balanced_order(y: npt.NDArray[np.integer[Any]], seed: int) -> npt.NDArray[np.int64]:
+def balanced_order(y: npt.NDArray[np.int64], seed: int) -> npt.NDArray[np.int64]:
     """A seeded order of ``range(len(y))`` that visits the classes in turn.
 
     Every prefix holds each class about equally often (as far as the class has samples).
@@ -342,15 +340,6 @@ def _subset(x: Tensor, y: Tensor, limit: int | None, seed: int) -> tuple[Tensor,
     return x[index], y[index]
 
 
-def _normalise(images: Tensor) -> Tensor:
-    """uint8 ``(N, C, H, W)`` images to float32, scaled to [0, 1] and normalised."""
-    channels = images.shape[1]
-    mean = torch.tensor(IMAGENET_MEAN if channels == 3 else (0.449,) * channels)
-    std = torch.tensor(IMAGENET_STD if channels == 3 else (0.226,) * channels)
-    x = images.to(torch.float32).div_(255.0)
-    return x.sub_(mean.view(1, -1, 1, 1)).div_(std.view(1, -1, 1, 1)).contiguous()
-
-
 def _resize(x: Tensor, resolution: int) -> Tensor:
     """Resize a batch to ``resolution`` px square, in chunks to bound the peak memory."""
     shrink = resolution < min(x.shape[-2:])
@@ -378,8 +367,6 @@ def _split_folders(folder: Path) -> tuple[Path, Path] | None:
 
 
 def _first_image_size(folder: Path, strict: bool) -> int:
-    from hwfit.accuracy.data import IMAGE_EXTENSIONS, load_image
-
     for root, _, names in os.walk(folder):
         for name in sorted(names):
             if Path(name).suffix.lower() in IMAGE_EXTENSIONS and not name.startswith("."):
@@ -393,7 +380,9 @@ def _first_image_size(folder: Path, strict: bool) -> int:
     return 32  # no (readable) images: load_dataset reports it
 
 
-def _read_folder(folder: Path, resolution: int, limit: int | None, seed: int, strict: bool) -> Any:
+def _read_folder(
+    folder: Path, resolution: int, limit: int | None, seed: int, strict: bool
+) -> Dataset:
     preprocess = Preprocess.create((3, resolution, resolution), crop_pct=1.0)
     dataset = load_dataset(folder, preprocess, limit=limit, seed=seed, strict=strict)
     if dataset.y is None:
@@ -439,26 +428,20 @@ def _load_folder(folder: Path, resolution: int | None, limits: _Limits) -> Train
 
 
 def _load_npz(file: Path, limits: _Limits) -> TrainData:
-    try:
-        with np.load(file, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except Exception as exc:
-        raise UserError(
-            f"Cannot read {str(file)!r} as a .npz file: {first_line(exc, 300)}", hint=_HINT_NPZ
-        ) from exc
-    train_images = _npz_images(file, arrays, "x", limits.strict)
+    arrays = read_npz(file, hint=NPZ_HINT)
+    train_images = read_images(file, arrays, "x", limits.strict)
     if train_images is None:
         raise UserError(
             f"{str(file)!r} has no array 'x' (it holds: {', '.join(sorted(arrays)) or 'none'}).",
-            hint=_HINT_NPZ,
+            hint=NPZ_HINT,
         )
     x = train_images.x
-    y = _npz_labels(file, arrays, "y", train_images)
-    val_images = _npz_images(file, arrays, "x_val", limits.strict)
+    y = read_labels(file, arrays, "y", train_images)
+    val_images = read_images(file, arrays, "x_val", limits.strict)
     skipped = train_images.skipped + (val_images.skipped if val_images else ())
     if val_images is not None:
         x_val = val_images.x
-        y_val = _npz_labels(file, arrays, "y_val", val_images)
+        y_val = read_labels(file, arrays, "y_val", val_images)
         if x_val.shape[1:] != x.shape[1:]:
             raise InputShapeError(
                 f"'x_val' in {str(file)!r} is {tuple(x_val.shape[1:])} per sample, 'x' is "
@@ -488,160 +471,3 @@ def _load_npz(file: Path, limits: _Limits) -> TrainData:
         skipped=skipped,
         preprocessing=train_images.preprocessing,
     )
-
-
-@dataclasses.dataclass(frozen=True)
-class _Images:
-    """Images read from a ``.npz`` key: ``kept`` indexes the ``total`` stored ones (None: all)."""
-
-    x: Tensor
-    total: int
-    kept: Tensor | None = None
-    skipped: tuple[str, ...] = ()
-    preprocessing: str = _UINT8_TEXT
-
-
-def _npz_images(
-    file: Path, arrays: dict[str, npt.NDArray[Any]], key: str, strict: bool
-) -> _Images | None:
-    """Normalised float ``(N, C, H, W)`` from ``key`` (raw, float or encoded), or None."""
-    if key not in arrays and f"{key}_encoded" in arrays:
-        return _decode(file, arrays, key, strict)
-    if key not in arrays:
-        return None
-    x = _npz_array(file, arrays, key)
-    text = _UINT8_TEXT if arrays[key].dtype == np.uint8 else "float inputs used as they are"
-    return _Images(x=x, total=len(x), preprocessing=text)
-
-
-def _npz_array(file: Path, arrays: dict[str, npt.NDArray[Any]], key: str) -> Tensor:
-    """Normalised float ``(N, C, H, W)`` from the raw or float array ``key``."""
-    x = arrays[key]
-    if x.ndim != 4 or len(x) == 0:
-        raise InputShapeError(
-            f"{key!r} in {str(file)!r} is shaped {x.shape}; it must hold N > 0 images "
-            "(4 dimensions).",
-            hint="Use uint8 (N, H, W, C) images or float (N, C, H, W) inputs.",
-        )
-    if x.dtype == np.uint8:
-        if x.shape[3] in (1, 3):
-            x = x.transpose(0, 3, 1, 2)
-        elif x.shape[1] not in (1, 3):
-            raise InputShapeError(
-                f"uint8 images {key!r} in {str(file)!r} are shaped {x.shape}; neither "
-                "(N, H, W, C) nor (N, C, H, W) with 1 or 3 channels.",
-                hint="Save raw images as uint8 (N, H, W, 3).",
-            )
-        return _normalise(torch.from_numpy(np.ascontiguousarray(x)))
-    if np.issubdtype(x.dtype, np.floating):
-        if x.shape[1] not in (1, 3) or x.shape[2] != x.shape[3]:
-            raise InputShapeError(
-                f"Float inputs {key!r} in {str(file)!r} are shaped {x.shape}; hwfit takes "
-                "them as normalised (N, C, H, W) with 1 or 3 channels and square images.",
-                hint="They look channels-last: save x.transpose(0, 3, 1, 2)."
-                if x.shape[3] in (1, 3)
-                else "Save float inputs as (N, 3, H, W).",
-            )
-        tensor = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-        if not bool(torch.isfinite(tensor).all()):
-            raise UserError(f"Float inputs {key!r} in {str(file)!r} hold NaN or infinity.")
-        return tensor
-    raise UserError(
-        f"{key!r} in {str(file)!r} is {x.dtype}; hwfit reads uint8 images or float inputs.",
-        hint=_HINT_NPZ,
-    )
-
-
-def _decode(file: Path, arrays: dict[str, npt.NDArray[Any]], key: str, strict: bool) -> _Images:
-    """Decode ``{key}_encoded`` image files (split at ``{key}_offsets``), skipping bad ones."""
-    from PIL import Image
-
-    blob, offsets = arrays[f"{key}_encoded"], arrays.get(f"{key}_offsets")
-    if (
-        offsets is None
-        or blob.dtype != np.uint8
-        or offsets.ndim != 1
-        or len(offsets) < 2
-        or offsets[0] != 0
-        or offsets[-1] != blob.size
-        or np.any(np.diff(offsets) <= 0)
-    ):
-        raise UserError(
-            f"Encoded images {key + '_encoded'!r} in {str(file)!r} need uint8 bytes and "
-            f"increasing {key + '_offsets'!r} from 0 to their length.",
-            hint="Concatenate the image files' bytes; offsets holds the N + 1 boundaries.",
-        )
-    data = blob.tobytes()
-    total = len(offsets) - 1
-    images: list[npt.NDArray[np.uint8]] = []
-    kept: list[int] = []
-    bad: list[int] = []
-    first_error = ""
-    for i in range(total):
-        try:
-            with Image.open(io.BytesIO(data[offsets[i] : offsets[i + 1]])) as img:
-                pixels = np.asarray(img.convert("RGB"), dtype=np.uint8)
-        except Exception as exc:
-            if not strict:  # skipped and counted, as unreadable image files are
-                bad.append(i)
-                first_error = first_error or first_line(exc, 200)
-                continue
-            raise UserError(
-                f"Encoded image {i} of {key!r} in {str(file)!r} cannot be decoded: "
-                f"{first_line(exc, 200)}",
-                hint="The file is corrupt: regenerate it, or leave out --strict-data to skip "
-                "unreadable images.",
-            ) from exc
-        if images and pixels.shape != images[0].shape:
-            raise InputShapeError(
-                f"Encoded image {i} of {key!r} in {str(file)!r} is {pixels.shape[:2]}, "
-                f"image {kept[0]} is {images[0].shape[:2]}; all must have one size.",
-                hint="Resize the images to one size before packing them.",
-            )
-        images.append(pixels)
-        kept.append(i)
-    if not images:
-        raise UserError(
-            f"The encoded images of {key!r} in {str(file)!r} cannot be decoded: all {total} are "
-            f"unreadable (first: {first_error}).",
-            hint="The file is corrupt; regenerate it.",
-        )
-    x = _normalise(torch.from_numpy(np.stack(images).transpose(0, 3, 1, 2).copy()))
-    return _Images(
-        x=x,
-        total=total,
-        kept=torch.tensor(kept, dtype=torch.int64) if bad else None,
-        skipped=tuple(f"{key}_encoded[{i}]" for i in bad),
-    )
-
-
-def _npz_labels(
-    file: Path, arrays: dict[str, npt.NDArray[Any]], key: str, images: _Images
-) -> Tensor:
-    """The labels ``key`` of ``images`` (those of skipped images dropped), checked."""
-    if key not in arrays:
-        raise UserError(
-            f"{str(file)!r} has no labels {key!r}; training needs one class index per image.",
-            hint=_HINT_NPZ,
-        )
-    y = arrays[key]
-    n = images.total
-    if y.size != n:
-        raise UserError(
-            f"{str(file)!r} has {n} images but {y.size} labels in {key!r} (shape {y.shape}).",
-            hint="Give exactly one integer class index per image.",
-        )
-    y = y.reshape(n)
-    integral = np.issubdtype(y.dtype, np.integer) or (
-        np.issubdtype(y.dtype, np.floating)
-        and bool(np.all(np.isfinite(y)))
-        and bool(np.all(y == np.round(y)))
-    )
-    if not integral or (n and int(y.min()) < 0):
-        raise UserError(
-            f"Labels {key!r} in {str(file)!r} are not class indices ({y.dtype}, "
-            f"min {y.min() if n else '-'}).",
-            hint="Save y as non-negative integers (one class index per image).",
-        )
-    labels = torch.from_numpy(y.astype(np.int64))
-    return labels if images.kept is None else labels[images.kept]

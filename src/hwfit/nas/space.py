@@ -1,12 +1,15 @@
-"""Search spaces generated from a baseline: `Dimension`, `Arch`, `SearchSpace` and `space_for`.
+"""What a search space is: `Dimension`, `Arch`, `SearchSpace`, and the helpers families share.
 
 A search space is a product of categorical dimensions (optuna parameter names such as
 ``s3_depth``, ``s3_kernel`` or ``resolution``). An `Arch` is one point of it: every dimension
 set to one of its choices. The baseline model is itself a point (`SearchSpace.baseline`), and
 every point builds into a real PyTorch module (`SearchSpace.build`) that exports to ONNX.
+The families live in :mod:`hwfit.nas.spaces`, which registers them and resolves a baseline
+name (`hwfit.nas.spaces.space_for`).
 
 Example:
     >>> import random
+    >>> from hwfit.nas.spaces import space_for
     >>> space = space_for("nb201", num_classes=10)
     >>> space.size()
     15625
@@ -25,21 +28,25 @@ import math
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
-from hwfit.errors import UnknownNameError, UserError
+from hwfit.errors import UserError
+from hwfit.records import to_dict
 
 if TYPE_CHECKING:
     import torch
 
 __all__ = [
+    "WIDTH_MULTIPLIERS",
     "Arch",
     "Dimension",
     "SearchSpace",
     "SpaceSummary",
     "Value",
+    "choices_around",
+    "depth_choices",
+    "resolution_choices",
     "round_width",
-    "space_for",
     "space_summary",
 ]
 
@@ -178,8 +185,6 @@ class SpaceSummary:
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready dict (``size`` stays an exact integer)."""
-        from hwfit.records import to_dict
-
         return to_dict(self)
 
 
@@ -195,14 +200,40 @@ class SearchSpace(abc.ABC):
         * `decode`, `sample`, `mutate` and `scaled` only return points of the space, and
           `Arch.key` of equal points is equal in every process.
 
-    Subclasses set `name`, `family`, `num_classes` and implement `dimensions`, `build` and
-    `describe`; `resolution` reads the ``resolution`` dimension (or `fixed_resolution`).
+    A family is one subclass, registered in :data:`hwfit.nas.spaces.SPACES`: it is constructed
+    as ``cls(baseline, num_classes, resolution)``, lists the baseline names it accepts in
+    `baselines` (the first is the smallest, which the contract tests build) and describes
+    them for error messages in `baseline_help`. Subclasses set `name`, `family`,
+    `num_classes` and implement `dimensions`, `build` and `describe`; `resolution` reads the
+    ``resolution`` dimension (or `fixed_resolution`).
     """
 
     name: str
     family: str
     num_classes: int
     fixed_resolution: int = 224
+    baseline_help: ClassVar[str] = ""
+    """The family and its baselines in words, e.g. ``"resnet (resnet18/34/50/101/152)"``."""
+
+    @abc.abstractmethod
+    def __init__(self, name: str, num_classes: int, resolution: int | None = None) -> None:
+        """Build the space around baseline ``name`` (a name `accepts` is true for).
+
+        Args:
+            name: The baseline name, lower case, without a ``timm:`` prefix.
+            num_classes: Classifier outputs of every built model.
+            resolution: The baseline's input resolution; None for the model's native one.
+        """
+
+    @classmethod
+    def baselines(cls) -> tuple[str, ...]:
+        """The baseline names (lower case, no prefix) this family builds spaces around."""
+        return ()
+
+    @classmethod
+    def accepts(cls, name: str) -> bool:
+        """Whether ``name`` (lower case, no prefix) is a baseline of this family (or an alias)."""
+        return name in cls.baselines()
 
     @abc.abstractmethod
     def dimensions(self) -> list[Dimension]:
@@ -398,57 +429,6 @@ def resolution_choices(baseline: int) -> tuple[int, ...]:
 
 WIDTH_MULTIPLIERS = (0.5, 0.75, 1.0, 1.25)
 """Per-stage channel multipliers of the timm families (0.5/0.75/1.0 give the scaled variants)."""
-
-_SUPPORTED = (
-    "efficientnet (efficientnet_b0..b7), mobilenetv2 (mobilenetv2_035..140, 110d, 120d), "
-    "mobilenetv3 (mobilenetv3_large_075/100, mobilenetv3_small_050/075/100), "
-    "resnet (resnet18/34/50/101/152), regnet (regnetx_002..320, regnety_002..320), nb201"
-)
-
-
-def space_for(baseline: str, *, num_classes: int, resolution: int | None = None) -> SearchSpace:
-    """The search space around a baseline model.
-
-    Args:
-        baseline: A timm model name, with or without the ``timm:`` prefix
-            (``"timm:mobilenetv2_100"``), or ``"nb201"`` for NAS-Bench-201's cell space.
-        num_classes: Classifier outputs of every built model.
-        resolution: The baseline's input resolution (e.g. 64 for CIFAR-sized data); by default
-            the model's native one (224 for most timm models, 32 for NAS-Bench-201).
-
-    Raises:
-        UnknownNameError: The name is not a supported baseline (the message lists the families).
-        UserError: ``num_classes`` or ``resolution`` is out of range.
-    """
-    from hwfit.nas import spaces
-
-    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
-        raise UserError(
-            f"num_classes must be a positive integer, not {num_classes!r}.",
-            hint="Pass the number of classes of your data set.",
-        )
-    if resolution is not None and (
-        not isinstance(resolution, int)
-        or isinstance(resolution, bool)
-        or not 16 <= resolution <= 1024
-    ):
-        raise UserError(
-            f"Resolution {resolution!r} is out of range.",
-            hint="Use an input size between 16 and 1024 pixels.",
-        )
-    name = baseline.strip()
-    if name.lower().startswith("timm:"):
-        name = name[len("timm:") :]
-    name = name.lower()
-    factory = spaces.factory_for(name)
-    if factory is None:
-        close = difflib.get_close_matches(name, spaces.supported_names(), n=3, cutoff=0.6)
-        suggestion = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        raise UnknownNameError(
-            f"Unsupported search baseline {baseline!r}.{suggestion}",
-            hint=f"Supported families: {_SUPPORTED}.",
-        )
-    return factory(name, num_classes, resolution)
 
 
 def space_summary(space: SearchSpace) -> SpaceSummary:

@@ -13,7 +13,11 @@ import difflib
 import re
 from typing import TYPE_CHECKING
 
+from hwfit.bench import probe_runtime
 from hwfit.errors import UserError
+from hwfit.precisions import RECIPES, Precision, recipe_key
+from hwfit.precisions.capability import verdict
+from hwfit.runtimes import RUNTIMES
 
 if TYPE_CHECKING:
     from hwfit.hardware import HardwareProfile
@@ -73,9 +77,6 @@ class Target:
         Raises:
             UserError: A part is unknown or the runtime has no recipe for the precision.
         """
-        from hwfit.precisions import RECIPES, Precision, recipe_key
-        from hwfit.runtimes import RUNTIMES
-
         if self.runtime not in MEASURABLE_RUNTIMES:
             known = RUNTIMES.names()
             why = "" if self.runtime in known else f" (known runtimes: {', '.join(known)})"
@@ -128,8 +129,6 @@ def parse_target(text: str) -> Target:
         >>> parse_target("openvino:int8:bs4:cpu").batch
         4
     """
-    from hwfit.precisions import Precision
-
     precisions = [p.value for p in Precision]
     parts: dict[str, str | int] = {}
     words = [w.strip().lower() for w in text.strip().split(":")]
@@ -176,14 +175,9 @@ def default_target(profile: HardwareProfile) -> Target:
     Raises:
         UserError: Neither OpenVINO nor ONNX Runtime can run here.
     """
-    from hwfit.precisions import Precision
-    from hwfit.precisions.capability import verdict
-
     available = {r.name: r.ok for r in profile.runtimes}
     for runtime in ("openvino", "onnxruntime"):
         if runtime not in available:
-            from hwfit.bench import probe_runtime
-
             available[runtime] = probe_runtime(runtime)[1].ok
         if available[runtime]:
             int8 = verdict(runtime, Precision.INT8, profile).ok

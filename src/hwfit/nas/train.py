@@ -26,8 +26,18 @@ from torch import Tensor, nn
 
 from hwfit.errors import UserError, first_line
 from hwfit.nas.data import TrainData
+from hwfit.records.progress import Progress, ProgressEvent
 
-__all__ = ["Rung", "TrainRecipe", "TrainResult", "successive_halving", "train_and_evaluate"]
+__all__ = [
+    "Rung",
+    "TrainRecipe",
+    "TrainResult",
+    "TrainStep",
+    "augment",
+    "evaluate",
+    "successive_halving",
+    "train_and_evaluate",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +116,19 @@ class TrainResult:
 
 
 @dataclasses.dataclass(frozen=True)
+class TrainStep:
+    """What one training step reports (the ``result`` of its progress event).
+
+    Attributes:
+        epochs: Epochs done so far (fractional).
+        loss: Running (exponentially averaged) training loss.
+    """
+
+    epochs: float
+    loss: float
+
+
+@dataclasses.dataclass(frozen=True)
 class Rung:
     """One budget level of successive halving.
 
@@ -135,7 +158,7 @@ def train_and_evaluate(
     recipe: TrainRecipe,
     *,
     time_limit_s: float | None = None,
-    progress: Callable[[float, float], None] | None = None,
+    progress: Progress | None = None,
 ) -> TrainResult:
     """Train ``model`` in place with ``recipe`` and return its validation accuracy.
 
@@ -150,7 +173,9 @@ def train_and_evaluate(
         recipe: The recipe; ``recipe.epochs`` may be fractional.
         time_limit_s: Stop training after this many seconds (the result's ``epochs`` says how
             far it got); the evaluation still runs.
-        progress: Called after every step with (epochs done, running training loss).
+        progress: Called after every step with a ``ProgressEvent(command="search",
+            phase="train", done=steps, total=planned steps)`` whose ``result`` is a
+            :class:`TrainStep` (epochs done, running training loss).
 
     Returns:
         Validation top-1 (percent), validation loss, epochs trained and seconds taken.
@@ -159,6 +184,25 @@ def train_and_evaluate(
         UserError: The model's output does not have ``data.num_classes`` classes.
     """
     start = time.perf_counter()
+    deadline = None if time_limit_s is None else start + time_limit_s
+    steps, steps_per_epoch = _fit(model, data, recipe, deadline, progress)
+    top1, val_loss = evaluate(model, data)
+    return TrainResult(
+        top1=top1,
+        loss=val_loss,
+        epochs=steps / steps_per_epoch,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _fit(
+    model: nn.Module,
+    data: TrainData,
+    recipe: TrainRecipe,
+    deadline: float | None,
+    progress: Progress | None,
+) -> tuple[int, int]:
+    """The training loop of :func:`train_and_evaluate`: ``(steps done, steps per epoch)``."""
     n = len(data.y_train)
     batch = min(recipe.batch_size, n)
     steps_per_epoch = max(1, n // batch)  # drop the last partial batch: BatchNorm needs > 1
@@ -180,7 +224,7 @@ def train_and_evaluate(
             for first in range(0, steps_per_epoch * batch, batch):
                 if step >= total_steps:
                     break
-                if time_limit_s is not None and time.perf_counter() - start > time_limit_s:
+                if deadline is not None and time.perf_counter() > deadline:
                     total_steps = step  # out of time: evaluate what we have
                     break
                 index = order[first : first + batch]
@@ -195,7 +239,6 @@ def train_and_evaluate(
                 value = float(loss.detach())
                 if not math.isfinite(value):
                     logger.info("Training diverged at step %d (loss %s); stopping.", step, value)
-                    running = value
                     total_steps = step
                     break
                 optimizer.zero_grad(set_to_none=True)
@@ -204,14 +247,9 @@ def train_and_evaluate(
                 step += 1
                 running = value if step == 1 else 0.9 * running + 0.1 * value
                 if progress is not None:
-                    progress(step / steps_per_epoch, running)
-    top1, val_loss = evaluate(model, data)
-    return TrainResult(
-        top1=top1,
-        loss=val_loss,
-        epochs=step / steps_per_epoch,
-        seconds=time.perf_counter() - start,
-    )
+                    done = TrainStep(epochs=step / steps_per_epoch, loss=running)
+                    progress(ProgressEvent("search", "train", step, total_steps, result=done))
+    return step, steps_per_epoch
 
 
 @torch.no_grad()
@@ -269,7 +307,7 @@ def successive_halving(
     recipe: TrainRecipe | None = None,
     resolutions: Mapping[str, int] | None = None,
     on_result: Callable[[int, str, TrainResult], None] | None = None,
-    progress: Callable[[int, int, str], None] | None = None,
+    progress: Progress | None = None,
 ) -> list[Rung]:
     """Train many candidates briefly, the best ``1/eta`` of them longer, and so on.
 
@@ -292,8 +330,10 @@ def successive_halving(
             by default.
         resolutions: Key -> input resolution of that candidate (``data`` is resized to it).
         on_result: Called after each training with (rung index, key, result), e.g. to store it.
-        progress: Called before each training and at the end with (trainings done, trainings
-            planned, note); the plan assumes every rung promotes ``ceil(n / eta)``.
+        progress: Called before each training and at the end with a
+            ``ProgressEvent(command="search", phase="train", done=trainings done,
+            total=trainings planned, label=key, note=...)``; the plan assumes every rung
+            promotes ``ceil(n / eta)``; the last event has ``done == total`` and note "done".
 
     Returns:
         The rungs, first to last.
@@ -301,18 +341,10 @@ def successive_halving(
     Raises:
         UserError: No candidates, ``eta < 2``, ``rungs < 1`` or ``min_epochs <= 0``.
     """
-    if not candidates:
-        raise UserError("Successive halving needs at least one candidate.")
-    if eta < 2 or rungs < 1:
-        raise UserError(f"Successive halving needs eta >= 2 and rungs >= 1, got {eta}, {rungs}.")
-    if not (math.isfinite(min_epochs) and min_epochs > 0):
-        raise UserError(f"min_epochs must be positive, got {min_epochs}.")
+    _check_halving(len(candidates), eta, rungs, min_epochs)
     base = recipe or TrainRecipe(epochs=min_epochs)
     alive = list(candidates)
-    planned, width = 0, len(alive)
-    for _ in range(rungs):
-        planned, width = planned + width, math.ceil(width / eta)
-    done = 0
+    planned, done = _planned(len(alive), eta, rungs), 0
     out: list[Rung] = []
     for index in range(rungs):
         epochs = min_epochs * eta**index
@@ -320,36 +352,56 @@ def successive_halving(
         results: dict[str, TrainResult] = {}
         for key in alive:
             if progress is not None:
-                progress(done, planned, f"rung {index} ({epochs:g} epochs): {key}")
+                note = f"rung {index} ({epochs:g} epochs): {key}"
+                progress(ProgressEvent("search", "train", done, planned, label=key, note=note))
             key_data = data if isinstance(data, TrainData) else data(key)
             size = (resolutions or {}).get(key)
             rung_data = key_data.at_resolution(size) if size else key_data
             results[key] = _train_one(candidates[key], rung_data, rung_recipe)
             done += 1
-            logger.info(
-                "Rung %d (%.2g epochs) %s: top-1 %.1f%% in %.0f s",
-                index,
-                epochs,
-                key,
-                results[key].top1,
-                results[key].seconds,
-            )
+            result = results[key]
+            logger.info("Rung %d (%.2g epochs) %s: %s", index, epochs, key, _summary(result))
             if on_result is not None:
                 on_result(index, key, results[key])
-        ranking = tuple(sorted(results, key=lambda k: _rank_key(k, results[k])))
-        last = index == rungs - 1
-        keep = 0 if last else math.ceil(len(alive) / eta)
-        promoted = tuple(k for k in ranking if results[k].ok)[:keep]
-        out.append(Rung(index, epochs, results, ranking, promoted))
-        alive = list(promoted)
+        keep = 0 if index == rungs - 1 else math.ceil(len(alive) / eta)
+        out.append(_rung(index, epochs, results, keep))
+        alive = list(out[-1].promoted)
         if not alive:
             break
     if progress is not None:
-        progress(done, done, "done")
+        progress(ProgressEvent("search", "train", done, done, note="done"))
     return out
 
 
 # --- helpers -------------------------------------------------------------------------------
+
+
+def _check_halving(n: int, eta: int, rungs: int, min_epochs: float) -> None:
+    if not n:
+        raise UserError("Successive halving needs at least one candidate.")
+    if eta < 2 or rungs < 1:
+        raise UserError(f"Successive halving needs eta >= 2 and rungs >= 1, got {eta}, {rungs}.")
+    if not (math.isfinite(min_epochs) and min_epochs > 0):
+        raise UserError(f"min_epochs must be positive, got {min_epochs}.")
+
+
+def _summary(result: TrainResult) -> str:
+    return f"top-1 {result.top1:.1f}% in {result.seconds:.0f} s"
+
+
+def _planned(n: int, eta: int, rungs: int) -> int:
+    """Trainings planned when every rung promotes ``ceil(n / eta)`` of ``n``."""
+    planned = 0
+    for _ in range(rungs):
+        planned, n = planned + n, math.ceil(n / eta)
+    return planned
+
+
+def _rung(index: int, epochs: float, results: dict[str, TrainResult], keep: int) -> Rung:
+    """The rung of ``results``: ranked, its best ``keep`` successful keys promoted."""
+    ranking = tuple(sorted(results, key=lambda k: _rank_key(k, results[k])))
+    promoted = tuple(k for k in ranking if results[k].ok)[:keep]
+    return Rung(index, epochs, results, ranking, promoted)
 
 
 def _train_one(

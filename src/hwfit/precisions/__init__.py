@@ -8,8 +8,12 @@ Recipes are looked up by ``"runtime:precision"`` in :data:`RECIPES`.
 from __future__ import annotations
 
 import enum
+from typing import TYPE_CHECKING
 
 from hwfit.registry import Registry
+
+if TYPE_CHECKING:
+    from hwfit.precisions.base import PrecisionRecipe
 
 __all__ = ["RECIPES", "Precision", "recipe_key"]
 
@@ -35,7 +39,7 @@ def recipe_key(runtime: str, precision: str) -> str:
     return f"{runtime}:{precision}"
 
 
-RECIPES: Registry[object] = Registry(
+RECIPES: Registry[PrecisionRecipe] = Registry(
     kind="precision recipe",
     builtins={
         "torch:fp32": "hwfit.precisions.float_recipes:TorchFloatRecipe",

@@ -6,6 +6,9 @@ import abc
 import dataclasses
 from typing import TYPE_CHECKING, ClassVar
 
+from hwfit.errors import InputShapeError, UserError
+from hwfit.precisions.capability import Verdict, verdict
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
@@ -21,19 +24,10 @@ __all__ = [
     "PrecisionRecipe",
     "PreparedModel",
     "QuantData",
-    "Verdict",
     "checked_samples",
     "full_batches",
     "require_calibration",
 ]
-
-
-@dataclasses.dataclass(frozen=True)
-class Verdict:
-    """Whether this hardware can make a precision pay off, and why not."""
-
-    ok: bool
-    reason: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,8 +92,6 @@ class PrecisionRecipe(abc.ABC):
 
         The default applies the shared rules of :mod:`hwfit.precisions.capability`.
         """
-        from hwfit.precisions.capability import verdict
-
         return verdict(self.runtime_name, self.precision_value, hardware)
 
     @abc.abstractmethod
@@ -135,8 +127,6 @@ def require_calibration(data: QuantData | None) -> QuantData:
     Raises:
         UserError: No data, or no calibration samples.
     """
-    from hwfit.errors import UserError
-
     if data is None or len(data.calibration) == 0:
         raise UserError(
             "INT8 static quantization needs calibration data: pass --data",
@@ -153,8 +143,6 @@ def checked_samples(samples: np.ndarray, spec: InputSpec, role: str) -> np.ndarr
         InputShapeError: The samples do not have the model's per-sample shape.
     """
     import numpy as np
-
-    from hwfit.errors import InputShapeError
 
     array = np.asarray(samples, dtype=np.float32)
     if array.shape[1:] != tuple(spec.shape[1:]):

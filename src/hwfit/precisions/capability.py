@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from hwfit.precisions import Precision
-from hwfit.precisions.base import Verdict
 
 if TYPE_CHECKING:
     from hwfit.hardware import HardwareProfile
 
-__all__ = ["verdict"]
+__all__ = ["Verdict", "verdict"]
 
 _GPU_RUNTIMES = ("-cuda", "-tensorrt", "-gpu")
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """Whether this hardware can make a precision pay off, and why not."""
+
+    ok: bool
+    reason: str | None = None
 
 
 def verdict(runtime: str, precision: Precision, hardware: HardwareProfile) -> Verdict:

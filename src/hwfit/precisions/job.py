@@ -7,18 +7,45 @@ budget can end them.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from hwfit.accuracy.metrics import fidelity, topk_accuracy
 from hwfit.errors import HwfitError
+from hwfit.models.artifact import ModelArtifact
 from hwfit.precisions import Precision
-from hwfit.precisions.base import PrecisionRecipe, QuantData
+from hwfit.precisions.base import PrecisionRecipe, PreparedModel, QuantData
 from hwfit.records import InputSpec, ModelInfo, from_dict
 from hwfit.registry import import_path
 
-__all__ = ["run_prepare", "write_quant_data"]
+__all__ = ["PrepareJob", "prepared_from_worker", "run_prepare", "write_quant_data"]
+
+
+@dataclasses.dataclass(frozen=True)
+class PrepareJob:
+    """One candidate's preparation, as the worker receives it (JSON through ``to_dict``).
+
+    Attributes:
+        recipe_path: The recipe's ``"module:Class"`` (a recipe registered in the parent process
+            is found by path in the worker too).
+        data: The ``.npz`` :func:`write_quant_data` wrote.
+        metric: ``"top1"`` (labels) or ``"agreement"`` (with the FP32 reference outputs).
+        max_drop: The largest drop of ``metric`` allowed, in its own units.
+    """
+
+    recipe_path: str
+    model: ModelInfo
+    runtime: str
+    precision: str
+    spec: InputSpec
+    out_dir: str
+    data: str
+    metric: str
+    max_drop: float
+    trust_model: bool = False
 
 
 def write_quant_data(
@@ -38,15 +65,13 @@ def write_quant_data(
     np.savez(path, **arrays)  # type: ignore[arg-type]
 
 
-def _quant_data(job: dict[str, Any]) -> QuantData:
-    from hwfit.accuracy.metrics import fidelity, topk_accuracy
-
-    data = np.load(job["data"])
+def _quant_data(job: PrepareJob) -> QuantData:
+    data = np.load(job.data)
     labels = data.get("labels", None)
     reference = data.get("reference", None)
 
     def metric(logits: np.ndarray) -> float:
-        if job["metric"] == "top1" and labels is not None:
+        if job.metric == "top1" and labels is not None:
             return topk_accuracy(logits, labels)["top1"]
         if reference is None:
             raise HwfitError("No FP32 reference outputs to compare with.")
@@ -56,23 +81,20 @@ def _quant_data(job: dict[str, Any]) -> QuantData:
         calibration=data["calibration"],
         validation=data["validation"],
         metric=metric,
-        max_drop=float(job["max_drop"]),
+        max_drop=float(job.max_drop),
     )
 
 
 def run_prepare(job: dict[str, Any]) -> dict[str, Any]:
-    """Prepare one candidate's model; return the PreparedModel fields or the error."""
-    from hwfit.models.artifact import ModelArtifact
-
+    """The ``prepare`` task of the worker, JSON in and out: the PreparedModel or the error."""
     try:
-        # By path, so a recipe registered in the parent process is found here too.
-        recipe_cls: type[PrecisionRecipe] = import_path(job["recipe_path"])
-        recipe = recipe_cls(job["runtime"], Precision(job["precision"]))
-        artifact = ModelArtifact.from_info(
-            from_dict(ModelInfo, job["model"]), trust_model=bool(job.get("trust_model", False))
+        request = from_dict(PrepareJob, job)
+        recipe_cls: type[PrecisionRecipe] = import_path(request.recipe_path)
+        recipe = recipe_cls(request.runtime, Precision(request.precision))
+        artifact = ModelArtifact.from_info(request.model, trust_model=request.trust_model)
+        prepared = recipe.prepare(
+            artifact, request.spec, Path(request.out_dir), _quant_data(request)
         )
-        spec = from_dict(InputSpec, job["spec"])
-        prepared = recipe.prepare(artifact, spec, Path(job["out_dir"]), _quant_data(job))
     except HwfitError as exc:
         return {"ok": False, "error": exc.message}
     except Exception as exc:  # a quantizer's own error fails this candidate only
@@ -85,3 +107,16 @@ def run_prepare(job: dict[str, Any]) -> dict[str, Any]:
         "seconds": prepared.seconds,
         "details": prepared.details,
     }
+
+
+def prepared_from_worker(result: dict[str, object]) -> PreparedModel | str:
+    """The :class:`PreparedModel` a :func:`run_prepare` worker returned; str: its error."""
+    if not result["ok"]:
+        return str(result["error"])
+    seconds, details = result["seconds"], result["details"]
+    return PreparedModel(
+        path=Path(str(result["path"])) if result["path"] else None,
+        kind=str(result["kind"]),
+        seconds=float(seconds) if isinstance(seconds, int | float) else 0.0,
+        details={str(k): str(v) for k, v in details.items()} if isinstance(details, dict) else {},
+    )

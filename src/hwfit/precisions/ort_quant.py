@@ -21,11 +21,12 @@ from __future__ import annotations
 import contextlib
 import io
 import time
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from hwfit.errors import RuntimeFailure, first_line
+from hwfit.hardware import probe_cpu
 from hwfit.models.convert import to_onnx
 from hwfit.precisions.base import (
     PrecisionRecipe,
@@ -183,7 +184,7 @@ class OrtDynamicInt8Recipe(PrecisionRecipe):
         )
 
 
-def _calibration_reader(spec: InputSpec, calibration: np.ndarray) -> Any:
+def _calibration_reader(spec: InputSpec, calibration: np.ndarray) -> object:
     """An ONNX Runtime ``CalibrationDataReader`` over ``calibration``, in model-sized batches."""
     from onnxruntime.quantization import CalibrationDataReader
 
@@ -218,8 +219,6 @@ def _preprocess(source: Path, target: Path) -> tuple[Path, str | None]:
 
 def _needs_reduce_range() -> bool:
     """True on x86 CPUs without VNNI/AMX, where U8S8 products can saturate (ORT docs)."""
-    from hwfit.hardware import probe_cpu
-
     cpu = probe_cpu()
     return cpu.arch == "x86_64" and not any(f in cpu.features for f in _VNNI)
 

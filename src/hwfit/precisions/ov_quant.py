@@ -21,7 +21,7 @@ import io
 import logging
 import re
 import time
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
@@ -39,6 +39,8 @@ from hwfit.precisions.base import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
     from pathlib import Path
+
+    import openvino as ov
 
     from hwfit.models.artifact import ModelArtifact
     from hwfit.records import InputSpec
@@ -202,7 +204,7 @@ class _SubsetValidation:
         self._count = count
 
     def __call__(
-        self, compiled_model: Any, items: Iterable[tuple[int, np.ndarray]]
+        self, compiled_model: ov.CompiledModel, items: Iterable[tuple[int, np.ndarray]]
     ) -> tuple[float, None]:
         outputs = list(self._reference)
         request = compiled_model.create_infer_request()
@@ -217,7 +219,7 @@ def _batch_of(item: tuple[int, np.ndarray]) -> np.ndarray:
     return item[1]
 
 
-def _read_fp32(model: ModelArtifact, spec: InputSpec) -> Any:
+def _read_fp32(model: ModelArtifact, spec: InputSpec) -> ov.Model:
     """The FP32 ``ov.Model`` for ``spec`` (IR sources are reshaped to it)."""
     import openvino as ov
 
@@ -233,7 +235,7 @@ def _read_fp32(model: ModelArtifact, spec: InputSpec) -> Any:
     return ov_model
 
 
-def _fp32_outputs(ov_model: Any, batches: list[np.ndarray]) -> list[np.ndarray]:
+def _fp32_outputs(ov_model: ov.Model, batches: list[np.ndarray]) -> list[np.ndarray]:
     """First output of the FP32 model per batch, in FP32 as NNCF runs it (no BF16 downcast)."""
     import openvino as ov
 
@@ -242,7 +244,7 @@ def _fp32_outputs(ov_model: Any, batches: list[np.ndarray]) -> list[np.ndarray]:
     return [np.array(request.infer({0: batch})[0]) for batch in batches]
 
 
-def _save(quantized: Any, target: Path, source: str) -> Path:
+def _save(quantized: ov.Model, target: Path, source: str) -> Path:
     import openvino as ov
 
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -257,7 +259,7 @@ def _save(quantized: Any, target: Path, source: str) -> Path:
     return target
 
 
-def _int8_compute_layers(ov_model: Any) -> tuple[int, int]:
+def _int8_compute_layers(ov_model: ov.Model) -> tuple[int, int]:
     """Count compute layers, and those whose weights NNCF quantized: ``(int8, total)``.
 
     A reverted layer gets its FP32 weights back, so this also counts what accuracy control
@@ -271,7 +273,7 @@ def _int8_compute_layers(ov_model: Any) -> tuple[int, int]:
     return quantized, total
 
 
-def _is_quantized(value: Any, depth: int) -> bool:
+def _is_quantized(value: ov.Output, depth: int) -> bool:
     """True if ``value`` comes from a FakeQuantize or an integer constant (INT8 weights)."""
     node = value.get_node()
     kind = node.get_type_name()

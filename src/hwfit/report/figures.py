@@ -59,11 +59,11 @@ def latency_figure(
         A bar chart; a figure with a note in place of bars when nothing was measured.
     """
     rows = sorted(_measured(outcomes, baseline), key=_p50)
-    fig = _base_figure("Latency per call: median with 95% CI, p90 and p99")
+    fig = base_figure("Latency per call: median with 95% CI, p90 and p99")
     if not rows:
-        return _empty(fig, "No candidate was measured.")
+        return empty_figure(fig, "No candidate was measured.")
     for role, name, colour, hatch in _ROLES:
-        group = [o for o in rows if _role(o, baseline, winner) == role]
+        group = [o for o in rows if role_of(o, baseline, winner) == role]
         if not group:
             continue
         fig.add_trace(
@@ -124,22 +124,22 @@ def size_figure(
     Returns:
         A bar chart with a secondary y axis; a figure with a note when no size is known.
     """
-    rows = [o for o in _measured(outcomes, baseline) if _size_bytes(o) is not None]
-    rows.sort(key=lambda o: (-(_size_bytes(o) or 0), _p50(o)))
-    fig = _base_figure(
+    rows = [o for o in _measured(outcomes, baseline) if size_bytes(o) is not None]
+    rows.sort(key=lambda o: (-(size_bytes(o) or 0), _p50(o)))
+    fig = base_figure(
         "Artifact size vs latency: a smaller file is not always a faster one",
         figure=make_subplots(specs=[[{"secondary_y": True}]]),
     )
     if not rows:
-        return _empty(fig, "No measured candidate has a known artifact size.")
+        return empty_figure(fig, "No measured candidate has a known artifact size.")
     for role, name, colour, hatch in _ROLES:
-        group = [o for o in rows if _role(o, baseline, winner) == role]
+        group = [o for o in rows if role_of(o, baseline, winner) == role]
         if not group:
             continue
         fig.add_trace(
             go.Bar(
                 x=[o.candidate.label for o in group],
-                y=[(_size_bytes(o) or 0) / 1e6 for o in group],
+                y=[(size_bytes(o) or 0) / 1e6 for o in group],
                 name=name,
                 marker={"color": colour, "pattern": {"shape": hatch, "fgcolor": "#64748b"}},
                 customdata=[_hover_note(o) for o in group],
@@ -160,7 +160,7 @@ def size_figure(
         secondary_y=True,
     )
     _category_axis(fig, [o.candidate.label for o in rows])
-    largest_mb = max((_size_bytes(o) or 0) / 1e6 for o in rows)
+    largest_mb = max((size_bytes(o) or 0) / 1e6 for o in rows)
     fig.update_yaxes(
         title_text="artifact size (MB)", range=[0, largest_mb * 1.08], secondary_y=False
     )
@@ -198,20 +198,20 @@ def accuracy_figure(
     Returns:
         A dot chart; a figure with a note when no candidate has the metric.
     """
-    rows = [o for o in _measured(outcomes, baseline) if _metric(o, metric) is not None]
+    rows = [o for o in _measured(outcomes, baseline) if metric_value(o, metric) is not None]
     rows.sort(key=_p50)
-    fig = _base_figure(f"Accuracy: {metric} per candidate and the budget")
+    fig = base_figure(f"Accuracy: {metric} per candidate and the budget")
     if not rows:
-        return _empty(fig, f"No candidate has a {metric!r} measurement.")
+        return empty_figure(fig, f"No candidate has a {metric!r} measurement.")
     symbols = {"baseline": "circle", "winner": "star", "candidate": "circle", "rejected": "x"}
     for role, name, colour, _hatch in _ROLES:
-        group = [o for o in rows if _role(o, baseline, winner) == role]
+        group = [o for o in rows if role_of(o, baseline, winner) == role]
         if not group:
             continue
         fig.add_trace(
             go.Scatter(
                 x=[o.candidate.label for o in group],
-                y=[_metric(o, metric) for o in group],
+                y=[metric_value(o, metric) for o in group],
                 mode="markers",
                 name=name,
                 marker={
@@ -227,7 +227,7 @@ def accuracy_figure(
                 ),
             )
         )
-    reference = _metric(baseline, metric)
+    reference = metric_value(baseline, metric)
     if reference is not None:
         threshold = reference - budget_points
         fig.add_hline(
@@ -242,7 +242,7 @@ def accuracy_figure(
             name=f"budget floor {threshold:.2f} (baseline - {budget_points:g})",
             showlegend=True,
         )
-        values = [v for o in rows if (v := _metric(o, metric)) is not None]
+        values = [v for o in rows if (v := metric_value(o, metric)) is not None]
         low = min([*values, threshold])
         high = max([*values, reference])
         pad = max((high - low) * 0.15, 0.05)
@@ -267,7 +267,7 @@ def speedup_figure(
         A bar chart with a line at 1.0x; a figure with a note when the baseline or every
         candidate lacks a measurement.
     """
-    fig = _base_figure(
+    fig = base_figure(
         "Speed-up over the FP32 baseline (measured paired: alternating windows, 95% CI)"
     )
     rows = [
@@ -276,9 +276,9 @@ def speedup_figure(
         if o is not baseline and o.bench is not None and o.bench.speedup is not None
     ]
     if not rows:
-        return _empty(fig, "No candidate has a paired speed-up measurement.")
+        return empty_figure(fig, "No candidate has a paired speed-up measurement.")
     for role, name, colour, hatch in _ROLES:
-        group = [o for o in rows if _role(o, baseline, winner) == role]
+        group = [o for o in rows if role_of(o, baseline, winner) == role]
         if not group:
             continue
         figures = [o.bench.speedup for o in group if o.bench and o.bench.speedup]
@@ -316,29 +316,32 @@ def speedup_figure(
 # -- shared with html.py ------------------------------------------------------------------------
 
 
-def _has_latency(outcome: Outcome) -> bool:
+def has_latency(outcome: Outcome) -> bool:
+    """True when the candidate was measured."""
     return outcome.bench is not None and outcome.bench.latency is not None
 
 
-def _size_bytes(outcome: Outcome) -> int | None:
+def size_bytes(outcome: Outcome) -> int | None:
     """The artifact the candidate produced, or failing that the one its benchmark ran."""
     if outcome.artifact_size_bytes is not None:
         return outcome.artifact_size_bytes
     return outcome.bench.artifact_size_bytes if outcome.bench is not None else None
 
 
-def _metric(outcome: Outcome, metric: str) -> float | None:
+def metric_value(outcome: Outcome, metric: str) -> float | None:
+    """The candidate's accuracy on ``metric``, when it was checked."""
     return (outcome.accuracy or {}).get(metric)
 
 
-def _with_baseline(outcomes: Sequence[Outcome], baseline: Outcome) -> list[Outcome]:
+def with_baseline(outcomes: Sequence[Outcome], baseline: Outcome) -> list[Outcome]:
     """``outcomes``, with the baseline first when it is not among them."""
     if any(o.candidate == baseline.candidate for o in outcomes):
         return list(outcomes)
     return [baseline, *outcomes]
 
 
-def _role(outcome: Outcome, baseline: Outcome, winner: Outcome | None) -> str:
+def role_of(outcome: Outcome, baseline: Outcome, winner: Outcome | None) -> str:
+    """The tag a candidate gets in the table and plots ("winner", "baseline", its state)."""
     if winner is not None and outcome.candidate == winner.candidate:
         return "winner"
     if outcome.candidate == baseline.candidate:
@@ -352,7 +355,7 @@ def _role(outcome: Outcome, baseline: Outcome, winner: Outcome | None) -> str:
 
 
 def _measured(outcomes: Sequence[Outcome], baseline: Outcome) -> list[Outcome]:
-    return [o for o in _with_baseline(outcomes, baseline) if _has_latency(o)]
+    return [o for o in with_baseline(outcomes, baseline) if has_latency(o)]
 
 
 def _lat(outcome: Outcome) -> LatencyStats:
@@ -374,7 +377,8 @@ def _hover_note(outcome: Outcome) -> str:
     return "<br>".join(html.escape(line) for line in textwrap.wrap(note, 70))
 
 
-def _base_figure(title: str, *, figure: go.Figure | None = None) -> go.Figure:
+def base_figure(title: str, *, figure: go.Figure | None = None) -> go.Figure:
+    """A figure (new, or ``figure``) in the pages' common layout, titled ``title``."""
     fig = figure if figure is not None else go.Figure()
     fig.update_layout(
         # The title sits at the very top so that a legend wrapping to two rows fits under it.
@@ -410,7 +414,8 @@ def _category_axis(fig: go.Figure, labels: list[str]) -> None:
     )
 
 
-def _empty(fig: go.Figure, message: str) -> go.Figure:
+def empty_figure(fig: go.Figure, message: str) -> go.Figure:
+    """``fig`` with ``message`` in its middle, for a plot with nothing to show."""
     fig.add_annotation(
         text=html.escape(message),
         xref="paper",

@@ -8,87 +8,28 @@ notes, versions) is escaped with :func:`html.escape`.
 
 from __future__ import annotations
 
-import html
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import plotly.offline
-
-from hwfit.hardware.profile import HardwareProfile
 from hwfit.records import Outcome, RowState
+from hwfit.report._page import escape, ms, notes_section, page, plots
 from hwfit.report.figures import (
-    _has_latency,
-    _metric,
-    _role,
-    _size_bytes,
-    _with_baseline,
     accuracy_figure,
+    has_latency,
     latency_figure,
+    metric_value,
+    role_of,
+    size_bytes,
     size_figure,
     speedup_figure,
+    with_baseline,
 )
 
-__all__ = ["render_optimize_report", "write_report"]
-
-# Figures resize with the page; the plotly logo would link to plotly.com, which is offline noise.
-_PLOT_CONFIG: dict[str, Any] = {"displaylogo": False, "responsive": True}
-
-_CSS = """
-:root { color-scheme: light; --ink: #1f2937; --muted: #6b7280; --line: #e5e7eb;
-  --ok: #16a34a; --bad: #dc2626; --warn: #d97706; --bg: #f8fafc; }
-* { box-sizing: border-box; }
-body { margin: 0; background: var(--bg); color: var(--ink);
-  font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial,
-  sans-serif; }
-main { max-width: 1240px; margin: 0 auto; padding: 24px 28px 40px; }
-h1 { font-size: 26px; margin: 0 0 4px; }
-h2 { font-size: 19px; margin: 32px 0 10px; }
-.model { color: var(--muted); margin: 0; }
-.model code, td code { font-size: 13px; }
-.card { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 16px 20px;
-  margin-top: 18px; }
-.verdict { border-left: 6px solid var(--ok); }
-.verdict.none { border-left-color: var(--bad); }
-.card > h2:first-child { margin: 0 0 10px; }
-.facts { display: grid; grid-template-columns: repeat(auto-fill, minmax(130px, 1fr));
-  gap: 10px 24px; margin: 0; }
-.facts dt { color: var(--muted); font-size: 12px; text-transform: uppercase;
-  letter-spacing: .04em; }
-.facts dd { margin: 0; font-size: 18px; font-weight: 600; }
-.budget { color: var(--muted); margin: 10px 0 0; }
-.notes ul { margin: 0; padding-left: 20px; }
-.notes li { margin: 4px 0; }
-.plot { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 6px;
-  margin: 0 0 16px; }
-.table-wrap { overflow-x: auto; background: #fff; border: 1px solid var(--line);
-  border-radius: 8px; }
-table { border-collapse: collapse; width: 100%; font-size: 13px; }
-th, td { padding: 6px 8px; border-bottom: 1px solid var(--line); text-align: left;
-  vertical-align: top; }
-th { background: #f1f5f9; font-weight: 600; white-space: nowrap; }
-td.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
-td.label { min-width: 150px; font-weight: 600; }
-td.why { min-width: 220px; }
-tr.winner td { background: #f0fdf4; }
-tr.baseline td { background: #f9fafb; }
-.ci { color: var(--muted); font-size: 11px; display: block; }
-.tag { display: inline-block; padding: 1px 7px; border-radius: 9px; font-size: 11px;
-  font-weight: 600; white-space: nowrap; }
-.tag.complete { background: #dcfce7; color: #166534; }
-.tag.rejected { background: #fef3c7; color: #92400e; }
-.tag.failed { background: #fee2e2; color: #991b1b; }
-.tag.skipped { background: #e5e7eb; color: #374151; }
-.tag.role { background: #dbeafe; color: #1e40af; margin-left: 4px; }
-.explain { color: var(--muted); display: block; margin-top: 2px; }
-footer { margin-top: 32px; color: var(--muted); font-size: 13px; }
-footer dl { display: grid; grid-template-columns: max-content 1fr; gap: 2px 16px; margin: 0; }
-footer dt { font-weight: 600; }
-footer dd { margin: 0; }
-"""
+__all__ = ["render_optimize_page", "write_report"]
 
 
-def render_optimize_report(
+def render_optimize_page(
     *,
     title: str,
     model: Mapping[str, Any],
@@ -128,49 +69,17 @@ def render_optimize_report(
         size_figure(outcomes, baseline, winner=winner),
         accuracy_figure(outcomes, baseline, budget_points, metric, winner=winner),
     ]
-    plots = "\n".join(
-        '<div class="plot">'
-        + fig.to_html(full_html=False, include_plotlyjs=False, config=_PLOT_CONFIG)
-        + "</div>"
-        for fig in figures
-    )
-    notes_html = (
-        '<section class="notes card"><h2>Notes</h2><ul>'
-        + "".join(f"<li>{_e(n)}</li>" for n in notes)
-        + "</ul></section>"
-        if notes
-        else ""
-    )
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{_e(title)}</title>
-<style>{_CSS}</style>
-<script>{plotly.offline.get_plotlyjs()}</script>
-</head>
-<body>
-<main>
-<header>
-<h1>{_e(title)}</h1>
-{_model_line(model)}
-</header>
-{_verdict(winner, baseline, metric, budget_text)}
-{notes_html}
+    body = f"""{_verdict(winner, baseline, metric, budget_text)}
+{notes_section(notes)}
 <section class="figures">
 <h2>Figures</h2>
-{plots}
+{plots(figures)}
 </section>
 <section>
 <h2>Candidates</h2>
 {_table(outcomes, baseline, winner, metric)}
-</section>
-{_footer(hardware, versions)}
-</main>
-</body>
-</html>
-"""
+</section>"""
+    return page(title, _model_line(model), body, hardware, versions)
 
 
 def write_report(path: str | Path, html_text: str) -> Path:
@@ -178,7 +87,7 @@ def write_report(path: str | Path, html_text: str) -> Path:
 
     Args:
         path: Where the ``.html`` file goes.
-        html_text: What :func:`render_optimize_report` returned.
+        html_text: What :func:`render_optimize_page` returned.
 
     Returns:
         The path written.
@@ -196,24 +105,26 @@ def _model_line(model: Mapping[str, Any]) -> str:
     parts: list[str] = []
     name = model.get("name") or model.get("source")
     if name:
-        parts.append(f"<code>{_e(name)}</code>")
+        parts.append(f"<code>{escape(name)}</code>")
     if model.get("kind"):
-        parts.append(_e(model["kind"]))
+        parts.append(escape(model["kind"]))
     spec = model.get("input")
     if isinstance(spec, Mapping) and spec.get("shape"):
         shape = "x".join(str(d) for d in spec["shape"])
-        parts.append(f"input {_e(spec.get('name', ''))} {_e(shape)} {_e(spec.get('dtype', ''))}")
+        parts.append(
+            f"input {escape(spec.get('name', ''))} {escape(shape)} {escape(spec.get('dtype', ''))}"
+        )
     if isinstance(model.get("params"), int | float):
         parts.append(f"{model['params'] / 1e6:.2f} M params")
     if isinstance(model.get("macs"), int | float):
         parts.append(f"{model['macs'] / 1e9:.2f} GMACs")
     if model.get("content_hash"):
-        parts.append(f"hash <code>{_e(str(model['content_hash'])[:12])}</code>")
-    return f'<p class="model">{" &middot; ".join(parts)}</p>' if parts else ""
+        parts.append(f"hash <code>{escape(str(model['content_hash'])[:12])}</code>")
+    return " &middot; ".join(parts)
 
 
 def _verdict(winner: Outcome | None, baseline: Outcome, metric: str, budget_text: str) -> str:
-    budget = f'<p class="budget">Accuracy budget: {_e(budget_text)}</p>'
+    budget = f'<p class="budget">Accuracy budget: {escape(budget_text)}</p>'
     if winner is None:
         return (
             '<section class="verdict none card"><h2>No candidate met the budget</h2>'
@@ -221,19 +132,19 @@ def _verdict(winner: Outcome | None, baseline: Outcome, metric: str, budget_text
             f"why. Keep the baseline (PyTorch eager FP32).</p>{budget}</section>"
         )
     executed = winner.bench.executed if winner.bench is not None else None
-    accuracy = _metric(winner, metric)
+    accuracy = metric_value(winner, metric)
     facts = [
         ("runtime", winner.candidate.runtime),
         ("precision executed", executed.precision if executed else winner.candidate.precision),
         ("threads", _threads(winner)),
-        ("p50 latency", _ms(winner.p50_ms)),
+        ("p50 latency", ms(winner.p50_ms)),
         ("speed-up vs baseline", _speedup(winner, baseline)),
         (metric, "-" if accuracy is None else f"{accuracy:.2f}"),
         ("drop", _drop(winner.drop)),
     ]
-    items = "".join(f"<div><dt>{_e(k)}</dt><dd>{_e(v)}</dd></div>" for k, v in facts)
+    items = "".join(f"<div><dt>{escape(k)}</dt><dd>{escape(v)}</dd></div>" for k, v in facts)
     return (
-        f'<section class="verdict card"><h2>Winner: {_e(winner.candidate.label)}</h2>'
+        f'<section class="verdict card"><h2>Winner: {escape(winner.candidate.label)}</h2>'
         f'<dl class="facts">{items}</dl>{budget}</section>'
     )
 
@@ -241,14 +152,14 @@ def _verdict(winner: Outcome | None, baseline: Outcome, metric: str, budget_text
 def _table(
     outcomes: Sequence[Outcome], baseline: Outcome, winner: Outcome | None, metric: str
 ) -> str:
-    rows = _with_baseline(outcomes, baseline)
-    measured = sorted((o for o in rows if _has_latency(o)), key=lambda o: o.p50_ms or 0.0)
-    ordered = measured + [o for o in rows if not _has_latency(o)]
+    rows = with_baseline(outcomes, baseline)
+    measured = sorted((o for o in rows if has_latency(o)), key=lambda o: o.p50_ms or 0.0)
+    ordered = measured + [o for o in rows if not has_latency(o)]
     head = (
         "<tr><th>candidate</th><th>state</th><th>precision<br>executed</th><th>threads</th>"
         '<th class="num">p50 ms<br>(95% CI)</th><th class="num">p99 ms</th>'
         '<th class="num">throughput<br>samples/s</th><th class="num">size</th>'
-        f'<th class="num">{_e(metric)}</th><th class="num">drop<br>points</th>'
+        f'<th class="num">{escape(metric)}</th><th class="num">drop<br>points</th>'
         "<th>why it won, lost or was rejected</th></tr>"
     )
     body = "\n".join(_row(o, baseline, winner, metric) for o in ordered)
@@ -258,34 +169,34 @@ def _table(
 
 
 def _row(outcome: Outcome, baseline: Outcome, winner: Outcome | None, metric: str) -> str:
-    role = _role(outcome, baseline, winner)
+    role = role_of(outcome, baseline, winner)
     bench = outcome.bench
     latency = bench.latency if bench is not None else None
     executed = bench.executed if bench is not None else None
     p50 = "-"
     if latency is not None:
-        low, high = _ms(latency.ci_low_ms, unit=False), _ms(latency.ci_high_ms, unit=False)
-        p50 = f'{_ms(latency.p50_ms, unit=False)}<span class="ci">{low} &ndash; {high}</span>'
+        low, high = ms(latency.ci_low_ms, unit=False), ms(latency.ci_high_ms, unit=False)
+        p50 = f'{ms(latency.p50_ms, unit=False)}<span class="ci">{low} &ndash; {high}</span>'
     throughput = "-"
     if bench is not None and bench.throughput is not None:
         throughput = f"{bench.throughput:,.1f}"
         if bench.async_throughput is not None:
             throughput += f'<span class="ci">async {bench.async_throughput:,.1f}</span>'
-    accuracy = _metric(outcome, metric)
+    accuracy = metric_value(outcome, metric)
     tags = f'<span class="tag {outcome.state.value}">{outcome.state.value}</span>'
     if role in ("winner", "baseline"):
         tags += f'<span class="tag role">{role}</span>'
     cells = [
-        f'<td class="label">{_e(outcome.candidate.label)}</td>',
+        f'<td class="label">{escape(outcome.candidate.label)}</td>',
         f"<td>{tags}</td>",
-        f"<td>{_e(executed.precision) if executed else '-'}</td>",
-        f"<td>{_e(_threads(outcome)) if executed else '-'}</td>",
+        f"<td>{escape(executed.precision) if executed else '-'}</td>",
+        f"<td>{escape(_threads(outcome)) if executed else '-'}</td>",
         f'<td class="num">{p50}</td>',
-        f'<td class="num">{_e(_ms(latency.p99_ms if latency else None, unit=False))}</td>',
+        f'<td class="num">{escape(ms(latency.p99_ms if latency else None, unit=False))}</td>',
         f'<td class="num">{throughput}</td>',
-        f'<td class="num">{_e(_mb(_size_bytes(outcome)))}</td>',
+        f'<td class="num">{escape(_mb(size_bytes(outcome)))}</td>',
         f'<td class="num">{"-" if accuracy is None else f"{accuracy:.2f}"}</td>',
-        f'<td class="num">{_e(_drop(outcome.drop, unit=False))}</td>',
+        f'<td class="num">{escape(_drop(outcome.drop, unit=False))}</td>',
         f'<td class="why">{_why(outcome, role, winner)}</td>',
     ]
     return f'<tr class="{role}">{"".join(cells)}</tr>'
@@ -294,7 +205,7 @@ def _row(outcome: Outcome, baseline: Outcome, winner: Outcome | None, metric: st
 def _why(outcome: Outcome, role: str, winner: Outcome | None) -> str:
     lines: list[str] = []
     if outcome.reason:
-        lines.append(_e(outcome.reason))
+        lines.append(escape(outcome.reason))
     elif role == "winner":
         lines.append("Chosen: the fastest candidate within the budget.")
     elif role == "baseline":
@@ -307,80 +218,17 @@ def _why(outcome: Outcome, role: str, winner: Outcome | None) -> str:
         lines.append("Measured on request although the capability check expected no gain.")
     text = "<br>".join(lines)
     if outcome.explanation:
-        text += f'<span class="explain">{_e(outcome.explanation)}</span>'
+        text += f'<span class="explain">{escape(outcome.explanation)}</span>'
     return text or "-"
 
 
-def _footer(hardware: Mapping[str, Any], versions: Mapping[str, str]) -> str:
-    items: list[tuple[str, str]] = []
-    if hardware.get("fingerprint"):
-        items.append(("machine", str(hardware["fingerprint"])))
-    cpu = hardware.get("cpu")
-    if isinstance(cpu, Mapping):
-        if cpu.get("brand"):
-            arch = f" ({cpu['arch']})" if cpu.get("arch") else ""
-            items.append(("CPU", f"{cpu['brand']}{arch}"))
-        cores = [
-            f"{cpu[key]} {word}"
-            for key, word in (
-                ("physical_cores", "physical cores"),
-                ("logical_threads", "threads"),
-                ("usable_threads", "usable"),
-            )
-            if cpu.get(key) is not None
-        ]
-        if cores:
-            items.append(("cores", ", ".join(cores)))
-        isa = _isa_summary(hardware, cpu)
-        if isa:
-            items.append(("ISA", isa))
-    if isinstance(hardware.get("memory_bytes"), int | float):
-        items.append(("memory", f"{hardware['memory_bytes'] / 2**30:.1f} GiB"))
-    gpus = hardware.get("gpus")
-    if isinstance(gpus, Iterable) and not isinstance(gpus, str | bytes):
-        names = [str(g.get("name")) for g in gpus if isinstance(g, Mapping) and g.get("name")]
-        if names:
-            items.append(("GPU", ", ".join(names)))
-    for key, word in (("os", "OS"), ("python", "Python")):
-        if hardware.get(key):
-            items.append((word, str(hardware[key])))
-    if versions:
-        items.append(("versions", " \u00b7 ".join(f"{k} {v}" for k, v in versions.items())))
-    rows = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in items)
-    return f"<footer><h2>Hardware and versions</h2><dl>{rows}</dl></footer>"
-
-
-def _isa_summary(hardware: Mapping[str, Any], cpu: Mapping[str, Any]) -> str:
-    try:
-        return HardwareProfile.from_dict(dict(hardware)).isa_summary
-    except (TypeError, KeyError, ValueError, AttributeError):
-        # A partial profile (older file, hand-written dict): fall back to the raw feature names.
-        features = cpu.get("features")
-        if isinstance(features, Iterable) and not isinstance(features, str | bytes):
-            return " ".join(str(f) for f in features)
-        return ""
-
-
 # -- formatting ---------------------------------------------------------------------------------
-
-
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
 
 
 def _threads(outcome: Outcome) -> str:
     executed = outcome.bench.executed if outcome.bench is not None else None
     threads = executed.threads if executed is not None else outcome.candidate.threads
     return "default" if threads is None else str(threads)
-
-
-def _ms(value: float | None, *, unit: bool = True) -> str:
-    if value is None:
-        return "-"
-    # Three significant digits or so: 0.412, 6.03, 20.1, 1234.
-    digits = 3 if value < 1 else 2 if value < 100 else 0
-    text = f"{value:.{digits}f}"
-    return f"{text} ms" if unit else text
 
 
 def _mb(size_bytes: int | None) -> str:

@@ -11,18 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import plotly.graph_objects as go
-import plotly.offline
 
-from hwfit.report.html import _CSS, _PLOT_CONFIG, _e, _footer, _ms, write_report
+from hwfit._version import tool_versions
+from hwfit.records.hardware import HardwareProfile
+from hwfit.records.search import ArchResult, Calibration, SearchResult
+from hwfit.report._page import escape, ms, notes_section, page, plots
+from hwfit.report.html import write_report
 
-if TYPE_CHECKING:
-    from hwfit.hardware.profile import HardwareProfile
-    from hwfit.nas.search import ArchResult, SearchResult
-
-__all__ = ["render_search_report", "write_search_report"]
+__all__ = ["render_search_page", "write_search_report"]
 
 _COLOURS = {"baseline": "#111827", "scaled": "#9ca3af", "found": "#16a34a", "front": "#2563eb"}
 
@@ -72,19 +70,19 @@ def verified_figure(result: SearchResult) -> go.Figure:
 def explored_figure(result: SearchResult) -> go.Figure:
     """Predicted latency vs estimated top-1 of every trial, with the front."""
     fig = go.Figure()
-    trials = [t for t in result.trials if t.get("predicted_ms") and t.get("estimated_top1")]
+    trials = [t for t in result.trials if t.predicted_ms and t.estimated_top1]
     fig.add_trace(
         go.Scattergl(
-            x=[t["predicted_ms"] for t in trials],
-            y=[t["estimated_top1"] for t in trials],
+            x=[t.predicted_ms for t in trials],
+            y=[t.estimated_top1 for t in trials],
             mode="markers",
             name="trials",
             marker={
                 "size": 6,
-                "color": ["#cbd5e1" if t.get("feasible", True) else "#fecaca" for t in trials],
+                "color": ["#cbd5e1" if t.feasible else "#fecaca" for t in trials],
             },
             hovertemplate="trial %{text}<br>%{x:.3f} ms<br>est. %{y:.1f}%<extra></extra>",
-            text=[str(t["number"]) for t in trials],
+            text=[str(t.number) for t in trials],
         )
     )
     front = sorted(
@@ -167,19 +165,20 @@ def predictor_figure(rows: Sequence[ArchResult]) -> go.Figure:
     return fig
 
 
-def calibration_figure(calibration: Mapping[str, Any]) -> go.Figure:
+def calibration_figure(calibration: Calibration) -> go.Figure:
     """Kendall tau of each proxy against short-trained accuracy."""
-    taus = calibration.get("kendall_tau") or {}
-    names = sorted(taus, key=lambda n: -(taus[n] if taus[n] == taus[n] else -9))
+    taus = calibration.kendall_tau
+
+    def order(name: str) -> float:
+        tau = taus[name]
+        return -(tau if tau is not None and tau == tau else -9)  # undefined taus last
+
+    names = sorted(taus, key=order)
     fig = go.Figure(
         go.Bar(
             x=names,
             y=[taus[n] for n in names],
-            marker={
-                "color": [
-                    "#16a34a" if n == calibration.get("chosen") else "#94a3b8" for n in names
-                ]
-            },
+            marker={"color": ["#16a34a" if n == calibration.chosen else "#94a3b8" for n in names]},
         )
     )
     fig.update_layout(
@@ -191,8 +190,8 @@ def calibration_figure(calibration: Mapping[str, Any]) -> go.Figure:
     return fig
 
 
-def render_search_report(
-    result: SearchResult, hardware: Mapping[str, Any], versions: Mapping[str, str]
+def render_search_page(
+    result: SearchResult, hardware: Mapping[str, object], versions: Mapping[str, str]
 ) -> str:
     """Return the search page as one self-contained HTML string."""
     rows = [result.baseline, *result.scaled, *result.found]
@@ -202,19 +201,14 @@ def render_search_report(
         predictor_figure([*rows, *result.front]),
         calibration_figure(result.calibration),
     ]
-    plots = "\n".join(
-        '<div class="plot">'
-        + f.to_html(full_html=False, include_plotlyjs=False, config=_PLOT_CONFIG)
-        + "</div>"
-        for f in figures
-    )
     q = result.predictor_quality
     cost = result.cost
     if result.best is not None and result.speedup is not None:
         verdict = (
-            f"<p>Found <code>{_e(result.best.key)}</code>: <b>{result.speedup:.2f}x faster</b> "
-            f"than the baseline measured on {_e(result.target)} in this run "
-            f"({_ms(result.best.measured_ms)} vs {_ms(result.baseline.measured_ms)}), top-1 "
+            f"<p>Found <code>{escape(result.best.key)}</code>: "
+            f"<b>{result.speedup:.2f}x faster</b> "
+            f"than the baseline measured on {escape(result.target)} in this run "
+            f"({ms(result.best.measured_ms)} vs {ms(result.baseline.measured_ms)}), top-1 "
             f"{result.best.trained_top1:.1f}% vs {result.baseline.trained_top1:.1f}% with the "
             "same training recipe.</p>"
         )
@@ -225,83 +219,69 @@ def render_search_report(
     facts = [
         ("space", result.space),
         ("target", result.target),
-        ("trials", str(cost.get("trials"))),
-        ("measured", str(cost.get("measured"))),
-        ("trained", str(cost.get("trained"))),
-        ("wall time", f"{cost.get('wall_s', 0) / 60:.1f} min"),
-        ("CPU-hours", f"{cost.get('cpu_hours', 0):.2f}"),
-        ("predictor within +-10%", _pct(q.get("within_10"))),
-        ("predictor MAPE", _pct(q.get("mape"))),
-        ("predictor Kendall tau", _num(q.get("kendall_tau"))),
-        ("proxy used", str(result.calibration.get("chosen"))),
+        ("trials", str(cost.trials)),
+        ("measured", str(cost.measured)),
+        ("trained", str(cost.trained)),
+        ("wall time", f"{cost.wall_s / 60:.1f} min"),
+        ("CPU-hours", f"{cost.cpu_hours:.2f}"),
+        ("predictor within +-10%", _pct(q.within_10)),
+        ("predictor MAPE", _pct(q.mape)),
+        ("predictor Kendall tau", _num(q.kendall_tau)),
+        ("proxy used", str(result.calibration.chosen)),
     ]
-    facts_html = "".join(f"<div><dt>{_e(k)}</dt><dd>{_e(v)}</dd></div>" for k, v in facts)
-    notes = (
-        '<section class="notes card"><h2>Notes</h2><ul>'
-        + "".join(f"<li>{_e(n)}</li>" for n in result.notes)
-        + "</ul></section>"
-        if result.notes
-        else ""
-    )
+    facts_html = "".join(f"<div><dt>{escape(k)}</dt><dd>{escape(v)}</dd></div>" for k, v in facts)
     table_rows = "".join(_row(r) for r in [*rows, *result.front])
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>hwfit search: {_e(result.space)}</title>
-<style>{_CSS}
-.facts dd {{ font-size: 16px; overflow-wrap: anywhere; }}</style>
-<script>{plotly.offline.get_plotlyjs()}</script>
-</head>
-<body>
-<main>
-<header><h1>hwfit search: {_e(result.space)}</h1>
-<p class="model">target <code>{_e(result.target)}</code> \u00b7
-output <code>{_e(result.out)}</code></p>
-</header>
-<section class="card {cls}"><h2>Result</h2>{verdict}<dl class="facts">{facts_html}</dl></section>
-{notes}
-<section class="figures"><h2>Figures</h2>{plots}</section>
+    result_card = (
+        f'<section class="card {cls}"><h2>Result</h2>{verdict}'
+        f'<dl class="facts">{facts_html}</dl></section>'
+    )
+    body = f"""{result_card}
+{notes_section(result.notes)}
+<section class="figures"><h2>Figures</h2>{plots(figures)}</section>
 <section><h2>Architectures</h2><div class="table-wrap"><table>
 <tr><th>role</th><th>key</th><th>architecture</th><th>params</th><th>predicted</th>
 <th>measured</th><th>est. top-1</th><th>screened top-1</th><th>trained top-1</th>
 <th>artifact / note</th></tr>
 {table_rows}
-</table></div></section>
-{_footer(hardware, versions)}
-</main>
-</body>
-</html>
-"""
+</table></div></section>"""
+    subtitle = (
+        f"target <code>{escape(result.target)}</code> \u00b7 "
+        f"output <code>{escape(result.out)}</code>"
+    )
+    return page(
+        f"hwfit search: {result.space}",
+        subtitle,
+        body,
+        hardware,
+        versions,
+        css=".facts dd { font-size: 16px; overflow-wrap: anywhere; }",
+    )
 
 
 def _row(r: ArchResult) -> str:
     cells = [
-        _e(r.role),
-        f"<code>{_e(r.key)}</code>",
-        f"<code>{_e(r.description)}</code>",
+        escape(r.role),
+        f"<code>{escape(r.key)}</code>",
+        f"<code>{escape(r.description)}</code>",
         "-" if r.model_params is None else f"{r.model_params / 1e6:.2f} M",
-        _ms(r.predicted_ms),
-        _ms(r.measured_ms),
+        ms(r.predicted_ms),
+        ms(r.measured_ms),
         "-" if r.estimated_top1 is None else f"{r.estimated_top1:.1f}%",
         "-" if r.screened_top1 is None else f"{r.screened_top1:.1f}%",
         "-" if r.trained_top1 is None else f"{r.trained_top1:.1f}%",
-        _e(" \u00b7 ".join(t for t in (r.artifact, r.note) if t) or "-"),
+        escape(" \u00b7 ".join(t for t in (r.artifact, r.note) if t) or "-"),
     ]
     return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
 
 
-def _pct(value: Any) -> str:
+def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * float(value):.0f}%"
 
 
-def _num(value: Any) -> str:
+def _num(value: float | None) -> str:
     return "-" if value is None else f"{float(value):.2f}"
 
 
 def write_search_report(path: Path, result: SearchResult, hardware: HardwareProfile) -> Path:
     """Render and write ``search.html``."""
-    from hwfit._version import tool_versions
-
-    return write_report(path, render_search_report(result, hardware.to_dict(), tool_versions()))
+    return write_report(path, render_search_page(result, hardware.to_dict(), tool_versions()))

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from hwfit.errors import HwfitError
+from hwfit.records import Availability
 from hwfit.registry import Registry
 
 if TYPE_CHECKING:
-    from hwfit.records import Availability
     from hwfit.runtimes.base import Runtime
 
 __all__ = ["DEFAULT_RUNTIMES", "RUNTIMES", "get_runtime", "probe_all"]
@@ -48,9 +49,6 @@ def get_runtime(name: str) -> type[Runtime]:
 
 def probe_all() -> list[Availability]:
     """Probe every registered runtime; a missing package is reported, never raised."""
-    from hwfit.errors import HwfitError
-    from hwfit.records import Availability
-
     found = []
     for name in RUNTIMES.names():
         try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import onnxruntime as ort
@@ -13,13 +13,15 @@ from hwfit.records import Availability, Executed
 from hwfit.runtimes.base import CompiledModel, Runtime
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from hwfit.models.artifact import ModelArtifact
     from hwfit.records import RunConfig
 
 __all__ = ["OrtCudaRuntime", "OrtRuntime", "OrtTensorrtRuntime"]
 
 
-def _weights_precision(path: Any) -> str:
+def _weights_precision(path: Path) -> str:
     """The precision the CPU EP computes in: that of the model's weights (by element count)."""
     import onnx
 
@@ -110,7 +112,7 @@ class OrtRuntime(Runtime):
         compiled.convert_s = convert_s
         return compiled
 
-    def _executed(self, session: ort.InferenceSession, path: Any) -> Executed:
+    def _executed(self, session: ort.InferenceSession, path: Path) -> Executed:
         used = session.get_providers()
         threads = session.get_session_options().intra_op_num_threads
         details = {"providers": ",".join(used), "graph_optimization": "ORT_ENABLE_ALL"}

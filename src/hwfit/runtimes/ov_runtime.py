@@ -8,16 +8,16 @@ back from the compiled model's per-layer runtime precisions.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import openvino as ov
 
 from hwfit.errors import UnsupportedModelError, first_line
 from hwfit.models.convert import file_size, to_openvino
-from hwfit.precisions.executed import executed_label, precision_name
 from hwfit.records import Availability, Executed
 from hwfit.runtimes.base import CompiledModel, Runtime
+from hwfit.runtimes.executed import executed_label, precision_name
 
 if TYPE_CHECKING:
     from hwfit.models.artifact import ModelArtifact
@@ -41,7 +41,7 @@ class OVCompiledModel(CompiledModel):
     """A compiled model and one infer request whose input tensor is set once."""
 
     def __init__(
-        self, core: ov.Core, model: ov.Model, device: str, config: dict[str, Any]
+        self, core: ov.Core, model: ov.Model, device: str, config: dict[str, str | int]
     ) -> None:
         self._core = core
         self._model = model
@@ -151,7 +151,7 @@ class OVRuntime(Runtime):
             ov_model = core.read_model(str(path))
             if list(ov_model.inputs[0].get_partial_shape()) != list(spec.shape):
                 ov_model.reshape({ov_model.inputs[0]: list(spec.shape)})
-            options: dict[str, Any] = {
+            options: dict[str, str | int] = {
                 "PERFORMANCE_HINT": "LATENCY",
                 "INFERENCE_PRECISION_HINT": _PRECISION_HINTS[config.precision],
             }

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import torch
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
 
 __all__ = ["TorchCompileRuntime", "TorchCudaRuntime", "TorchEagerRuntime"]
 
+#: An eager module or what ``torch.compile`` made of it: a tensor in, the output(s) out.
+_Forward = Callable[[torch.Tensor], torch.Tensor | Sequence[torch.Tensor]]
+
 _DTYPE_NAMES = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}
 
 
@@ -29,12 +33,17 @@ class TorchCompiledModel(CompiledModel):
     """A module (eager or compiled) with its bound input."""
 
     def __init__(
-        self, fn: Any, device: str, executed: Executed, size: int, dtype: Any = torch.float32
+        self,
+        fn: _Forward,
+        device: str,
+        executed: Executed,
+        size: int,
+        dtype: torch.dtype = torch.float32,
     ) -> None:
         self._fn = fn
         self._device = device
         self._dtype = dtype
-        self._x: torch.Tensor | None = None
+        self._x: torch.Tensor  # set by bind()
         self.executed = executed
         self.artifact_size_bytes = size
 
@@ -58,7 +67,7 @@ class TorchCompiledModel(CompiledModel):
     def infer(self, x: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
             out = self._fn(torch.from_numpy(np.ascontiguousarray(x)).to(self._device, self._dtype))
-        if isinstance(out, tuple | list):
+        if not isinstance(out, torch.Tensor):  # a tuple or list of outputs: the first
             out = out[0]
         return np.asarray(out.float().cpu().numpy())
 
@@ -80,7 +89,9 @@ class TorchEagerRuntime(Runtime):
             name=cls.name, ok=True, version=torch.__version__, devices=tuple(devices)
         )
 
-    def _prepare(self, model: ModelArtifact, config: RunConfig) -> tuple[Any, Executed, int]:
+    def _prepare(
+        self, model: ModelArtifact, config: RunConfig
+    ) -> tuple[torch.nn.Module, Executed, int]:
         if config.threads:
             torch.set_num_threads(config.threads)
         module = model.torch_module().to(self.device_name)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
-from hwfit.tune.optimize import OptimizeResult, optimize
+from hwfit.records import OptimizeResult
+from hwfit.tune.optimize import optimize
+from hwfit.tune.strategy import STRATEGIES
 
-__all__ = ["OptimizeResult", "optimize"]
+__all__ = ["STRATEGIES", "OptimizeResult", "optimize"]

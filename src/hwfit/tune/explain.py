@@ -9,9 +9,13 @@ activations it has, and how much work one inference does.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from hwfit.records import Explanation, Payoff
 
 if TYPE_CHECKING:
+    import torch
+
     from hwfit.hardware import HardwareProfile
     from hwfit.records import Outcome
 
@@ -37,13 +41,13 @@ class ModelStructure:
         return self.depthwise_macs / self.macs if self.macs else 0.0
 
 
-def structure_of(module: Any, input_shape: tuple[int, ...]) -> ModelStructure | None:
+def structure_of(module: torch.nn.Module, input_shape: tuple[int, ...]) -> ModelStructure | None:
     """Count the model's MACs by layer kind with one forward pass (batch 1); None on failure."""
     import torch
 
     counts = {"conv": 0, "dw": 0, "linear": 0, "layers": 0}
 
-    def conv_hook(layer: Any, _inputs: Any, output: Any) -> None:
+    def conv_hook(layer: torch.nn.Conv2d, _inputs: object, output: torch.Tensor) -> None:
         kh, kw = layer.kernel_size
         macs = output.numel() * (layer.in_channels // layer.groups) * kh * kw
         counts["layers"] += 1
@@ -52,7 +56,7 @@ def structure_of(module: Any, input_shape: tuple[int, ...]) -> ModelStructure | 
         else:
             counts["conv"] += macs
 
-    def linear_hook(layer: Any, _inputs: Any, output: Any) -> None:
+    def linear_hook(layer: torch.nn.Linear, _inputs: object, output: torch.Tensor) -> None:
         counts["linear"] += output.numel() * layer.in_features
         counts["layers"] += 1
 
@@ -92,7 +96,7 @@ def explain(
     fp32: Outcome | None,
     structure: ModelStructure | None,
     hardware: HardwareProfile,
-) -> str | None:
+) -> Explanation | None:
     """Say whether ``outcome``'s precision paid off against FP32 on the same runtime, and why.
 
     Returns None for FP32 candidates and when either side was not measured.
@@ -111,7 +115,7 @@ def explain(
     runtime = outcome.candidate.runtime
     head = f"{precision} on {runtime} is {speedup:.2f}x the speed of fp32"
     if speedup >= PAYS_OFF:
-        return f"{head}: it pays off here."
+        return Explanation(Payoff.PAYS_OFF, f"{head}: it pays off here.")
     reasons = []
     features = set(hardware.cpu.features)
     if precision.startswith("int8"):
@@ -151,4 +155,5 @@ def explain(
         reasons.append("this CPU has no native FP16 arithmetic")
     if not reasons:
         reasons.append("the runtime's FP32 kernels are already efficient for this model")
-    return f"{head}: it does not pay off; likely because " + "; ".join(reasons) + "."
+    text = f"{head}: it does not pay off; likely because " + "; ".join(reasons) + "."
+    return Explanation(Payoff.DOES_NOT_PAY_OFF, text)

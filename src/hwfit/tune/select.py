@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from hwfit.records import Outcome, RowState
 
-__all__ = ["TIE_REL", "score", "select"]
+__all__ = ["TIE_REL", "runner_up_of", "score", "select"]
 
 TIE_REL = 0.02  # medians within 2% are a tie: the smaller artifact wins
 

@@ -1,14 +1,22 @@
-"""Search strategies: one ask/tell interface for ``optimize`` and, later, ``search``."""
+"""Search strategies: one ask/tell interface for ``optimize`` and, later, ``search``.
+
+Strategies are looked up by name in :data:`STRATEGIES` (``optimize(strategy="optuna")``);
+every one is built as ``cls(candidates, n_trials)``.
+"""
 
 from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from hwfit.records import Candidate, Outcome, RowState
+from hwfit.registry import Registry
 
-__all__ = ["GridStrategy", "OptunaStrategy", "SearchStrategy"]
+if TYPE_CHECKING:
+    import optuna
+
+__all__ = ["STRATEGIES", "GridStrategy", "OptunaStrategy", "SearchStrategy"]
 
 
 class SearchStrategy(abc.ABC):
@@ -16,7 +24,15 @@ class SearchStrategy(abc.ABC):
 
     Contract: :meth:`ask` returns None once the space or the strategy's budget is exhausted;
     every candidate handed out is told back, failed and rejected ones included.
+
+    Args:
+        candidates: The space, in a stable order.
+        n_trials: Distinct candidates to evaluate at most (None: as the strategy sees fit).
     """
+
+    @abc.abstractmethod
+    def __init__(self, candidates: Sequence[Candidate], n_trials: int | None = None) -> None:
+        """Take the space and the budget of trials."""
 
     @abc.abstractmethod
     def ask(self) -> Candidate | None:
@@ -30,8 +46,8 @@ class SearchStrategy(abc.ABC):
 class GridStrategy(SearchStrategy):
     """Every candidate once, in order: the default for optimize's small spaces."""
 
-    def __init__(self, candidates: Sequence[Candidate]) -> None:
-        self._todo = list(candidates)
+    def __init__(self, candidates: Sequence[Candidate], n_trials: int | None = None) -> None:
+        self._todo = list(candidates)  # every candidate: n_trials does not cut a grid
 
     def ask(self) -> Candidate | None:  # noqa: D102
         return self._todo.pop(0) if self._todo else None
@@ -48,23 +64,26 @@ class OptunaStrategy(SearchStrategy):
 
     Args:
         candidates: The space (each field becomes a categorical parameter).
-        n_trials: Distinct candidates to evaluate at most.
-        sampler: An ``optuna.samplers.BaseSampler`` (default TPE, seeded).
+        n_trials: Distinct candidates to evaluate at most (None: every candidate).
+        sampler: The Optuna sampler (default TPE, seeded).
     """
 
     def __init__(
-        self, candidates: Sequence[Candidate], n_trials: int, sampler: Any = None
+        self,
+        candidates: Sequence[Candidate],
+        n_trials: int | None = None,
+        sampler: optuna.samplers.BaseSampler | None = None,
     ) -> None:
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self._space = {c: i for i, c in enumerate(candidates)}
         self._choices = list(candidates)
-        self._n_trials = n_trials
+        self._n_trials = n_trials or len(self._choices)
         self._study = optuna.create_study(
             direction="minimize", sampler=sampler or optuna.samplers.TPESampler(seed=0)
         )
-        self._pending: dict[Candidate, list[Any]] = {}
+        self._pending: dict[Candidate, list[optuna.Trial]] = {}
         self._seen: dict[Candidate, Outcome] = {}
 
     def ask(self) -> Candidate | None:  # noqa: D102
@@ -86,10 +105,20 @@ class OptunaStrategy(SearchStrategy):
         for trial in self._pending.pop(candidate, []):
             self._finish(trial, outcome)
 
-    def _finish(self, trial: Any, outcome: Outcome) -> None:
+    def _finish(self, trial: optuna.Trial, outcome: Outcome) -> None:
         import optuna
 
         if outcome.state is RowState.COMPLETE and outcome.p50_ms is not None:
             self._study.tell(trial, outcome.p50_ms)
         else:
             self._study.tell(trial, state=optuna.trial.TrialState.FAIL)
+
+
+#: Search strategies by name; third-party ones register with ``STRATEGIES.register``.
+STRATEGIES: Registry[SearchStrategy] = Registry(
+    kind="search strategy",
+    builtins={
+        "grid": "hwfit.tune.strategy:GridStrategy",
+        "optuna": "hwfit.tune.strategy:OptunaStrategy",
+    },
+)

@@ -41,7 +41,9 @@ import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from hwfit.db._cells import number, read_text, whole
 from hwfit.errors import UnknownNameError, UserError
+from hwfit.records import ZooEntry
 
 __all__ = [
     "COLUMNS",
@@ -84,38 +86,6 @@ _ACCURACY_HINT = (
 )
 
 
-@dataclasses.dataclass(frozen=True)
-class ZooEntry:
-    """One zoo model: a timm architecture with weights whose accuracy was published.
-
-    Attributes:
-        name: Unique name, timm's ``arch.weights_tag`` (``"resnet50.a1_in1k"``).
-        arch: The timm architecture (``"resnet50"``).
-        family: The model family (``"resnet"``); MobileNetV2 and V3 share ``"mobilenet"``.
-        top1: Published ImageNet-1k top-1 accuracy, percent.
-        top5: Published top-5 accuracy, percent, when known.
-        input_size: The (square) resolution the accuracy was measured at.
-        params_m: Parameters, millions.
-        gmacs: Multiply-accumulates of one image at ``input_size``, billions, when known.
-        source: Where the numbers come from (table and commit).
-    """
-
-    name: str
-    arch: str
-    family: str
-    top1: float
-    top5: float | None
-    input_size: int
-    params_m: float
-    gmacs: float | None
-    source: str
-
-    @property
-    def spec(self) -> str:
-        """The model spec hwfit benchmarks this entry as: ``"timm:<arch>"``."""
-        return f"{_TIMM_PREFIX}{self.arch}"
-
-
 def load_zoo(
     path: str | Path | None = None, *, accuracy_file: str | Path | None = None
 ) -> list[ZooEntry]:
@@ -151,7 +121,7 @@ def load_zoo(
         text = importlib.resources.files("hwfit.zoo").joinpath("zoo.csv").read_text("utf-8")
         where = "the shipped zoo.csv"
     else:
-        text = _read_text(Path(path), "Zoo table", _ZOO_HINT)
+        text = read_text(Path(path), "Zoo table", _ZOO_HINT)
         where = repr(str(path))
     entries = _parse_zoo(text, where)
     if accuracy_file is not None:
@@ -236,17 +206,6 @@ def _family_names(entries: Sequence[ZooEntry]) -> list[str]:
 # -- parsing -------------------------------------------------------------------------------
 
 
-def _read_text(path: Path, what: str, hint: str) -> str:
-    if not path.is_file():
-        raise UserError(f"{what} {str(path)!r} not found.", hint="Check the path.")
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(
-            f"Cannot read the {what.lower()} {str(path)!r}: {exc}.", hint=hint
-        ) from exc
-
-
 def _rows(
     text: str, where: str, required: Sequence[str], hint: str
 ) -> list[tuple[int, dict[str, str]]]:
@@ -305,7 +264,7 @@ def _parse_zoo(text: str, where: str) -> list[ZooEntry]:
 
 
 def _apply_accuracy(entries: list[ZooEntry], path: Path) -> list[ZooEntry]:
-    text = _read_text(path, "Accuracy file", _ACCURACY_HINT)
+    text = read_text(path, "Accuracy file", _ACCURACY_HINT)
     where = repr(str(path))
     result = list(entries)
     index = {e.name: i for i, e in enumerate(result)}
@@ -380,11 +339,7 @@ def _number(
     row: dict[str, str], column: str, at: str, hint: str, *, positive: bool = False
 ) -> float:
     raw = row.get(column, "")
-    try:
-        # timm's own tables write thousands with a comma ("1,014.45").
-        value = float(raw.replace(",", ""))
-    except ValueError:
-        raise UserError(f"The {column} {raw!r} in {at} is not a number.", hint=hint) from None
+    value = number(raw, column, at, hint)
     if not math.isfinite(value) or value < 0 or (positive and value == 0):
         kind = "positive" if positive else "non-negative"
         raise UserError(f"The {column} {raw!r} in {at} is not a {kind} number.", hint=hint)
@@ -410,12 +365,7 @@ def _optional_percent(row: dict[str, str], column: str, at: str, hint: str) -> f
 
 
 def _size(row: dict[str, str], column: str, at: str, hint: str) -> int:
-    raw = row.get(column, "")
-    if not raw.isdigit() or int(raw) == 0:
-        raise UserError(
-            f"The {column} {raw!r} in {at} is not a positive whole number of pixels.", hint=hint
-        )
-    return int(raw)
+    return whole(row.get(column, ""), column, at, hint, unit=" of pixels")
 
 
 def _unique(items: Iterable[str]) -> list[str]:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from hwfit.bench.paired import MAX_CONTENTION
 from hwfit.db.latency import LatencyRecord
+from hwfit.hardware import probe
 from hwfit.nas.target import Target
 
 if TYPE_CHECKING:
@@ -161,8 +162,6 @@ class LatencyCache:
         reference: str | None = None,
     ) -> None:
         if fingerprint is None:
-            from hwfit.hardware import probe
-
             fingerprint = probe(include_runtimes=False).fingerprint
         self.target = (
             str(target)

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 from torch import nn
@@ -172,16 +171,16 @@ def layer_features(model: nn.Module, input_shape: Sequence[int]) -> dict[str, fl
         if _is_block(module):
             in_block.update(m for m in module.modules() if isinstance(m, nn.Linear))
 
-    def on_layer(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
+    def on_layer(module: nn.Module, inputs: tuple[object, ...], output: object) -> None:
         _record(values, module, inputs, output, module in in_block)
 
-    def on_block(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
+    def on_block(module: nn.Module, inputs: tuple[object, ...], output: object) -> None:
         values["blocks"] += 1
         if _has_skip(module):
             values["residual_blocks"] += 1
             values["residual_bytes"] += _bytes(output)
 
-    def on_se(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
+    def on_se(module: nn.Module, inputs: tuple[object, ...], output: object) -> None:
         x = inputs[0] if inputs else None
         values["se_blocks"] += 1
         if isinstance(x, torch.Tensor) and x.dim() >= 2:
@@ -212,8 +211,8 @@ def layer_features(model: nn.Module, input_shape: Sequence[int]) -> dict[str, fl
 def _record(
     values: dict[str, float],
     module: nn.Module,
-    inputs: tuple[Any, ...],
-    output: Any,
+    inputs: tuple[object, ...],
+    output: object,
     inside_block: bool,
 ) -> None:
     act = _ACTIVATIONS.get(type(module).__name__)
@@ -224,6 +223,8 @@ def _record(
         values["pool_layers"] += 1
         return
     x = inputs[0]
+    if not isinstance(x, torch.Tensor) or not isinstance(output, torch.Tensor):
+        return  # convolutions and linear layers take and give tensors
     out_elements = output.numel()
     if isinstance(module, nn.Conv2d):
         kh, kw = module.kernel_size
@@ -251,7 +252,7 @@ def _record(
         values["dw_out_bytes"] += out_bytes
 
 
-def _record_activation(values: dict[str, float], act: str, output: Any) -> None:
+def _record_activation(values: dict[str, float], act: str, output: object) -> None:
     out_bytes = _bytes(output)
     values["act_layers"] += 1
     values["act_bytes"] += out_bytes
@@ -292,5 +293,5 @@ def _has_skip(module: nn.Module) -> bool:
     return type(module).__name__ in {"BasicBlock", "Bottleneck", "BottleneckBlock"}
 
 
-def _bytes(tensor: Any) -> float:
+def _bytes(tensor: object) -> float:
     return float(tensor.numel() * _BYTES_PER_ELEMENT) if isinstance(tensor, torch.Tensor) else 0.0

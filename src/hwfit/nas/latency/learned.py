@@ -31,13 +31,16 @@ import math
 import pickle
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from hwfit.errors import UserError
 from hwfit.nas.latency.base import LatencyPredictor, check_training_data, feature_matrix
 from hwfit.nas.latency.features import ACT_TYPES, FEATURE_KEYS
+
+if TYPE_CHECKING:
+    from sklearn.ensemble import GradientBoostingRegressor
 
 __all__ = ["AUTO_MARGIN", "LINEAR_KEYS", "MODES", "LearnedPredictor"]
 
@@ -111,7 +114,7 @@ class LearnedPredictor(LatencyPredictor):
         self.cv_mape: dict[str, float] = {}  # cross-validated MAPE per mode ("auto" only)
         self._coef: np.ndarray | None = None  # linear stage, on scaled columns
         self._scale: np.ndarray | None = None
-        self._trees: Any = None
+        self._trees: GradientBoostingRegressor | None = None
 
     def fit(  # noqa: D102
         self,
@@ -258,7 +261,7 @@ def _tree_inputs(x: np.ndarray, base: np.ndarray) -> np.ndarray:
     return np.column_stack([np.log1p(np.maximum(x[:, _TREE_COLUMNS], 0)), np.log(base)])
 
 
-def _trees(seed: int) -> Any:
+def _trees(seed: int) -> GradientBoostingRegressor:
     from sklearn.ensemble import GradientBoostingRegressor
 
     # Small data (tens of models): few shallow trees, strong shrinkage, subsampling, and the

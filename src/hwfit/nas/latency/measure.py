@@ -39,7 +39,8 @@ from torch import nn
 
 from hwfit.bench.jobs import LatencyJob, LatencyJobResult
 from hwfit.bench.paired import MAX_CONTENTION
-from hwfit.errors import HwfitError, InputShapeError, UserError
+from hwfit.errors import HwfitError, InputShapeError, UnsupportedModelError, UserError
+from hwfit.hardware import probe
 from hwfit.models.convert import export_module_onnx as export_onnx
 from hwfit.nas.latency.cache import LatencyCache, LatencyMeasurement
 from hwfit.nas.target import Target
@@ -134,8 +135,6 @@ class LatencyMeasurer:
         keep_files: bool = False,
         reference: Reference | None = None,
     ) -> None:
-        from hwfit.hardware import probe
-
         self.target = target.validate()
         if duration_s <= 0:
             raise UserError(f"duration_s must be > 0, got {duration_s}.")
@@ -278,8 +277,6 @@ class LatencyMeasurer:
         ref = self.reference
         if ref is None or self._reference_job is not None:
             return
-        from hwfit.errors import UnsupportedModelError
-
         shape = (self.target.batch, *(int(d) for d in ref.input_shape[1:]))
         folder = self.workdir / "latency" / "_reference" / _folder_name(ref.key)
         folder.mkdir(parents=True, exist_ok=True)

@@ -2,12 +2,12 @@
 
 Three numbers, as the search reports them: the mean absolute percentage error (MAPE), the share
 of predictions within +-10% of the measurement, and Kendall's tau between predicted and measured
-latencies (what matters to a search: does the predictor order candidates correctly).
+latencies (what matters to a search: does the predictor order candidates correctly), in a
+:class:`~hwfit.records.search.PredictorQuality` record.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 
@@ -15,34 +15,9 @@ import numpy as np
 
 from hwfit.errors import UserError
 from hwfit.nas.latency.base import LatencyPredictor
+from hwfit.records.search import PredictorQuality
 
 __all__ = ["PredictorQuality", "cross_validate", "evaluate", "score"]
-
-
-@dataclasses.dataclass(frozen=True)
-class PredictorQuality:
-    """Quality of a latency predictor on measurements it was not fitted on.
-
-    Attributes:
-        n_train: Measurements it was fitted on (per fold for cross-validation).
-        n_test: Held-out measurements it was scored on (all folds together).
-        mape: Mean absolute percentage error, as a fraction (0.05 is 5%).
-        within_10: Share of held-out predictions within +-10% of the measurement.
-        kendall_tau: Kendall's tau between predicted and measured latencies.
-    """
-
-    n_train: int
-    n_test: int
-    mape: float
-    within_10: float
-    kendall_tau: float
-
-    def summary(self) -> str:
-        """One line: ``MAPE 4.1%, 93% within +-10%, Kendall tau 0.91 (45 train / 15 test)``."""
-        return (
-            f"MAPE {self.mape:.1%}, {self.within_10:.0%} within +-10%, "
-            f"Kendall tau {self.kendall_tau:.2f} ({self.n_train} train / {self.n_test} test)"
-        )
 
 
 def score(

@@ -23,7 +23,7 @@ import abc
 import copy
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
 import torch
 from timm.layers.create_act import get_act_layer
@@ -42,9 +42,18 @@ from hwfit.nas.space import (
     resolution_choices,
     round_width,
 )
-from hwfit.nas.spaces import native_resolution
+from hwfit.nas.spaces import native_resolution, register_space
 
-__all__ = ["VARIANTS", "BlockStackSpace", "EfficientNetSpace"]
+__all__ = [
+    "ACT_CODES",
+    "VARIANTS",
+    "BlockArgs",
+    "BlockStackSpace",
+    "EfficientNetSpace",
+    "Variant",
+    "as_timm",
+    "keep_channels",
+]
 
 ACT_CODES = {"relu": "re", "relu6": "r6", "hard_swish": "hs", "silu": "sw"}
 """Activation names and their timm block-string codes (``_nre`` ...)."""
@@ -52,6 +61,29 @@ ACT_CODES = {"relu": "re", "relu6": "r6", "hard_swish": "hs", "silu": "sw"}
 KERNELS = (3, 5, 7)
 EXPANSIONS = (2.0, 3.0, 4.0, 6.0, 8.0)
 EXPANSION_MULTIPLIERS = (0.5, 0.75, 1.0, 1.25)
+
+
+class BlockArgs(TypedDict, total=False):
+    """One block's arguments as timm's ``decode_arch_def`` gives them (``_gen_*`` builds on them).
+
+    ``block_type`` is ``"ds"``, ``"ir"`` or ``"cn"``; ``act_layer`` None means the model's
+    default activation. Other keys timm may add pass through untouched.
+    """
+
+    block_type: str
+    out_chs: int
+    stride: int
+    act_layer: type[nn.Module] | None
+    dw_kernel_size: int
+    exp_kernel_size: int
+    pw_kernel_size: int
+    kernel_size: int
+    exp_ratio: float
+    se_ratio: float
+    noskip: bool
+    skip: bool
+    pw_act: bool
+    s2d: bool
 
 
 @dataclass(frozen=True)
@@ -127,6 +159,11 @@ VARIANTS: dict[str, Variant] = {
 """The EfficientNet and MobileNetV2 baselines this module supports."""
 
 
+def as_timm(block_args: list[list[BlockArgs]]) -> list[list[dict[str, object]]]:
+    """``block_args`` in the plain-dict form timm's model classes are typed to take."""
+    return [[dict(block) for block in stage] for stage in block_args]
+
+
 def keep_channels(channels: int) -> int:
     """A ``round_chs_fn`` that keeps the (already rounded) channel counts of the space."""
     return channels
@@ -135,7 +172,7 @@ def keep_channels(channels: int) -> int:
 @dataclass(frozen=True)
 class _Stage:
     kind: str  # timm block type: "ds", "ir", "cn"
-    blocks: tuple[dict[str, Any], ...]  # baseline block args, out_chs already rounded
+    blocks: tuple[BlockArgs, ...]  # baseline block args, out_chs already rounded
     act: str
     se_ratio: float  # used when SE is on: the baseline's ratio, else 0.25
 
@@ -185,9 +222,9 @@ class BlockStackSpace(SearchSpace, abc.ABC):
         )
         stages = []
         for stage_args in decoded:
-            blocks = []
-            for block in stage_args:
-                block = dict(block)
+            blocks: list[BlockArgs] = []
+            for raw in stage_args:
+                block: BlockArgs = copy.copy(raw)
                 block["out_chs"] = round_width(block["out_chs"], variant.channel_multiplier)
                 blocks.append(block)
             act = _act_name(blocks[0]["act_layer"], variant.act)
@@ -202,7 +239,7 @@ class BlockStackSpace(SearchSpace, abc.ABC):
         """The baseline's stem and head channels, as timm computes them."""
 
     @abc.abstractmethod
-    def _create(self, block_args: list[list[dict[str, Any]]], stem: int, head: int) -> nn.Module:
+    def _create(self, block_args: list[list[BlockArgs]], stem: int, head: int) -> nn.Module:
         """Instantiate the timm model class."""
 
     def _make_dimensions(self, act_choices: tuple[str, ...]) -> list[Dimension]:
@@ -244,11 +281,11 @@ class BlockStackSpace(SearchSpace, abc.ABC):
     def dimensions(self) -> list[Dimension]:  # noqa: D102
         return list(self._dims)
 
-    def block_args(self, arch: Arch) -> list[list[dict[str, Any]]]:
+    def block_args(self, arch: Arch) -> list[list[BlockArgs]]:
         """The timm block arguments (``decode_arch_def``'s output form) of ``arch``."""
         self._check(arch)
         v = arch.as_dict()
-        result: list[list[dict[str, Any]]] = []
+        result: list[list[BlockArgs]] = []
         for i, stage in enumerate(self._stages):
             width = int(v[f"s{i}_width"])  # type: ignore[call-overload]
             if stage.kind == "cn":
@@ -302,7 +339,7 @@ class BlockStackSpace(SearchSpace, abc.ABC):
         return f"{self.name} @{self.resolution(arch)}px: " + " | ".join(parts)
 
 
-def _block_string(block: dict[str, Any]) -> str:
+def _block_string(block: BlockArgs) -> str:
     kind = block["block_type"]
     kernel = block.get("dw_kernel_size", block.get("kernel_size", 1))
     text = f"{kind}_r1_k{kernel}_s{block['stride']}"
@@ -316,6 +353,7 @@ def _block_string(block: dict[str, Any]) -> str:
     return text
 
 
+@register_space("efficientnet")
 class EfficientNetSpace(BlockStackSpace):
     """EfficientNet-B* and MobileNetV2 baselines, built as timm `EfficientNet` models.
 
@@ -324,6 +362,14 @@ class EfficientNetSpace(BlockStackSpace):
         num_classes: Classifier outputs.
         resolution: Baseline input resolution; None for timm's default input size.
     """
+
+    baseline_help = (
+        "efficientnet (efficientnet_b0..b7), mobilenetv2 (mobilenetv2_035..140, 110d, 120d)"
+    )
+
+    @classmethod
+    def baselines(cls) -> tuple[str, ...]:  # noqa: D102
+        return tuple(VARIANTS)
 
     def __init__(self, name: str, num_classes: int, resolution: int | None = None) -> None:
         variant = VARIANTS[name]
@@ -352,9 +398,9 @@ class EfficientNetSpace(BlockStackSpace):
             return max(int(dim.baseline), math.floor(int(dim.baseline) * width))
         return super()._scaled_value(dim, width, depth)
 
-    def _create(self, block_args: list[list[dict[str, Any]]], stem: int, head: int) -> nn.Module:
+    def _create(self, block_args: list[list[BlockArgs]], stem: int, head: int) -> nn.Module:
         return EfficientNet(
-            block_args=block_args,
+            block_args=as_timm(block_args),
             num_classes=self.num_classes,
             num_features=head,
             stem_size=stem,

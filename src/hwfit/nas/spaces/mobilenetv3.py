@@ -10,7 +10,6 @@ relu and hard_swish, as in the paper.
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
 
 import torch
 from timm.layers.create_act import get_act_layer
@@ -20,7 +19,14 @@ from timm.models.mobilenetv3 import MobileNetV3
 from torch import nn
 
 from hwfit.nas.space import Dimension, Value, round_width
-from hwfit.nas.spaces.efficientnet import BlockStackSpace, Variant, keep_channels
+from hwfit.nas.spaces import register_space
+from hwfit.nas.spaces.efficientnet import (
+    BlockArgs,
+    BlockStackSpace,
+    Variant,
+    as_timm,
+    keep_channels,
+)
 
 __all__ = ["VARIANTS", "MobileNetV3Space"]
 
@@ -57,6 +63,7 @@ VARIANTS: dict[str, Variant] = {
 """The MobileNetV3 baselines this module supports."""
 
 
+@register_space("mobilenetv3")
 class MobileNetV3Space(BlockStackSpace):
     """MobileNetV3 baselines, built as timm `MobileNetV3` models.
 
@@ -65,6 +72,12 @@ class MobileNetV3Space(BlockStackSpace):
         num_classes: Classifier outputs.
         resolution: Baseline input resolution; None for timm's default input size.
     """
+
+    baseline_help = "mobilenetv3 (mobilenetv3_large_075/100, mobilenetv3_small_050/075/100)"
+
+    @classmethod
+    def baselines(cls) -> tuple[str, ...]:  # noqa: D102
+        return tuple(VARIANTS)
 
     def __init__(self, name: str, num_classes: int, resolution: int | None = None) -> None:
         super().__init__(name, num_classes, resolution, VARIANTS[name], ("relu", "hard_swish"))
@@ -82,7 +95,7 @@ class MobileNetV3Space(BlockStackSpace):
             return dim.baseline
         return super()._scaled_value(dim, width, depth)
 
-    def _create(self, block_args: list[list[dict[str, Any]]], stem: int, head: int) -> nn.Module:
+    def _create(self, block_args: list[list[BlockArgs]], stem: int, head: int) -> nn.Module:
         se_layer = partial(
             SqueezeExcite,
             gate_layer="hard_sigmoid",
@@ -90,7 +103,7 @@ class MobileNetV3Space(BlockStackSpace):
             rd_round_fn=round_channels,
         )
         return MobileNetV3(
-            block_args=block_args,
+            block_args=as_timm(block_args),
             num_classes=self.num_classes,
             num_features=head,
             stem_size=stem,

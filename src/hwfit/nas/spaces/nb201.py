@@ -25,6 +25,7 @@ from torch import nn
 
 from hwfit.errors import UserError
 from hwfit.nas.space import Arch, Dimension, SearchSpace
+from hwfit.nas.spaces import register_space
 
 __all__ = ["ALIASES", "EDGES", "NAME", "OPS", "NB201Network", "NB201Space"]
 
@@ -157,6 +158,7 @@ class NB201Network(nn.Module):
         return logits
 
 
+@register_space("nb201")
 class NB201Space(SearchSpace):
     """NAS-Bench-201's 15625-cell space; dimensions ``edge_J_I`` (edge from node I to node J).
 
@@ -169,6 +171,15 @@ class NB201Space(SearchSpace):
     """
 
     family = "nb201"
+    baseline_help = "nb201"
+
+    @classmethod
+    def baselines(cls) -> tuple[str, ...]:  # noqa: D102
+        return (NAME,)
+
+    @classmethod
+    def accepts(cls, name: str) -> bool:  # noqa: D102
+        return name in ALIASES
 
     def __init__(
         self, name: str = NAME, num_classes: int = 10, resolution: int | None = None

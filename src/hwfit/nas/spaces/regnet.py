@@ -19,7 +19,7 @@ the stages of an architecture instead, and builds timm's own ``RegStage`` blocks
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TypedDict
 
 from timm.layers.create_act import get_act_layer
 from timm.models.regnet import RegNet, RegNetCfg, model_cfgs
@@ -34,9 +34,9 @@ from hwfit.nas.space import (
     depth_choices,
     resolution_choices,
 )
-from hwfit.nas.spaces import native_resolution
+from hwfit.nas.spaces import native_resolution, register_space
 
-__all__ = ["RegNetSpace", "StagedRegNet", "variants"]
+__all__ = ["RegNetSpace", "StageArgs", "StagedRegNet", "variants"]
 
 _ACTS = ("relu", "hard_swish", "silu")
 _SE_RATIO = 0.25
@@ -51,9 +51,37 @@ def variants() -> dict[str, RegNetCfg]:
     }
 
 
-def _timm_stages(cfg: RegNetCfg) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+class StageArgs(TypedDict):
+    """What `StagedRegNet` sets in one stage of timm's ``RegNet._get_stage_args``."""
+
+    depth: int
+    out_chs: int
+    group_size: int
+    se_ratio: float
+    act_layer: type[nn.Module]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Baseline:
+    """The stages timm derives from a ``RegNetCfg``."""
+
+    depths: tuple[int, ...]
+    widths: tuple[int, ...]
+    groups: tuple[int, ...]
+    has_se: bool
+    act: str
+
+
+def _timm_stages(cfg: RegNetCfg) -> _Baseline:
     # timm's stage computation; it reads nothing from the instance, so no model is built.
-    return RegNet._get_stage_args(None, cfg)  # type: ignore[arg-type]
+    per_stage, common = RegNet._get_stage_args(None, cfg)  # type: ignore[arg-type]
+    return _Baseline(
+        depths=tuple(int(s["depth"]) for s in per_stage),
+        widths=tuple(int(s["out_chs"]) for s in per_stage),
+        groups=tuple(int(s["group_size"]) for s in per_stage),
+        has_se=float(common["se_ratio"]) > 0,
+        act=str(common["act_layer"]),
+    )
 
 
 class StagedRegNet(RegNet):
@@ -65,7 +93,7 @@ class StagedRegNet(RegNet):
         num_classes: Classifier outputs.
     """
 
-    def __init__(self, cfg: RegNetCfg, stages: list[dict[str, Any]], num_classes: int) -> None:
+    def __init__(self, cfg: RegNetCfg, stages: list[StageArgs], num_classes: int) -> None:
         self._hwfit_stages = stages  # read by _get_stage_args during RegNet.__init__
         super().__init__(cfg, num_classes=num_classes)
 
@@ -75,17 +103,18 @@ class StagedRegNet(RegNet):
         default_stride: int = 2,
         output_stride: int = 32,
         drop_path_rate: float = 0.0,
-    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        per_stage, common = super()._get_stage_args(
+    ) -> tuple[list[dict[str, object]], dict[str, object]]:
+        per_stage, timm_common = super()._get_stage_args(
             cfg, default_stride, output_stride, drop_path_rate
         )
-        common = {k: v for k, v in common.items() if k not in ("se_ratio", "act_layer")}
+        common = {k: v for k, v in timm_common.items() if k not in ("se_ratio", "act_layer")}
         for args, stage in zip(per_stage, self._hwfit_stages, strict=True):
             args.update(stage)
             args["drop_path_rates"] = [0.0] * stage["depth"]
         return per_stage, common
 
 
+@register_space("regnet")
 class RegNetSpace(SearchSpace):
     """RegNetX / RegNetY baselines, built as timm `RegNet` models.
 
@@ -96,20 +125,24 @@ class RegNetSpace(SearchSpace):
     """
 
     family = "regnet"
+    baseline_help = "regnet (regnetx_002..320, regnety_002..320)"
+
+    @classmethod
+    def baselines(cls) -> tuple[str, ...]:  # noqa: D102
+        return tuple(variants())
 
     def __init__(self, name: str, num_classes: int, resolution: int | None = None) -> None:
         self.name = name
         self.num_classes = num_classes
         self.cfg = variants()[name]
         self.fixed_resolution = resolution or native_resolution(name)
-        per_stage, common = _timm_stages(self.cfg)
-        self._groups = [int(s["group_size"]) for s in per_stage]
-        has_se = float(common["se_ratio"]) > 0
-        act = str(common["act_layer"])
+        base = _timm_stages(self.cfg)
+        self._groups = list(base.groups)
+        has_se, act = base.has_se, base.act
         stem = self.cfg.stem_width
         dims = [Dimension("stem_width", choices_around(stem, WIDTH_MULTIPLIERS), stem)]
-        for i, stage in enumerate(per_stage, start=1):
-            depth, width, group = int(stage["depth"]), int(stage["out_chs"]), self._groups[i - 1]
+        stages = zip(base.depths, base.widths, base.groups, strict=True)
+        for i, (depth, width, group) in enumerate(stages, start=1):
             dims += [
                 Dimension(f"s{i}_depth", depth_choices(depth), depth),
                 Dimension(f"s{i}_width", choices_around(width, WIDTH_MULTIPLIERS, group), width),
@@ -128,7 +161,7 @@ class RegNetSpace(SearchSpace):
             return self._groups[int(name[1]) - 1]
         return 8
 
-    def _stages(self, arch: Arch) -> list[dict[str, Any]]:
+    def _stages(self, arch: Arch) -> list[StageArgs]:
         self._check(arch)
         v = arch.as_dict()
         se_ratio = float(self.cfg.se_ratio) or _SE_RATIO

@@ -15,7 +15,7 @@ timm's plain 7x7 stem has a fixed 64 channels, so there is no stem dimension.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 from timm.layers.create_act import get_act_layer
 from timm.models.resnet import BasicBlock, Bottleneck, ResNet
@@ -30,7 +30,7 @@ from hwfit.nas.space import (
     depth_choices,
     resolution_choices,
 )
-from hwfit.nas.spaces import native_resolution
+from hwfit.nas.spaces import native_resolution, register_space
 
 __all__ = ["VARIANTS", "ResNetSpace"]
 
@@ -70,14 +70,16 @@ class StageBlock:
         self.act = act
         self.base_width = base_width
 
-    def __call__(self, *args: Any, **kwargs: Any) -> nn.Module:
+    def __call__(self, *args: object, **kwargs: object) -> nn.Module:
         kwargs["act_layer"] = get_act_layer(self.act)
         if self.se:
             kwargs["attn_layer"] = "se"
         kwargs["base_width"] = self.base_width
-        return self.block(*args, **kwargs)
+        block: Callable[..., nn.Module] = self.block  # forwards what timm's make_blocks passes
+        return block(*args, **kwargs)
 
 
+@register_space("resnet")
 class ResNetSpace(SearchSpace):
     """ResNet baselines, built as timm `ResNet` models.
 
@@ -88,6 +90,11 @@ class ResNetSpace(SearchSpace):
     """
 
     family = "resnet"
+    baseline_help = "resnet (resnet18/34/50/101/152)"
+
+    @classmethod
+    def baselines(cls) -> tuple[str, ...]:  # noqa: D102
+        return tuple(VARIANTS)
 
     def __init__(self, name: str, num_classes: int, resolution: int | None = None) -> None:
         self.name = name

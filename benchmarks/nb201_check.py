@@ -1,5 +1,8 @@
 """Check the training-free accuracy proxies against NAS-Bench-201's published accuracies.
 
+A validation script's library, not part of hwfit (``benchmarks/nb201_proxies.py`` runs it;
+``tests/integration/test_nb201_check.py`` tests it).
+
 hwfit ships a sample of NAS-Bench-201 cells with the accuracies the benchmark published for
 them (``nas/spaces/nb201_published.csv``; source and metric in ``nb201_published.md`` beside
 it: seed-averaged test top-1 after the full 200-epoch training, from NATS-Bench's topology
@@ -30,6 +33,7 @@ from scipy import stats
 from torch import Tensor
 
 from hwfit.errors import UserError
+from hwfit.nas import spaces
 from hwfit.nas.proxies import PROXIES, score_all
 from hwfit.nas.proxies.base import check_batch
 from hwfit.nas.spaces.nb201 import NB201Network, parse_arch_string
@@ -111,7 +115,7 @@ class ProxyCheck:
 
 def published_path() -> Path:
     """The location of the shipped table (``nb201_published.csv``)."""
-    return Path(__file__).resolve().parent / "spaces" / PUBLISHED_FILE
+    return Path(spaces.__file__).resolve().parent / PUBLISHED_FILE
 
 
 def load_published(path: str | Path | None = None) -> list[PublishedArch]:

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from typing import Any, TypeVar
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, Self, TypeVar
 
 __all__ = [
     "Availability",
     "BenchResult",
-    "Candidate",
     "Executed",
     "InputSpec",
     "LatencyStats",
     "ModelInfo",
-    "Outcome",
     "PairedRatio",
+    "Record",
     "RowState",
     "RunConfig",
     "from_dict",
@@ -236,63 +238,18 @@ class BenchResult:
         return self.latency.p50_ms if self.latency else None
 
 
-@dataclasses.dataclass(frozen=True)
-class Candidate:
-    """One configuration ``optimize`` may choose: runtime x precision x threads x batch."""
-
-    runtime: str
-    precision: str
-    threads: int | None = None
-    batch: int = 1
-
-    @property
-    def label(self) -> str:
-        """Short name for tables and plots: ``openvino int8 t2 b1``."""
-        threads = f"t{self.threads}" if self.threads else "t-default"
-        return f"{self.runtime} {self.precision} {threads} b{self.batch}"
-
-
-@dataclasses.dataclass(frozen=True)
-class Outcome:
-    """How one candidate ended: measured, accuracy-checked, and chosen or not (and why).
-
-    Attributes:
-        accuracy: Top-1/top-5 (percent) with labels; without labels the fidelity to the FP32
-            reference: ``agreement`` (top-1 agreement, percent), ``cosine``, ``max_abs_error``.
-        metric: The key of ``accuracy`` the budget applies to ("top1" or "agreement").
-        drop: Points lost against the FP32 reference on ``metric`` (negative: gained).
-        explanation: Why the precision did or did not pay off on this hardware and model.
-    """
-
-    candidate: Candidate
-    state: RowState
-    reason: str | None = None
-    bench: BenchResult | None = None
-    accuracy: dict[str, float] | None = None
-    metric: str | None = None
-    drop: float | None = None
-    prepare_s: float | None = None
-    prepare_details: dict[str, str] = dataclasses.field(default_factory=dict)
-    artifact_path: str | None = None
-    artifact_size_bytes: int | None = None
-    forced: bool = False  # measured although the capability verdict said it would not pay off
-    explanation: str | None = None
-
-    @property
-    def p50_ms(self) -> float | None:
-        """Median latency at the candidate's batch, when measured."""
-        return self.bench.p50_ms if self.bench else None
-
-
 R = TypeVar("R")
 
 
-def to_dict(record: Any) -> dict[str, Any]:
+def to_dict(record: object) -> dict[str, Any]:
     """Return a JSON-ready dict of a record (tuples become lists, enums their values)."""
-    return _jsonable(dataclasses.asdict(record))  # type: ignore[no-any-return]
+    if not dataclasses.is_dataclass(record) or isinstance(record, type):
+        raise TypeError(f"to_dict takes a record instance, got {type(record).__name__}.")
+    out = _jsonable(dataclasses.asdict(record))
+    return out if isinstance(out, dict) else {}
 
 
-def _jsonable(value: Any) -> Any:
+def _jsonable(value: object) -> object:
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -302,7 +259,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def from_dict(cls: type[R], data: dict[str, Any]) -> R:
+def from_dict(cls: type[R], data: Mapping[str, object]) -> R:
     """Rebuild a record of type ``cls`` from :func:`to_dict` output.
 
     Example:
@@ -311,7 +268,7 @@ def from_dict(cls: type[R], data: dict[str, Any]) -> R:
         True
     """
     hints = _type_hints(cls)
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, object] = {}
     for field in dataclasses.fields(cls):  # type: ignore[arg-type]
         if field.name not in data:
             continue
@@ -319,33 +276,44 @@ def from_dict(cls: type[R], data: dict[str, Any]) -> R:
     return cls(**kwargs)
 
 
-_HINTS: dict[type, dict[str, Any]] = {}
+class Record:
+    """Mixin of a frozen record: :meth:`to_dict` / :meth:`from_dict` over its dataclass fields.
+
+    One implementation (:func:`to_dict`, :func:`from_dict`) instead of a copy per class.
+    """
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (tuples become lists, enums their values)."""
+        return to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> Self:
+        """Rebuild from :meth:`to_dict` output, possibly after a JSON round trip."""
+        return from_dict(cls, data)
 
 
-def _type_hints(cls: type) -> dict[str, Any]:
+_HINTS: dict[type, dict[str, object]] = {}
+
+
+def _type_hints(cls: type) -> dict[str, object]:
     # Resolving the string annotations is most of from_dict's time; the classes never change.
-    import typing
-
     if cls not in _HINTS:
         _HINTS[cls] = typing.get_type_hints(cls)
     return _HINTS[cls]
 
 
-def _convert(hint: Any, value: Any) -> Any:
-    import types
-    import typing
-
+def _convert(hint: object, value: object) -> object:
     if value is None:
         return None
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         inner = [a for a in typing.get_args(hint) if a is not type(None)]
         return _convert(inner[0], value) if len(inner) == 1 else value
-    if origin is tuple:
+    if origin is tuple and isinstance(value, list | tuple):
         args = typing.get_args(hint)
         return tuple(_convert(args[0], v) for v in value) if args else tuple(value)
-    if dataclasses.is_dataclass(hint) and isinstance(value, dict):
-        return from_dict(hint, value)  # type: ignore[arg-type]
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint) and isinstance(value, dict):
+        return from_dict(hint, value)
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         return hint(value)
     return value

@@ -2,17 +2,16 @@
 
 They hold JSON-friendly values only (tuples, str, int, float, bool, None), so a profile
 round-trips through :meth:`HardwareProfile.to_dict` / :meth:`HardwareProfile.from_dict`, the
-database and the report footer.
+database and the report footer. :func:`hwfit.hardware.probe` fills them in.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
-from typing import Any
 
 from hwfit.errors import UnknownNameError
-from hwfit.records import Availability, from_dict, to_dict
+from hwfit.records.core import Availability, Record
 
 __all__ = ["ISA_FEATURES", "CpuInfo", "GpuInfo", "HardwareProfile"]
 
@@ -124,7 +123,7 @@ class GpuInfo:
 
 
 @dataclasses.dataclass(frozen=True)
-class HardwareProfile:
+class HardwareProfile(Record):
     """Everything about this machine that decides how fast a model runs on it.
 
     Attributes:
@@ -165,16 +164,3 @@ class HardwareProfile:
         """The CPU's features as readable labels, e.g. "AVX2 FMA F16C AVX-512 AVX512-VNNI"."""
         labels = [_FEATURE_LABELS[f] for f in ISA_FEATURES if f in self.cpu.features]
         return " ".join(labels) if labels else "none"
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict (tuples become lists)."""
-        return to_dict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> HardwareProfile:
-        """Rebuild a profile from :meth:`to_dict` output.
-
-        Args:
-            data: What :meth:`to_dict` returned, possibly after a JSON round trip.
-        """
-        return from_dict(cls, data)

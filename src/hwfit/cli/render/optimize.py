@@ -1,0 +1,165 @@
+"""What ``hwfit optimize`` shows: its progress bar, the candidates' table and lines, its JSON."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.table import Table
+
+from hwfit.cli.render.console import console
+from hwfit.cli.render.format import busy_line, fmt_bytes, ms, speedup_text
+from hwfit.cli.render.tables import column, compact_table
+from hwfit.records import to_dict
+
+if TYPE_CHECKING:
+    from rich.progress import Progress as RichProgress
+    from rich.progress import TaskID
+
+    from hwfit.records import OptimizeResult, Progress, ProgressEvent
+
+__all__ = ["optimize_json", "optimize_progress", "optimize_table", "show_optimize"]
+
+
+def optimize_progress(bar: RichProgress, task: TaskID) -> Progress:
+    """The ``progress`` callback of ``optimize``: the bar names the candidate being measured."""
+
+    def progress(event: ProgressEvent) -> None:
+        if event.result is None:  # a candidate starts
+            bar.update(
+                task,
+                total=event.total,
+                completed=event.done,
+                description=f"Measuring {event.label}",
+            )
+        else:
+            bar.update(task, completed=event.done)
+
+    return progress
+
+
+def optimize_json(result: OptimizeResult) -> dict[str, object]:
+    """The ``--json`` output of ``hwfit optimize``, from the same record the table shows."""
+    return {
+        "out": str(result.out_dir),
+        "winner": to_dict(result.winner) if result.winner else None,
+        "baseline": to_dict(result.baseline),
+        "speedup": to_dict(result.speedup) if result.speedup else None,
+        "runner_up": to_dict(result.runner_up) if result.runner_up else None,
+        "vs_runner_up": to_dict(result.vs_runner_up) if result.vs_runner_up else None,
+        "metric": result.metric,
+        "allowed_drop": result.allowed_drop,
+        "candidates": [to_dict(o) for o in result.outcomes],
+        "notes": list(result.notes),
+        "preprocess": result.preprocess.to_dict() if result.preprocess else None,
+        "skipped_images": list(result.skipped_images),
+        "interrupted": result.interrupted,
+    }
+
+
+def show_optimize(result: OptimizeResult) -> None:
+    """Print the candidates' table and the lines under it on stdout."""
+    out_console = console()
+    table, lines = optimize_table(result)
+    out_console.print(table)
+    for line in lines:
+        out_console.print(line, highlight=False)
+
+
+def optimize_table(result: OptimizeResult) -> tuple[Table, list[str]]:
+    """Every candidate with its numbers and why it lost, and the lines to print under it."""
+    base = result.baseline
+    metric = result.metric
+    table = compact_table(
+        f"{result.model.source}: candidates at batch {base.candidate.batch} "
+        f"(baseline {base.candidate.runtime} fp32 {ms(base.p50_ms)} ms, "
+        f"{metric} {(base.accuracy or {}).get(metric, 0.0):.2f})"
+    )
+    for h, right in (
+        ("candidate", False),
+        ("state", False),
+        ("executed", False),
+        ("p50 ms", True),
+        ("+-CI95", True),
+        ("p99 ms", True),
+        ("speed-up", True),
+        ("size", True),
+        (metric, True),
+        ("drop", True),
+        ("why", False),
+    ):
+        column(table, h, right=right)
+    ordered = sorted(
+        result.outcomes,
+        key=lambda o: (o is not result.winner, o.p50_ms is None, o.p50_ms or 0.0),
+    )
+    for o in [base, *ordered]:
+        bench = o.bench
+        lat = bench.latency if bench else None
+        state = "WINNER" if o is result.winner else ("baseline" if o is base else o.state.value)
+        colour = {"WINNER": "bold green", "rejected": "yellow", "failed": "red", "skipped": "dim"}
+        figure = bench.speedup if bench is not None and o is not base else None
+        table.add_row(
+            o.candidate.label,
+            f"[{colour.get(state, '')}]{state}[/]" if state in colour else state,
+            bench.executed.precision if bench and bench.executed else "-",
+            ms(lat.p50_ms) if lat else "-",
+            f"{lat.ci_rel:.1%}" if lat else "-",
+            ms(lat.p99_ms) if lat else "-",
+            speedup_text(figure) if o is not base else "1.00x",
+            fmt_bytes(o.artifact_size_bytes),
+            f"{o.accuracy[metric]:.2f}" if o.accuracy and metric in o.accuracy else "-",
+            f"{o.drop:+.2f}" if o.drop is not None else "-",
+            o.reason or "",
+        )
+    lines: list[str] = []
+    if result.winner is not None:
+        w = result.winner
+        claim = result.speedup
+        if claim is None:
+            speed = "speed-up not measured paired (see the notes)"
+        else:
+            mark = " (noisy, see the notes)" if claim.noisy else ""
+            speed = (
+                f"{claim.text()} faster than {base.candidate.runtime} fp32{mark}, measured "
+                f"paired ({ms(claim.a_ms)} vs {ms(claim.b_ms)} ms in the paired loop)"
+            )
+        tint = "yellow" if claim is None or claim.noisy else "bold green"
+        lines.append(
+            f"[{tint}]Winner: {w.candidate.runtime} {w.candidate.precision}, {speed}; "
+            f"{metric} drop {w.drop or 0.0:+.2f} points (allowed {result.allowed_drop:.2f}).[/]"
+        )
+        if result.runner_up is not None and result.vs_runner_up is not None:
+            lines.append(
+                f"Versus the runner-up {result.runner_up.candidate.label}: "
+                f"{result.vs_runner_up.text()} (paired)."
+            )
+    if result.preprocess is not None:
+        lines.append(f"Preprocessing: {result.preprocess.describe()}")
+    if result.validation_samples:
+        skipped = len(result.skipped_images)
+        lines.append(
+            f"Data: {metric} over {result.validation_samples} validation samples, "
+            f"{result.calibration_samples} calibration samples"
+            + (f", {skipped} unreadable image{'s' * (skipped != 1)} skipped" if skipped else "")
+            + "."
+        )
+    for note in result.notes:
+        lines.append(f"[yellow]- {note}[/]")
+    rows = [o.bench for o in (base, *result.outcomes) if o.bench is not None]
+    shares = [r.contention for r in rows if r.contention is not None] + [
+        f.contention
+        for f in (result.speedup, result.vs_runner_up, *(r.speedup for r in rows))
+        if f is not None and f.contention is not None
+    ]
+    busy = busy_line(
+        max(shares) if shares else None,
+        sum(max(0, r.attempts - 1) for r in rows),
+        [r.priority for r in rows if r.priority],
+    )
+    if busy:
+        lines.append(busy)
+    if result.manifest_path:
+        lines.append(f"Artifact and manifest: {result.manifest_path.parent}")
+    if result.report_path:
+        lines.append(f"Report: {result.report_path}")
+    return table, lines

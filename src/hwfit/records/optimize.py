@@ -1,0 +1,140 @@
+"""The records of ``optimize``: a candidate, how it ended, and the result of a whole run."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from pathlib import Path
+from typing import Protocol
+
+from hwfit.records.core import BenchResult, ModelInfo, PairedRatio, RowState
+
+__all__ = [
+    "Candidate",
+    "Explanation",
+    "OptimizeResult",
+    "Outcome",
+    "Payoff",
+    "PreprocessRecord",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class Candidate:
+    """One configuration ``optimize`` may choose: runtime x precision x threads x batch."""
+
+    runtime: str
+    precision: str
+    threads: int | None = None
+    batch: int = 1
+
+    @property
+    def label(self) -> str:
+        """Short name for tables and plots: ``openvino int8 t2 b1``."""
+        threads = f"t{self.threads}" if self.threads else "t-default"
+        return f"{self.runtime} {self.precision} {threads} b{self.batch}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """How one candidate ended: measured, accuracy-checked, and chosen or not (and why).
+
+    Attributes:
+        accuracy: Top-1/top-5 (percent) with labels; without labels the fidelity to the FP32
+            reference: ``agreement`` (top-1 agreement, percent), ``cosine``, ``max_abs_error``.
+        metric: The key of ``accuracy`` the budget applies to ("top1" or "agreement").
+        drop: Points lost against the FP32 reference on ``metric`` (negative: gained).
+        explanation: Why the precision did or did not pay off on this hardware and model.
+    """
+
+    candidate: Candidate
+    state: RowState
+    reason: str | None = None
+    bench: BenchResult | None = None
+    accuracy: dict[str, float] | None = None
+    metric: str | None = None
+    drop: float | None = None
+    prepare_s: float | None = None
+    prepare_details: dict[str, str] = dataclasses.field(default_factory=dict)
+    artifact_path: str | None = None
+    artifact_size_bytes: int | None = None
+    forced: bool = False  # measured although the capability verdict said it would not pay off
+    explanation: str | None = None
+
+    @property
+    def p50_ms(self) -> float | None:
+        """Median latency at the candidate's batch, when measured."""
+        return self.bench.p50_ms if self.bench else None
+
+
+class Payoff(enum.StrEnum):
+    """Whether a lower precision was worth it against FP32 on the same runtime."""
+
+    PAYS_OFF = "pays off"
+    DOES_NOT_PAY_OFF = "does not pay off"
+
+
+@dataclasses.dataclass(frozen=True)
+class Explanation:
+    """Why one candidate's precision did or did not pay off (``hwfit.tune.explain``).
+
+    Attributes:
+        payoff: The verdict; the run's notes list every ``DOES_NOT_PAY_OFF``.
+        text: The sentence shown in the table and the report (``Outcome.explanation``).
+    """
+
+    payoff: Payoff
+    text: str
+
+
+class PreprocessRecord(Protocol):
+    """What a result says about how images became inputs (``hwfit.accuracy.Preprocess``).
+
+    Records sit below ``hwfit.accuracy``, so the result names the preprocessing by what it
+    offers rather than by its class.
+    """
+
+    @property
+    def source(self) -> str:
+        """Where the settings came from."""
+
+    def describe(self) -> str:
+        """One line: what the preprocessing does and where it came from."""
+
+    def to_dict(self) -> dict[str, object]:
+        """The settings as JSON-friendly values (the manifest records them)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizeResult:
+    """What ``optimize`` measured and chose, and where it wrote the artifact."""
+
+    out_dir: Path
+    model: ModelInfo
+    baseline: Outcome
+    outcomes: tuple[Outcome, ...]
+    winner: Outcome | None
+    metric: str  # "top1" (labelled data) or "agreement" (fidelity to the FP32 reference)
+    budget_text: str
+    allowed_drop: float
+    labelled: bool
+    manifest_path: Path | None
+    report_path: Path | None
+    notes: tuple[str, ...] = ()
+    interrupted: bool = False
+    time_budget_hit: bool = False
+    claim: PairedRatio | None = None  # winner vs baseline, re-measured paired at the end
+    runner_up: Outcome | None = None
+    vs_runner_up: PairedRatio | None = None  # winner vs runner-up, measured paired
+    preprocess: PreprocessRecord | None = None  # how images became inputs, and its origin
+    skipped_images: tuple[str, ...] = ()  # data files that could not be decoded, left out
+    calibration_samples: int = 0
+    validation_samples: int = 0  # accuracy is over these samples
+
+    @property
+    def speedup(self) -> PairedRatio | None:
+        """The winner's speed-up over the FP32 baseline (same batch), measured paired at the end.
+
+        None when there is no winner or the final paired measurement failed (a note says why).
+        """
+        return self.claim

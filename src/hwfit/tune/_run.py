@@ -1,0 +1,183 @@
+"""What one optimize run measures with, and how it measures: the setup, the rows, the pairs.
+
+:class:`RunSetup` is fixed once the data is loaded; :class:`Rows` stores each measured row (and
+keeps it in a fallback file once the database stops taking rows); :class:`Reference` is the
+FP32 baseline every candidate is compared with, measured once at the start.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from hwfit._version import __version__
+from hwfit.bench import pair_rows, run_row
+from hwfit.errors import HwfitError
+from hwfit.records import BenchResult, Candidate, ModelInfo, Outcome, PairedRatio, RunConfig
+
+if TYPE_CHECKING:
+    from hwfit.accuracy import Dataset, Preprocess
+    from hwfit.accuracy.guard import AccuracyBudget
+    from hwfit.db import ResultStore
+    from hwfit.db.fallback import FallbackFile
+    from hwfit.hardware import HardwareProfile
+    from hwfit.models.artifact import ModelArtifact
+
+__all__ = ["Reference", "Rows", "RunSetup", "Side", "measure_row", "pair"]
+
+#: A model and the configuration it runs: one side of a paired measurement.
+Side = tuple[ModelInfo, RunConfig]
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSetup:
+    """Everything an optimize run measures with, fixed once the data is loaded.
+
+    Attributes:
+        work: Scratch folder (validation inputs, logits, quantization data); removed at the end.
+        budget_text: The accuracy budget as the user gave it (``--max-accuracy-drop``).
+    """
+
+    artifact: ModelArtifact
+    hardware: HardwareProfile
+    out_dir: Path
+    work: Path
+    calib: Dataset
+    val: Dataset
+    budget: AccuracyBudget
+    budget_text: str
+    objective: str
+    preprocess: Preprocess
+    duration_s: float
+    min_time_s: float
+    timeout_s: float
+
+    @property
+    def val_path(self) -> Path:
+        """The validation inputs, as the bench worker reads them."""
+        return self.work / "validation.npz"
+
+    def config(self, candidate: Candidate) -> RunConfig:
+        """The bench configuration that measures ``candidate``."""
+        return RunConfig(
+            runtime=candidate.runtime,
+            batch=candidate.batch,
+            threads=candidate.threads,
+            precision=candidate.precision,
+            duration_s=self.duration_s,
+            min_time_s=self.min_time_s,
+            async_throughput=self.objective == "throughput",
+        )
+
+    def timeout(self, remaining_s: float | None) -> float:
+        """Seconds one worker may take, within what is left of the time budget (30 s at least)."""
+        if remaining_s is None:
+            return self.timeout_s
+        return max(30.0, min(self.timeout_s, remaining_s))
+
+
+@dataclasses.dataclass(frozen=True)
+class Reference:
+    """The FP32 reference: its latency is the baseline, its outputs the yardstick.
+
+    Attributes:
+        outcome: The baseline as the run reports it.
+        row: Its bench row (the A side of every paired measurement).
+        logits: Its outputs on the validation inputs.
+        accuracy: Its accuracy; ``metric`` is the key the budget applies to.
+        allowed: The largest drop on ``metric`` the budget allows, in points.
+    """
+
+    outcome: Outcome
+    row: BenchResult
+    logits: np.ndarray
+    accuracy: dict[str, float]
+    metric: str
+    allowed: float
+
+    @property
+    def side(self) -> Side:
+        """The baseline as one side of a paired measurement."""
+        return self.row.model, self.row.config
+
+
+class Rows:
+    """Stores each measured row; once the database fails, keeps the rows in a fallback file.
+
+    Args:
+        store: The open results database, or None (``save=False``).
+        db: The database as the user gave it (the fallback file's import command names it).
+        hardware: The machine the rows were measured on.
+        notes: The run's notes; a database error is added to them.
+    """
+
+    def __init__(
+        self,
+        store: ResultStore | None,
+        db: str | None,
+        hardware: HardwareProfile,
+        notes: list[str],
+    ) -> None:
+        self._store = store
+        self._db = db
+        self._profile = hardware.to_dict()
+        self._notes = notes
+        self.fallback: FallbackFile | None = None
+
+    def save(self, result: BenchResult) -> None:
+        """Store ``result``; a database error is noted and the rows go to the fallback file."""
+        if self._store is not None:
+            try:
+                self._store.save(result, self._profile)
+            except HwfitError as exc:  # measuring goes on; the rows go to a file import reads
+                from hwfit.db.fallback import FallbackFile  # sqlalchemy: only when needed
+
+                self._notes.append(f"Database write failed: {exc.message}")
+                self.fallback = FallbackFile.for_store(self._store, self._db)
+                self._store = None
+        if self.fallback is not None:
+            self.fallback.add(result, self._profile)
+
+
+def measure_row(
+    setup: RunSetup, rows: Rows, info: ModelInfo, candidate: Candidate, remaining_s: float | None
+) -> tuple[BenchResult, np.ndarray | None]:
+    """Measure ``candidate`` in a worker and evaluate it on the validation inputs.
+
+    Returns:
+        The stored row, and the model's outputs on the validation inputs (None when it failed).
+    """
+    logits_path = setup.work / "logits.npz"
+    logits_path.unlink(missing_ok=True)
+    result = run_row(
+        info,
+        setup.config(candidate),
+        timeout_s=setup.timeout(remaining_s),
+        evaluate=(setup.val_path, logits_path),
+        trust_model=setup.artifact.trust_model,
+    )
+    result = dataclasses.replace(
+        result,
+        fingerprint=setup.hardware.fingerprint,
+        hwfit_version=__version__,
+        created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )
+    rows.save(result)
+    logits = np.load(logits_path)["logits"] if logits_path.exists() else None
+    return result, logits
+
+
+def pair(setup: RunSetup, a: Side, b: Side) -> PairedRatio | str:
+    """B's speed-up over A, measured paired (both in one worker); str: why there is none."""
+    return pair_rows(
+        a,
+        b,
+        timeout_s=setup.timeout_s,
+        min_time_s=min(setup.min_time_s, setup.duration_s),
+        max_time_s=max(setup.min_time_s, setup.duration_s),
+        trust_model=setup.artifact.trust_model,
+    )
