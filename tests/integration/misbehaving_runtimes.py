@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 from typing import ClassVar
 
 from hwfit.records import Availability
@@ -34,3 +35,15 @@ class RaisingRuntime(CrashingRuntime):
 
     def compile(self, model, config):
         raise RuntimeError("kaboom in the runtime")
+
+
+class EchoingRuntime(CrashingRuntime):
+    """Fails its row with what the worker sees: a variable, torch's threads, the folder."""
+
+    name: ClassVar[str] = "test-echo"
+
+    def compile(self, model, config):
+        import torch
+
+        echo = os.environ.get("HWFIT_TEST_ECHO")
+        raise RuntimeError(f"echo={echo} threads={torch.get_num_threads()} cwd={Path.cwd()}")

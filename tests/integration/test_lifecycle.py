@@ -54,22 +54,35 @@ def _start_cli(args: list[str], tmp: Path) -> subprocess.Popen[str]:
 
 
 def _wait_for_row_worker(cli: subprocess.Popen[str], runtime: str) -> psutil.Process:
-    """The worker measuring ``runtime``'s row, once it runs (its job file names the runtime)."""
+    """The worker measuring ``runtime``'s row, once it runs (its job file names the runtime).
+
+    A worker is found by its output, the ``log.txt`` in its temporary folder, whether it was
+    forked from the fork server or started as a fresh interpreter.
+    """
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if cli.poll() is not None:
             pytest.fail(f"the CLI ended first: {cli.communicate()[1]}")
         for child in psutil.Process(cli.pid).children(recursive=True):
             try:
-                cmd = child.cmdline()
-                if "hwfit.bench.worker" in cmd:
-                    job = json.loads(Path(cmd[-2]).read_text())
+                folder = _worker_folder(child)
+                if folder is not None:
+                    job = json.loads((folder / "job.json").read_text())
                     if job.get("config", {}).get("runtime") == runtime:
                         return child
             except (psutil.Error, OSError, ValueError):  # not started, or already gone
                 continue
         time.sleep(0.2)
     pytest.fail(f"no worker for {runtime} started")
+
+
+def _worker_folder(proc: psutil.Process) -> Path | None:
+    """The temporary folder of a worker: where the log its output goes to lies."""
+    for file in proc.open_files():
+        path = Path(file.path)
+        if path.name == "log.txt" and path.parent.name.startswith("hwfit-worker-"):
+            return path.parent
+    return None
 
 
 def _alive(proc: psutil.Process) -> bool:
@@ -101,9 +114,12 @@ def test_kill_9_of_the_cli_ends_its_worker_and_removes_the_folder(tmp):
     )
     worker = _wait_for_row_worker(cli, "onnxruntime")
     time.sleep(2)  # into compiling or measuring
+    started = psutil.Process(cli.pid).children(recursive=True)  # the fork server too
     cli.kill()  # no handler runs: only the worker can notice
     cli.communicate()
     _assert_ended(worker, tmp)
+    for proc in started:
+        _assert_ended(proc, tmp)
 
 
 def test_sigterm_stops_a_bench_as_ctrl_c_does_and_exits_143(tmp, db_path):

@@ -23,7 +23,8 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, ClassVar, Protocol, TypeVar
 
-from hwfit.errors import InternalError
+from hwfit import errors
+from hwfit.errors import HwfitError, InternalError
 from hwfit.records import (
     BenchResult,
     ModelInfo,
@@ -43,6 +44,8 @@ __all__ = [
     "PairJobResult",
     "PairSide",
     "RowJob",
+    "error_from_dict",
+    "error_to_dict",
     "job_from_dict",
 ]
 
@@ -253,3 +256,16 @@ def job_from_dict(data: Mapping[str, object]) -> RowJob | PairJob | LatencyJob:
         known = ", ".join(sorted(JOB_TYPES))
         raise InternalError(f"Unknown worker task {task!r}; known: {known}.")
     return cls.from_dict(data)
+
+
+def error_to_dict(exc: HwfitError) -> dict[str, str | None]:
+    """An hwfit error as a worker writes it into its result file."""
+    return {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint}
+
+
+def error_from_dict(data: dict[str, Any]) -> HwfitError:
+    """The hwfit error a worker wrote with :func:`error_to_dict` (a UserError if unknown)."""
+    cls = getattr(errors, str(data.get("type")), None)
+    if not (isinstance(cls, type) and issubclass(cls, HwfitError)):
+        cls = errors.UserError
+    return cls(str(data.get("message")), hint=data.get("hint"))

@@ -36,12 +36,22 @@ from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
-__all__ = ["DEATH_SIGNAL", "EXIT_TERMINATED", "POLL_S", "REPARENT_WAIT_S", "die_with_parent"]
+__all__ = [
+    "DEATH_SIGNAL",
+    "EXIT_TERMINATED",
+    "PARENT_PID_ENV",
+    "POLL_S",
+    "REPARENT_WAIT_S",
+    "TMP_PREFIX",
+    "die_with_parent",
+]
 
 EXIT_TERMINATED = 143  # 128 + SIGTERM: what a shell reports for a process ended by SIGTERM
 DEATH_SIGNAL = signal.SIGUSR2  # what the kernel sends when the parent dies (Linux)
 POLL_S = 0.5  # the watchdog's period: an orphaned worker ends within about this long
 REPARENT_WAIT_S = 1.0  # how long the death signal's handler waits for getppid() to change
+PARENT_PID_ENV = "HWFIT_PARENT_PID"  # the pid a worker watches: it ends when that process does
+TMP_PREFIX = "hwfit-worker-"  # a worker's folder (job, result, log); an orphaned worker removes it
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 _ENDING = threading.RLock()
 

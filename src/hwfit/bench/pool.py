@@ -1,9 +1,10 @@
 """A persistent worker process for many small measurements (the search, the tuner).
 
-The one-shot worker (:func:`hwfit.bench.spawn.spawn_worker`) starts a fresh interpreter per job:
-the strongest isolation, at about 3.5 s of imports each time (NNCF imports PyTorch), which is
-more than measuring a small model takes. :class:`WorkerPool` keeps one ``spawn`` process that
-imports the frameworks once and runs job after job, with the same guarantees for the caller:
+The one-shot worker (:func:`hwfit.bench.spawn.spawn_worker`) starts a fresh process per job:
+the strongest isolation, forked from a fork server with PyTorch loaded, but each job still
+imports its runtime and NNCF and compiles its reference again, which is more than measuring
+a small model takes. :class:`WorkerPool` keeps one ``spawn`` process that imports the
+frameworks once and runs job after job, with the same guarantees for the caller:
 
 * A worker that crashes (a segfault or abort in native code), exits, or hangs past the job's
   time-out gives that job's :meth:`~hwfit.bench.jobs.Job.failed` result, naming the signal or

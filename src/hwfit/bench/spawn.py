@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,22 +20,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from hwfit import errors
-from hwfit.errors import HwfitError, ModelSourceError
+from hwfit.bench import _forkserver
+from hwfit.bench.jobs import error_from_dict
+from hwfit.bench.lifecycle import EXIT_TERMINATED, PARENT_PID_ENV, TMP_PREFIX
+from hwfit.errors import ModelSourceError
 from hwfit.records import ModelInfo, from_dict
 
 __all__ = [
     "CHECK_TIMEOUT_S",
-    "PARENT_PID_ENV",
-    "TMP_PREFIX",
     "describe_in_worker",
-    "error_from_dict",
-    "error_to_dict",
     "spawn_worker",
 ]
 
-PARENT_PID_ENV = "HWFIT_PARENT_PID"  # the worker ends when this process does
-TMP_PREFIX = "hwfit-worker-"  # a worker's folder (job, result, log); an orphaned worker removes it
 CHECK_TIMEOUT_S = 600.0  # building a large model and one forward pass on a slow, busy CPU
 
 
@@ -45,33 +42,27 @@ def spawn_worker(job: dict[str, Any], timeout_s: float) -> tuple[dict[str, Any] 
     worker printed. Ctrl-C (or SIGTERM, which the CLI raises as an interrupt) in the parent
     ends the worker and is raised again; a parent that dies without a word is noticed by the
     worker itself, which removes the temporary folder and exits.
+
+    The worker is forked from a fork server that imported PyTorch, torchvision and timm once
+    (:mod:`hwfit.bench._forkserver`; a fresh interpreter spends seconds importing them for
+    every job) and runs in a session of its own, with this process's environment, as a fresh
+    interpreter would. Where the environment changed since the fork server started in a way
+    the preloaded libraries read when they load (``OMP_NUM_THREADS``, say), or
+    ``HWFIT_FORKSERVER=0`` is set, it starts a fresh interpreter instead
+    (``python -m hwfit.bench.worker``).
     """
     with tempfile.TemporaryDirectory(prefix=TMP_PREFIX) as tmp:
         job_path, result_path, log_path = (
             Path(tmp) / n for n in ("job.json", "result.json", "log.txt")
         )
         job_path.write_text(json.dumps(job))
-        env = dict(os.environ)
-        # The worker must import what the parent can (plug-ins registered from user modules).
-        env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p and Path(p).exists())
-        env[PARENT_PID_ENV] = str(os.getpid())
-        with log_path.open("wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "hwfit.bench.worker", str(job_path), str(result_path)],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                start_new_session=True,  # Ctrl-C reaches the parent only; we end the worker
-            )
-            try:
-                code = proc.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                _kill(proc)
-                return None, f"timed out after {timeout_s:.0f} s (worker killed)"
-            except BaseException:
-                _kill(proc)
-                raise
+        argv = [str(job_path), str(result_path)]
+        if _forkserver.usable():
+            code = _run_forked(argv, log_path, timeout_s)
+        else:
+            code = _run_exec(argv, log_path, timeout_s)
+        if code is None:
+            return None, f"timed out after {timeout_s:.0f} s (worker killed)"
         if result_path.exists():
             return json.loads(result_path.read_text()), ""
         tail = _last_line(log_path)
@@ -80,6 +71,74 @@ def spawn_worker(job: dict[str, Any], timeout_s: float) -> tuple[dict[str, Any] 
         else:
             why = f"worker exited with code {code} and no result"
         return None, why + (f": {tail}" if tail else "")
+
+
+def _run_exec(argv: list[str], log_path: Path, timeout_s: float) -> int | None:
+    """Run the worker in a fresh interpreter; its exit code, or None after a time-out."""
+    env = dict(os.environ)
+    # The worker must import what the parent can (plug-ins registered from user modules).
+    env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p and Path(p).exists())
+    env[PARENT_PID_ENV] = str(os.getpid())
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "hwfit.bench.worker", *argv],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,  # Ctrl-C reaches the parent only; we end the worker
+        )
+        try:
+            return proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc.pid)
+            proc.wait()
+            return None
+        except BaseException:
+            _kill_group(proc.pid)
+            proc.wait()
+            raise
+
+
+def _run_forked(argv: list[str], log_path: Path, timeout_s: float) -> int | None:
+    """Run the worker forked from the fork server; its exit code, or None after a time-out."""
+    process = _forkserver.start(
+        _forked_main, (argv, str(log_path), dict(os.environ), os.getpid()), "hwfit-worker"
+    )
+    pid = int(process.pid or 0)  # set once started
+    try:
+        process.join(timeout_s)
+        if process.exitcode is None:
+            _kill_group(pid)
+            process.join()
+            return None
+        return int(process.exitcode)
+    finally:
+        if process.exitcode is None:  # Ctrl-C or SIGTERM while waiting
+            _kill_group(pid)
+            process.join()
+        process.close()
+
+
+def _forked_main(argv: list[str], log_path: str, env: dict[str, str], parent_pid: int) -> None:
+    """A forked worker's first steps: what a fresh interpreter would have, then the job."""
+    _forkserver.detach()
+    os.setsid()  # its own session, as spawn's start_new_session: Ctrl-C reaches the parent only
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    os.environ.clear()
+    os.environ.update(env)
+    # The worker watches the fork server, its parent, which exits when this process does.
+    os.environ[PARENT_PID_ENV] = str(os.getppid())
+    tempfile.tempdir = None  # TMPDIR as the parent has it now
+    if not _pid_alive(parent_pid):  # the parent died while this worker was forked
+        shutil.rmtree(Path(argv[0]).parent, ignore_errors=True)
+        os._exit(EXIT_TERMINATED)
+    from hwfit.bench.worker import main
+
+    sys.exit(main(argv))
 
 
 def describe_in_worker(
@@ -116,23 +175,23 @@ def describe_in_worker(
     return from_dict(ModelInfo, result["info"])
 
 
-def error_to_dict(exc: HwfitError) -> dict[str, str | None]:
-    """An hwfit error as a worker writes it into its result file."""
-    return {"type": type(exc).__name__, "message": exc.message, "hint": exc.hint}
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
 
 
-def error_from_dict(data: dict[str, Any]) -> HwfitError:
-    """The hwfit error a worker wrote with :func:`error_to_dict` (a UserError if unknown)."""
-    cls = getattr(errors, str(data.get("type")), None)
-    if not (isinstance(cls, type) and issubclass(cls, HwfitError)):
-        cls = errors.UserError
-    return cls(str(data.get("message")), hint=data.get("hint"))
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+def _kill_group(pid: int) -> None:
+    """Kill the worker and what it started (its session); the worker alone if it has none yet."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:  # forked, but not yet in a session of its own
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _last_line(path: Path) -> str:

@@ -25,11 +25,10 @@ from typing import Any
 import numpy as np
 import psutil
 
-from hwfit.bench.jobs import EvalPaths, RowJob
-from hwfit.bench.lifecycle import die_with_parent
+from hwfit.bench.jobs import EvalPaths, RowJob, error_to_dict
+from hwfit.bench.lifecycle import PARENT_PID_ENV, TMP_PREFIX, die_with_parent
 from hwfit.bench.method import warm_up
 from hwfit.bench.paired import measure_alone
-from hwfit.bench.spawn import PARENT_PID_ENV, TMP_PREFIX, error_to_dict
 from hwfit.errors import HwfitError, InternalError
 from hwfit.models.artifact import ModelArtifact
 from hwfit.records import (
@@ -171,7 +170,7 @@ def run_describe(job: dict[str, Any]) -> dict[str, Any]:
 
     Returns:
         ``{"info": ModelInfo as a dict}``, or ``{"error": ...}`` for an hwfit error (see
-        :func:`~hwfit.bench.spawn.error_to_dict`). Other exceptions propagate: the worker
+        :func:`~hwfit.bench.jobs.error_to_dict`). Other exceptions propagate: the worker
         prints them, and the parent reports their last line.
     """
     from hwfit.models.sources import describe
