@@ -38,7 +38,7 @@ class RaisingRuntime(CrashingRuntime):
 
 
 class EchoingRuntime(CrashingRuntime):
-    """Fails its row with what the worker sees: a variable, torch's threads, the folder."""
+    """Fails its row with what its worker sees: a variable, threads, folder, parent."""
 
     name: ClassVar[str] = "test-echo"
 
@@ -46,4 +46,5 @@ class EchoingRuntime(CrashingRuntime):
         import torch
 
         echo = os.environ.get("HWFIT_TEST_ECHO")
-        raise RuntimeError(f"echo={echo} threads={torch.get_num_threads()} cwd={Path.cwd()}")
+        threads = torch.get_num_threads()
+        raise RuntimeError(f"echo={echo} threads={threads} cwd={Path.cwd()} ppid={os.getppid()} ")

@@ -8,6 +8,7 @@ caller's script is not run again in the worker. Real workers and real PyTorch th
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -33,6 +34,15 @@ def _seen() -> str:
     (row,) = hwfit.bench(TINY, runtimes=["test-echo"], **QUICK).results
     assert row.state is RowState.FAILED
     return str(row.reason)
+
+
+def test_workers_stay_forked_when_the_caller_loads_more_frameworks(echo, monkeypatch, tmp_path):
+    _seen()  # the fork server runs from here on
+    # What importing timm in the caller does (and CUDA's lazy loading in torch): variables the
+    # preloaded libraries read later, not when they load.
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("CUDA_MODULE_LOADING", "LAZY")
+    assert f"ppid={os.getpid()} " not in _seen()  # the fork server's child, not a fresh one
 
 
 def test_a_forked_worker_sees_the_environment_and_folder_the_caller_has_now(

@@ -116,10 +116,11 @@ def test_kill_9_of_the_cli_ends_its_worker_and_removes_the_folder(tmp):
     time.sleep(2)  # into compiling or measuring
     started = psutil.Process(cli.pid).children(recursive=True)  # the fork server too
     cli.kill()  # no handler runs: only the worker can notice
-    cli.communicate()
-    _assert_ended(worker, tmp)
+    cli.wait()  # not communicate(): the fork server holds the CLI's output pipes until it ends
+    _assert_ended(worker, tmp)  # within 5 s of the kill
     for proc in started:
         _assert_ended(proc, tmp)
+    cli.communicate()
 
 
 def test_sigterm_stops_a_bench_as_ctrl_c_does_and_exits_143(tmp, db_path):
@@ -214,6 +215,34 @@ def test_die_with_parent_exits_at_once_when_the_parent_is_already_gone(tmp_path)
         check=False,
     )
     assert proc.returncode == 143
+    assert not folder.exists()
+
+
+_END_WITH = (
+    "import sys, time\n"
+    "from pathlib import Path\n"
+    "from hwfit.bench.lifecycle import end_with_caller\n"
+    "end_with_caller(int(sys.argv[1]), Path(sys.argv[2]))\n"
+    "Path(sys.argv[2], 'ready').touch()\n"
+    "time.sleep(60)\n"
+)
+
+
+def test_a_worker_ends_when_its_caller_closes_the_sentinel_while_its_parent_lives(tmp_path):
+    folder = tmp_path / "hwfit-worker-x"
+    folder.mkdir()
+    read_end, write_end = os.pipe()  # as a fork server's worker gets from its caller
+    child = subprocess.Popen(
+        [sys.executable, "-c", _END_WITH, str(read_end), str(folder)], pass_fds=(read_end,)
+    )
+    os.close(read_end)
+    deadline = time.monotonic() + 60
+    while not (folder / "ready").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert (folder / "ready").exists(), "the child never called end_with_caller"
+    assert child.poll() is None  # its parent (this test) lives, and so does the child
+    os.close(write_end)  # what the kernel does when the caller dies
+    assert child.wait(timeout=5) == 143
     assert not folder.exists()
 
 

@@ -39,10 +39,13 @@ __all__ = ["ENV_SWITCH", "PRELOAD", "detach", "start", "usable"]
 #: import. None of them starts a thread when imported, so forking after them is safe.
 PRELOAD = ("numpy", "torch", "torchvision", "timm", "hwfit.bench.worker")
 ENV_SWITCH = "HWFIT_FORKSERVER"  # "0": every worker starts a fresh interpreter
-# Prefixes of the variables read once, when a native library or Python itself loads.
+# Prefixes of the variables that the preloaded libraries or Python itself read once, when they
+# load: OpenMP (libgomp, Intel's), oneMKL, oneDNN, OpenBLAS, the dynamic loader, glibc's malloc.
+# Variables the preloaded libraries read later (TORCH_*, CUDA_*), or that importing them sets
+# (TORCHINDUCTOR_CACHE_DIR), and those of the runtimes a worker imports itself (OpenVINO,
+# ONNX Runtime) reach a forked worker as they are when it starts.
 _LOAD_TIME_ENV = (
-    "OMP_", "KMP_", "GOMP_", "MKL_", "DNNL_", "ONEDNN_", "OPENBLAS_", "LD_", "MALLOC",
-    "PYTHON", "TORCH", "CUDA", "TBB", "OV_", "ORT_",
+    "OMP_", "KMP_", "GOMP_", "MKL_", "DNNL_", "ONEDNN_", "OPENBLAS_", "LD_", "MALLOC_", "PYTHON",
 )  # fmt: skip
 _MAIN_KEYS = ("init_main_from_path", "init_main_from_name")
 _started_env: dict[str, str] | None = None  # those variables when the server started

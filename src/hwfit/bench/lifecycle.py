@@ -44,6 +44,7 @@ __all__ = [
     "REPARENT_WAIT_S",
     "TMP_PREFIX",
     "die_with_parent",
+    "end_with_caller",
 ]
 
 EXIT_TERMINATED = 143  # 128 + SIGTERM: what a shell reports for a process ended by SIGTERM
@@ -109,6 +110,30 @@ def die_with_parent(parent_pid: int, cleanup: Path | None = None) -> None:
     threading.Thread(
         target=_watch, args=(parent_pid, cleanup), name="hwfit-die-with-parent", daemon=True
     ).start()
+
+
+def end_with_caller(sentinel: int, cleanup: Path | None = None) -> None:
+    """End this process as soon as ``sentinel`` reaches its end; call it first thing.
+
+    For a process whose parent is not its caller (a worker forked by a fork server):
+    :func:`die_with_parent` watches the parent, which may outlive the caller by seconds (a
+    fork server shutting down on a core that a real-time worker keeps busy). ``sentinel`` is
+    the read end of a pipe whose write end only the caller holds (multiprocessing's
+    ``parent_process().sentinel``): the kernel closes it when the caller dies, however it
+    dies, and a thread blocked on it wakes at once.
+
+    Args:
+        sentinel: The pipe's read end.
+        cleanup: A folder to remove when the caller is gone, as for :func:`die_with_parent`.
+    """
+
+    def watch() -> None:
+        with contextlib.suppress(OSError):
+            while os.read(sentinel, 4096):  # data the caller sent and nobody read: not an end
+                pass
+        _end_orphan(cleanup)
+
+    threading.Thread(target=watch, name="hwfit-end-with-caller", daemon=True).start()
 
 
 def _set_parent_death_signal(sig: signal.Signals) -> bool:

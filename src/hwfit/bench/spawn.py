@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import multiprocessing
 import os
 import shutil
 import signal
@@ -22,7 +23,7 @@ from typing import Any
 
 from hwfit.bench import _forkserver
 from hwfit.bench.jobs import error_from_dict
-from hwfit.bench.lifecycle import EXIT_TERMINATED, PARENT_PID_ENV, TMP_PREFIX
+from hwfit.bench.lifecycle import EXIT_TERMINATED, PARENT_PID_ENV, TMP_PREFIX, end_with_caller
 from hwfit.errors import ModelSourceError
 from hwfit.records import ModelInfo, from_dict
 
@@ -123,6 +124,11 @@ def _run_forked(argv: list[str], log_path: Path, timeout_s: float) -> int | None
 def _forked_main(argv: list[str], log_path: str, env: dict[str, str], parent_pid: int) -> None:
     """A forked worker's first steps: what a fresh interpreter would have, then the job."""
     _forkserver.detach()
+    caller = multiprocessing.parent_process()  # this process's caller, not its parent
+    if caller is None or not _pid_alive(parent_pid):  # the caller died while this was forked
+        shutil.rmtree(Path(argv[0]).parent, ignore_errors=True)
+        os._exit(EXIT_TERMINATED)
+    end_with_caller(caller.sentinel, cleanup=Path(argv[0]).parent)
     os.setsid()  # its own session, as spawn's start_new_session: Ctrl-C reaches the parent only
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(log, 1)
@@ -130,12 +136,9 @@ def _forked_main(argv: list[str], log_path: str, env: dict[str, str], parent_pid
     os.close(log)
     os.environ.clear()
     os.environ.update(env)
-    # The worker watches the fork server, its parent, which exits when this process does.
+    # The worker also watches the fork server, its parent (see die_with_parent).
     os.environ[PARENT_PID_ENV] = str(os.getppid())
     tempfile.tempdir = None  # TMPDIR as the parent has it now
-    if not _pid_alive(parent_pid):  # the parent died while this worker was forked
-        shutil.rmtree(Path(argv[0]).parent, ignore_errors=True)
-        os._exit(EXIT_TERMINATED)
     from hwfit.bench.worker import main
 
     sys.exit(main(argv))
