@@ -38,10 +38,11 @@ def _seen() -> str:
 
 def test_workers_stay_forked_when_the_caller_loads_more_frameworks(echo, monkeypatch, tmp_path):
     _seen()  # the fork server runs from here on
-    # What importing timm in the caller does (and CUDA's lazy loading in torch): variables the
-    # preloaded libraries read later, not when they load.
+    # What importing timm or scikit-learn in the caller does: variables that no preloaded
+    # library reads when it loads.
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))
-    monkeypatch.setenv("CUDA_MODULE_LOADING", "LAZY")
+    monkeypatch.setenv("KMP_INIT_AT_FORK", "FALSE")
+    monkeypatch.setenv("KMP_DUPLICATE_LIB_OK", "True")
     assert f"ppid={os.getpid()} " not in _seen()  # the fork server's child, not a fresh one
 
 

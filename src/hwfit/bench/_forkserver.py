@@ -39,14 +39,13 @@ __all__ = ["ENV_SWITCH", "PRELOAD", "detach", "start", "usable"]
 #: import. None of them starts a thread when imported, so forking after them is safe.
 PRELOAD = ("numpy", "torch", "torchvision", "timm", "hwfit.bench.worker")
 ENV_SWITCH = "HWFIT_FORKSERVER"  # "0": every worker starts a fresh interpreter
-# Prefixes of the variables that the preloaded libraries or Python itself read once, when they
-# load: OpenMP (libgomp, Intel's), oneMKL, oneDNN, OpenBLAS, the dynamic loader, glibc's malloc.
-# Variables the preloaded libraries read later (TORCH_*, CUDA_*), or that importing them sets
-# (TORCHINDUCTOR_CACHE_DIR), and those of the runtimes a worker imports itself (OpenVINO,
-# ONNX Runtime) reach a forked worker as they are when it starts.
-_LOAD_TIME_ENV = (
-    "OMP_", "KMP_", "GOMP_", "MKL_", "DNNL_", "ONEDNN_", "OPENBLAS_", "LD_", "MALLOC_", "PYTHON",
-)  # fmt: skip
+# Prefixes of the variables read once, when a preloaded library or Python itself loads: GNU
+# OpenMP (PyTorch's thread pool), oneMKL (PyTorch's, to be safe), OpenBLAS (numpy's), the
+# dynamic loader, glibc's malloc, the interpreter. Others reach a forked worker as they are
+# when it starts: those read later (TORCH_*, CUDA_*, oneDNN's, read at first use), those of
+# libraries the worker loads itself (OpenVINO, ONNX Runtime), and Intel OpenMP's KMP_*, which
+# importing scikit-learn sets in the caller and no preloaded library reads.
+_LOAD_TIME_ENV = ("OMP_", "GOMP_", "MKL_", "OPENBLAS_", "LD_", "MALLOC_", "PYTHON")
 _MAIN_KEYS = ("init_main_from_path", "init_main_from_name")
 _started_env: dict[str, str] | None = None  # those variables when the server started
 _lock = threading.Lock()

@@ -17,7 +17,11 @@ never. :func:`die_with_parent` covers that three ways, each catching what the ot
   prctl, and a main thread busy inside native code, where a Python signal handler cannot run
   until the call returns (runtimes release the GIL while they compute, so the thread can).
 
-A worker stuck in native code that holds the GIL is out of reach of all three; the parent's
+A worker forked by a fork server (:mod:`hwfit.bench._forkserver`) has the server as its parent,
+not its caller: there :func:`end_with_caller` adds a fourth way, a thread that wakes when the
+caller's end of a pipe closes.
+
+A worker stuck in native code that holds the GIL is out of reach of all of them; the parent's
 own time-out and kill cover it while the parent lives. Children the worker forks inherit the
 handlers but not their meaning: in them the handlers act as if they were not installed.
 """
