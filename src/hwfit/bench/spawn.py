@@ -12,7 +12,6 @@ import contextlib
 import json
 import multiprocessing
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from typing import Any
 
 from hwfit.bench import _forkserver
 from hwfit.bench.jobs import error_from_dict
-from hwfit.bench.lifecycle import EXIT_TERMINATED, PARENT_PID_ENV, TMP_PREFIX, end_with_caller
+from hwfit.bench.lifecycle import PARENT_PID_ENV, TMP_PREFIX, end_with_caller
 from hwfit.errors import ModelSourceError
 from hwfit.records import ModelInfo, from_dict
 
@@ -104,31 +103,28 @@ def _run_exec(argv: list[str], log_path: Path, timeout_s: float) -> int | None:
 def _run_forked(argv: list[str], log_path: Path, timeout_s: float) -> int | None:
     """Run the worker forked from the fork server; its exit code, or None after a time-out."""
     process = _forkserver.start(
-        _forked_main, (argv, str(log_path), dict(os.environ), os.getpid()), "hwfit-worker"
+        _forked_main, (argv, str(log_path), dict(os.environ)), "hwfit-worker"
     )
     pid = int(process.pid or 0)  # set once started
+    timed_out = True
     try:
         process.join(timeout_s)
-        if process.exitcode is None:
-            _kill_group(pid)
-            process.join()
-            return None
-        return int(process.exitcode)
+        timed_out = process.exitcode is None
     finally:
-        if process.exitcode is None:  # Ctrl-C or SIGTERM while waiting
+        if process.exitcode is None:  # timed out, or Ctrl-C or SIGTERM while waiting
             _kill_group(pid)
             process.join()
+        code = process.exitcode
         process.close()
+    return None if timed_out or code is None else code
 
 
-def _forked_main(argv: list[str], log_path: str, env: dict[str, str], parent_pid: int) -> None:
+def _forked_main(argv: list[str], log_path: str, env: dict[str, str]) -> None:
     """A forked worker's first steps: what a fresh interpreter would have, then the job."""
     _forkserver.detach()
     caller = multiprocessing.parent_process()  # this process's caller, not its parent
-    if caller is None or not _pid_alive(parent_pid):  # the caller died while this was forked
-        shutil.rmtree(Path(argv[0]).parent, ignore_errors=True)
-        os._exit(EXIT_TERMINATED)
-    end_with_caller(caller.sentinel, cleanup=Path(argv[0]).parent)
+    if caller is not None:  # always, in a multiprocessing child; ends at once if it is gone
+        end_with_caller(caller.sentinel, cleanup=Path(argv[0]).parent)
     os.setsid()  # its own session, as spawn's start_new_session: Ctrl-C reaches the parent only
     log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(log, 1)
@@ -176,16 +172,6 @@ def describe_in_worker(
     if "error" in result:
         raise error_from_dict(result["error"])
     return from_dict(ModelInfo, result["info"])
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, someone else's
-        return True
-    return True
 
 
 def _kill_group(pid: int) -> None:
