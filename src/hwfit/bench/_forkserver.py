@@ -14,8 +14,10 @@ a forked worker behaves as a fresh ``python -m hwfit.bench.worker`` would:
   which runs a user's script that lacks the ``if __name__ == "__main__"`` guard a second
   time); the worker gets the caller's ``sys.path`` and working folder.
 * The worker gives back its copy of the fork server's "alive" pipe (:func:`detach`), so the
-  server ends as soon as the caller does, and with it, through the death signal of
-  :mod:`hwfit.bench.lifecycle`, the worker.
+  server ends when the caller does instead of living on with its workers. The worker itself
+  ends with its caller through :func:`hwfit.bench.lifecycle.end_with_caller` (the caller's
+  pipe), which :func:`hwfit.bench.spawn.spawn_worker`'s worker arranges first thing: the
+  server's own exit can lag the caller's by seconds on a busy machine.
 
 Environment variables that native libraries read when they load (``OMP_NUM_THREADS``, say)
 cannot reach a worker whose libraries the server loaded: :func:`usable` says no when they
