@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import time
@@ -47,4 +48,8 @@ class EchoingRuntime(CrashingRuntime):
 
         echo = os.environ.get("HWFIT_TEST_ECHO")
         threads = torch.get_num_threads()
-        raise RuntimeError(f"echo={echo} threads={threads} cwd={Path.cwd()} ppid={os.getppid()} ")
+        method = multiprocessing.get_start_method()
+        raise RuntimeError(
+            f"echo={echo} threads={threads} cwd={Path.cwd()} ppid={os.getppid()} "
+            f"start-method={method} "
+        )

@@ -57,6 +57,21 @@ def test_a_forked_worker_sees_the_environment_and_folder_the_caller_has_now(
     assert f"cwd={tmp_path}" in seen
 
 
+def test_a_forked_worker_starts_processes_as_a_fresh_interpreter_would(echo):
+    fresh = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import multiprocessing; print(multiprocessing.get_start_method())",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    _seen()  # the fork server runs from here on
+    assert f"start-method={fresh} " in _seen()  # not "forkserver", the server's own
+
+
 @pytest.mark.parametrize("switch", ["1", "0"], ids=["forkserver", "fresh-interpreter"])
 def test_a_variable_read_when_torch_loads_reaches_the_worker(echo, monkeypatch, switch):
     monkeypatch.setenv("HWFIT_FORKSERVER", switch)

@@ -122,6 +122,9 @@ def _run_forked(argv: list[str], log_path: Path, timeout_s: float) -> int | None
 def _forked_main(argv: list[str], log_path: str, env: dict[str, str]) -> None:
     """A forked worker's first steps: what a fresh interpreter would have, then the job."""
     _forkserver.detach()
+    # A fresh interpreter's default start method: a fork server's child inherits "forkserver",
+    # and a library that starts a multiprocessing.Pool in the worker would start a second server.
+    multiprocessing.set_start_method(None, force=True)
     caller = multiprocessing.parent_process()  # this process's caller, not its parent
     if caller is not None:  # always, in a multiprocessing child; ends at once if it is gone
         end_with_caller(caller.sentinel, cleanup=Path(argv[0]).parent)
