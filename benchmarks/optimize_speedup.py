@@ -44,10 +44,10 @@ SHARED_CIFAR = (
 )
 
 
-def cifar_subset(folder: Path, per_class: int) -> Path:
+def cifar_subset(folder: Path, per_class: int, split: str = "test") -> Path:
     """Extract ``per_class`` images of each CIFAR-10 class from the shared archive."""
     taken: dict[str, int] = {}
-    with tarfile.open(SHARED_CIFAR) as tar:
+    with tarfile.open(SHARED_CIFAR.with_name(f"cifar10-{split}-jpeg.tar.gz")) as tar:
         for member in tar:
             parts = Path(member.name).parts
             if not member.isfile() or len(parts) < 3:

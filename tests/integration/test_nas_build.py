@@ -37,7 +37,7 @@ def _export_and_compare(model: torch.nn.Module, shape, path: Path, *, dynamo: bo
         expected = model(x).numpy()
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")  # exporter chatter (TorchScript deprecation, dynamo)
-        if dynamo:  # the path hwfit.models.convert.to_onnx takes
+        if dynamo:  # the fallback of hwfit.models.convert.to_onnx
             torch.onnx.export(
                 model, (x,), str(path), dynamo=True, opset_version=18, external_data=False
             )

@@ -7,7 +7,7 @@ inside the folder, never a PyTorch file (which could run code when loaded).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,6 +50,23 @@ class Predictor:
                 hint="Preprocess images with Predictor.preprocess (or classify()).",
             )
         return self._compiled.infer_all(x, self.batch)  # the artifact has a static batch
+
+    def runner(self, x: np.ndarray) -> Callable[[], None]:
+        """Bind one input batch of the artifact's shape once; return a call that runs it.
+
+        For timing loops: the call runs one inference on the bound input, with no copy and no
+        checks (what ``optimize`` timed). Use :meth:`predict` to get outputs.
+
+        Raises:
+            InputShapeError: ``x`` is not one batch of the model's input shape.
+        """
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if x.shape != self.input_shape:
+            raise InputShapeError(
+                f"Input of shape {x.shape} is not one batch of the model's {self.input_shape}."
+            )
+        self._compiled.bind(x)
+        return self._compiled.run
 
     def self_check(self, atol: float = 1e-3) -> float:
         """Run the shipped check inputs and compare with the outputs measured by optimize.

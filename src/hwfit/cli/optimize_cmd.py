@@ -48,7 +48,7 @@ def optimize(
         str | None,
         precision_option(
             "Precisions to try, comma-separated: fp32, bf16, fp16, int8, int8-dynamic, "
-            "int8-mixed (default: all)."
+            "int8-mixed, int8-selective (default: all)."
         ),
     ] = None,
     threads: Annotated[

@@ -27,6 +27,8 @@ class Precision(enum.StrEnum):
     INT8 = "int8"  # static post-training quantization, calibrated on the user's data
     INT8_DYNAMIC = "int8-dynamic"  # weights INT8 ahead of time, activations quantized per call
     INT8_MIXED = "int8-mixed"  # INT8 with the most accuracy-sensitive layers kept in float
+    # INT8 with the groups of layers measured faster in float kept in the CPU's fast float
+    INT8_SELECTIVE = "int8-selective"
 
     @property
     def is_int8(self) -> bool:
@@ -54,5 +56,6 @@ RECIPES: Registry[PrecisionRecipe] = Registry(
         "openvino:fp16": "hwfit.precisions.float_recipes:OVFloatRecipe",
         "openvino:int8": "hwfit.precisions.ov_quant:OVInt8Recipe",
         "openvino:int8-mixed": "hwfit.precisions.ov_quant:OVMixedInt8Recipe",
+        "openvino:int8-selective": "hwfit.precisions.ov_selective:OVSelectiveInt8Recipe",
     },
 )

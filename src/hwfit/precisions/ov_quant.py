@@ -37,7 +37,7 @@ from hwfit.precisions.base import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator, Sequence
     from pathlib import Path
 
     import openvino as ov
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from hwfit.models.artifact import ModelArtifact
     from hwfit.records import InputSpec
 
-__all__ = ["OVInt8Recipe", "OVMixedInt8Recipe"]
+__all__ = ["OVInt8Recipe", "OVMixedInt8Recipe", "quantize", "read_fp32", "save_ir"]
 
 logger = logging.getLogger(__name__)
 
@@ -82,24 +82,12 @@ class OVInt8Recipe(PrecisionRecipe):
     ) -> PreparedModel:
         calibration = checked_samples(require_calibration(data).calibration, spec, "Calibration")
         start = time.perf_counter()
-        ov_model = _read_fp32(model, spec)
+        ov_model = read_fp32(model, spec)
         import nncf
 
         batches = list(full_batches(calibration, spec.shape[0]))
-        try:
-            with _quiet_nncf():
-                quantized = nncf.quantize(
-                    ov_model,
-                    nncf.Dataset(batches),
-                    subset_size=len(batches),
-                    preset=nncf.QuantizationPreset.PERFORMANCE,
-                    model_type=None,
-                )
-        except Exception as exc:
-            raise RuntimeFailure(
-                f"NNCF INT8 quantization of {model.info.source!r} failed: {first_line(exc)}"
-            ) from exc
-        target = _save(quantized, out_dir / "model_int8.xml", model.info.source)
+        quantized = quantize(ov_model, batches, model.info.source)
+        target = save_ir(quantized, out_dir / "model_int8.xml", model.info.source)
         int8_layers, total = _int8_compute_layers(quantized)
         details = {
             "tool": f"NNCF {nncf.__version__}",
@@ -111,6 +99,33 @@ class OVInt8Recipe(PrecisionRecipe):
         return PreparedModel(
             path=target, kind="openvino", seconds=time.perf_counter() - start, details=details
         )
+
+
+def quantize(
+    ov_model: ov.Model, batches: list[np.ndarray], source: str, ignored: Sequence[str] = ()
+) -> ov.Model:
+    """``nncf.quantize`` with the PERFORMANCE preset; operations named in ``ignored`` stay float.
+
+    Raises:
+        RuntimeFailure: NNCF failed (the message says why).
+    """
+    import nncf
+
+    scope = nncf.IgnoredScope(names=list(ignored), validate=False) if ignored else None
+    try:
+        with _quiet_nncf():
+            return nncf.quantize(
+                ov_model,
+                nncf.Dataset(batches),
+                subset_size=len(batches),
+                preset=nncf.QuantizationPreset.PERFORMANCE,
+                model_type=None,
+                ignored_scope=scope,
+            )
+    except Exception as exc:
+        raise RuntimeFailure(
+            f"NNCF INT8 quantization of {source!r} failed: {first_line(exc)}"
+        ) from exc
 
 
 class OVMixedInt8Recipe(PrecisionRecipe):
@@ -139,7 +154,7 @@ class OVMixedInt8Recipe(PrecisionRecipe):
             )
         validation = checked_samples(data.validation, spec, "Validation")
         start = time.perf_counter()
-        ov_model = _read_fp32(model, spec)
+        ov_model = read_fp32(model, spec)
         import nncf
         from nncf.quantization.advanced_parameters import AdvancedAccuracyRestorerParameters
 
@@ -169,7 +184,7 @@ class OVMixedInt8Recipe(PrecisionRecipe):
                 "NNCF accuracy-controlled INT8 quantization of "
                 f"{model.info.source!r} failed: {first_line(exc)}"
             ) from exc
-        target = _save(quantized, out_dir / "model_int8_mixed.xml", model.info.source)
+        target = save_ir(quantized, out_dir / "model_int8_mixed.xml", model.info.source)
         int8_layers, total = _int8_compute_layers(quantized)
         details = {
             "tool": f"NNCF {nncf.__version__}",
@@ -219,7 +234,7 @@ def _batch_of(item: tuple[int, np.ndarray]) -> np.ndarray:
     return item[1]
 
 
-def _read_fp32(model: ModelArtifact, spec: InputSpec) -> ov.Model:
+def read_fp32(model: ModelArtifact, spec: InputSpec) -> ov.Model:
     """The FP32 ``ov.Model`` for ``spec`` (IR sources are reshaped to it)."""
     import openvino as ov
 
@@ -244,7 +259,12 @@ def _fp32_outputs(ov_model: ov.Model, batches: list[np.ndarray]) -> list[np.ndar
     return [np.array(request.infer({0: batch})[0]) for batch in batches]
 
 
-def _save(quantized: ov.Model, target: Path, source: str) -> Path:
+def save_ir(quantized: ov.Model, target: Path, source: str) -> Path:
+    """Save ``quantized`` as ``target`` (INT8 weights as they are); a failure leaves no file.
+
+    Raises:
+        RuntimeFailure: OpenVINO could not write it.
+    """
     import openvino as ov
 
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -23,16 +23,18 @@ if TYPE_CHECKING:
     from hwfit.models.artifact import ModelArtifact
     from hwfit.records import RunConfig
 
-__all__ = ["OVGpuRuntime", "OVRuntime"]
+__all__ = ["OVGpuRuntime", "OVRuntime", "fast_float"]
 
 # INT8 models keep their non-quantized operations in FP32: accuracy first, and BF16 is a
-# candidate of its own.
-_PRECISION_HINTS = {
+# candidate of its own. int8-selective keeps groups of layers in float because they are faster
+# there, so they run in the CPU's fast float (None: see fast_float).
+_PRECISION_HINTS: dict[str, str | None] = {
     "fp32": "f32",
     "bf16": "bf16",
     "fp16": "f16",
     "int8": "f32",
     "int8-mixed": "f32",
+    "int8-selective": None,
 }
 _COMPUTE_LAYERS = {"Convolution", "FullyConnected", "MatMul", "GroupConvolution", "Deconvolution"}
 
@@ -113,6 +115,15 @@ class OVCompiledModel(CompiledModel):
         return done * x.shape[0] / elapsed, details
 
 
+def fast_float(core: ov.Core | None = None, device: str = "CPU") -> str:
+    """The plug-in's fastest float: ``"bf16"`` where the CPU has BF16, else ``"f32"``.
+
+    Read from OpenVINO's own probe (``OPTIMIZATION_CAPABILITIES``), as its CPU plug-in decides.
+    """
+    capabilities = (core or ov.Core()).get_property(device, "OPTIMIZATION_CAPABILITIES")
+    return "bf16" if "BF16" in capabilities else "f32"
+
+
 def _hint_name(hint: str) -> str:
     # str(ov.Type.f32) is "<Type: 'float32'>" in some releases and "f32" in others.
     text = hint.lower()
@@ -153,7 +164,8 @@ class OVRuntime(Runtime):
                 ov_model.reshape({ov_model.inputs[0]: list(spec.shape)})
             options: dict[str, str | int] = {
                 "PERFORMANCE_HINT": "LATENCY",
-                "INFERENCE_PRECISION_HINT": _PRECISION_HINTS[config.precision],
+                "INFERENCE_PRECISION_HINT": _PRECISION_HINTS[config.precision]
+                or fast_float(core, self.ov_device),
             }
             if config.threads:
                 options["INFERENCE_NUM_THREADS"] = config.threads
