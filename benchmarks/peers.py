@@ -298,6 +298,10 @@ def optimize_with_hwfit(model: str, data: Path, out: Path, budget: str, duration
         speed = o.bench.speedup.text() if o.bench and o.bench.speedup else "-"
         p50 = f"{o.p50_ms:.3f} ms" if o.p50_ms is not None else "-"
         print(f"    {o.candidate.label:38s} {o.state.value:9s} {p50:>10s} {speed:22s}")
+        if "variants_us" in o.prepare_details:
+            print(
+                f"      variants timed by int8-selective (us): {o.prepare_details['variants_us']}"
+            )
     if result.winner is None:
         raise SystemExit(f"{model}: hwfit found no candidate within the budget")
     w = result.winner

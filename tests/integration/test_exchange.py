@@ -422,7 +422,7 @@ def _set(field: str, value):
             _set("config.precision", "int9"),
             "'edited.json': result 1, config.precision: unknown precision 'int9'. Did you mean "
             "'int8'",
-            "Known: bf16, fp16, fp32, int8, int8-dynamic, int8-mixed.",
+            "Known: bf16, fp16, fp32, int8, int8-dynamic, int8-mixed, int8-selective.",
         ),
         (
             _set("model.kind", "pickle"),

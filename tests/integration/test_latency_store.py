@@ -19,7 +19,7 @@ from hwfit.db.latency import LatencyRecord
 from hwfit.nas.latency import LatencyCache, LatencyMeasurement
 from hwfit.nas.target import Target
 
-TARGET = "openvino:int8:bs1:cpu:ref=base"
+TARGET = "openvino:int8:bs1:cpu:ref=base:m2"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -234,3 +234,38 @@ def test_a_crashing_quantizer_fails_its_candidate_only(colour_data, tmp_path):
     assert by_precision["int8"].state is RowState.FAILED
     assert "SIGSEGV" in by_precision["int8"].reason
     assert result.winner is by_precision["fp32"]
+
+
+def test_a_runner_up_faster_head_to_head_takes_the_win(colour_data, tmp_path, monkeypatch):
+    # The winner is first chosen from speed-ups each measured against the baseline; then it is
+    # measured against the runner-up directly. Here that measurement is made to say "the winner
+    # runs at 0.8x the runner-up's speed" (the decision is tested, the pairing is tested apart).
+    import importlib
+
+    from hwfit.records import PairedRatio
+
+    optimize_module = importlib.import_module("hwfit.tune.optimize")  # the package shadows it
+
+    real_pair = optimize_module.pair
+    calls = []
+
+    def pair(setup, a, b):
+        calls.append((a, b))
+        if len(calls) == 1:
+            return PairedRatio(0.8, 0.75, 0.85, 20, 1.0, 1.25)
+        return real_pair(setup, a, b)
+
+    monkeypatch.setattr(optimize_module, "pair", pair)
+    result = hwfit.optimize(
+        COLOUR, str(colour_data), out=tmp_path / "out", input_shape="1x3x32x32",
+        runtimes=["onnxruntime", "openvino"], precisions=["fp32"], **QUICK,
+    )  # fmt: skip
+    runner_up_side, first_winner_side = calls[0]
+    assert result.winner is not None
+    assert result.winner.candidate.runtime == runner_up_side[1].runtime
+    assert result.winner.candidate.runtime != first_winner_side[1].runtime
+    loser = next(o for o in result.outcomes if o.candidate.runtime == first_winner_side[1].runtime)
+    assert "0.80x" in loser.reason
+    assert "measured paired against it" in loser.reason
+    assert any("replaced" in note for note in result.notes)
+    assert read_manifest(result.out_dir).runtime == result.winner.candidate.runtime

@@ -111,10 +111,10 @@ def _quantized_weights(path: Path) -> dict[str, bool]:
 
 def test_times_every_variant_and_ships_the_one_it_names(se_onnx, tmp_path):
     prepared = _prepare(se_onnx, tmp_path)
-    timed = dict(item.rsplit(" ", 1) for item in prepared.details["variants_ms"].split(", "))
+    timed = dict(item.rsplit(" ", 1) for item in prepared.details["variants_us"].split(", "))
     assert set(timed) == {"all", "squeeze-excitation", "depthwise", "squeeze-excitation+depthwise"}
-    assert all(float(ms) > 0 for ms in timed.values())
-    medians = {name: float(ms) for name, ms in timed.items()}
+    assert all(float(us) > 0 for us in timed.values())
+    medians = {name: float(us) for name, us in timed.items()}
     chosen = ov_selective.choose(medians)
     assert prepared.details["kept_in_float"] == ("nothing" if chosen == "all" else chosen)
     assert prepared.details["float_hint"] == fast_float()

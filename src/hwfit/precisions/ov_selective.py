@@ -156,10 +156,10 @@ class OVSelectiveInt8Recipe(PrecisionRecipe):
             "float_layers": str(len(scopes[chosen])),
         }
         if medians:
-            details["variants_ms"] = ", ".join(f"{k} {v:.3f}" for k, v in medians.items())
+            details["variants_us"] = ", ".join(f"{k} {v * 1e3:.1f}" for k, v in medians.items())
             details["variant_rounds"] = str(ROUNDS)
         else:
-            details["variants_ms"] = "only all-INT8 (no squeeze-excitation or depthwise layers)"
+            details["variants_us"] = "only all-INT8 (no squeeze-excitation or depthwise layers)"
         return PreparedModel(
             path=target, kind="openvino", seconds=time.perf_counter() - start, details=details
         )

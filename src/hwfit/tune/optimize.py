@@ -53,7 +53,7 @@ from hwfit.tune._evaluate import Evaluator, measure_reference
 from hwfit.tune._run import Reference, Rows, RunSetup, pair
 from hwfit.tune.artifact import Shipment, write_artifact, write_report
 from hwfit.tune.explain import explain, structure_of
-from hwfit.tune.select import runner_up_of, select
+from hwfit.tune.select import against, runner_up_of, select
 from hwfit.tune.space import DEFAULT_RUNTIMES, candidate_space
 from hwfit.tune.strategy import STRATEGIES
 
@@ -332,7 +332,8 @@ class _Optimization:
             notes.append("The time budget ran out: the remaining candidates were not measured.")
         claim = runner_up = vs_runner_up = None
         if winner is not None and not self.interrupted:
-            claim, runner_up, vs_runner_up = self._final_claims(winner, explained, notes)
+            winner, explained, versus = self._head_to_head(winner, explained, notes)
+            claim, runner_up, vs_runner_up = self._final_claims(winner, explained, notes, versus)
         manifest_path = None
         if winner is not None:
             shipment = self._shipment(winner, claim, vs_runner_up)
@@ -388,10 +389,56 @@ class _Optimization:
                 notes.append(why.text)
         return explained, notes
 
+    def _head_to_head(
+        self, winner: Outcome, outcomes: list[Outcome], notes: list[str]
+    ) -> tuple[Outcome, list[Outcome], PairedRatio | str | None]:
+        """Measure the winner against the runner-up paired; the faster beyond the noise wins.
+
+        Each candidate's speed-up was measured paired against the baseline, in its own worker
+        and minutes apart from the others; the two best are compared directly here (both in one
+        worker, alternating windows). The runner-up takes the win only when the paired interval
+        says it is faster (the winner's upper bound below 1); otherwise the winner stays, ties
+        included.
+
+        Returns:
+            The winner, the outcomes with their reasons, and the winner vs runner-up figure
+            when it is the one just measured (None after a swap or without a runner-up).
+        """
+        second = runner_up_of(winner, outcomes, self.setup.objective)
+        if second is None:
+            return winner, outcomes, None
+        versus = pair(self.setup, self.evaluator.side(second), self.evaluator.side(winner))
+        if isinstance(versus, str) or versus.ci_high >= 1.0 or self.setup.objective != "latency":
+            return winner, outcomes, versus
+        notes.append(
+            f"{second.candidate.label} replaced {winner.candidate.label} as the winner: measured "
+            f"against each other paired, {winner.candidate.label} ran at {versus.text()} the "
+            "speed of it."
+        )
+        new_winner = dataclasses.replace(second, reason=None)
+        lost = outcomes.index(winner)
+        explained = against(
+            [new_winner if o is second else o for o in outcomes], new_winner, self.setup.objective
+        )
+        explained[lost] = dataclasses.replace(
+            winner, reason=f"{versus.text()} the speed of the winner, measured paired against it"
+        )
+        return new_winner, explained, None
+
     def _final_claims(
-        self, winner: Outcome, outcomes: Sequence[Outcome], notes: list[str]
+        self,
+        winner: Outcome,
+        outcomes: Sequence[Outcome],
+        notes: list[str],
+        versus: PairedRatio | str | None = None,
     ) -> tuple[PairedRatio | None, Outcome | None, PairedRatio | None]:
         """Re-measure the winner paired against the baseline, and against the runner-up.
+
+        Args:
+            winner: The chosen outcome.
+            outcomes: Every outcome (the runner-up is found among them).
+            notes: The run's notes; a figure that cannot be given adds one.
+            versus: The winner vs runner-up figure when it was just measured (not again).
 
         Returns:
             (winner vs baseline, the runner-up, winner vs runner-up); a figure that could not
@@ -410,7 +457,8 @@ class _Optimization:
         second = runner_up_of(winner, outcomes, self.setup.objective)
         if second is None:
             return claim, None, None
-        versus = pair(self.setup, self.evaluator.side(second), side)
+        if versus is None:
+            versus = pair(self.setup, self.evaluator.side(second), side)
         if isinstance(versus, str):
             notes.append(f"The winner vs the runner-up could not be measured: {versus}")
             return claim, second, None

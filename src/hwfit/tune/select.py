@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from hwfit.records import Outcome, RowState
 
-__all__ = ["TIE_REL", "runner_up_of", "score", "select"]
+__all__ = ["TIE_REL", "against", "runner_up_of", "score", "select"]
 
 TIE_REL = 0.02  # medians within 2% are a tie: the smaller artifact wins
 
@@ -80,8 +80,29 @@ def select(
     best_score = min(key(o) for o in eligible)
     tied = [o for o in eligible if _within(key(o), best_score)]
     winner = min(tied, key=lambda o: (o.artifact_size_bytes or 0, key(o)))
+    return winner, against(outcomes, winner, objective, tied)
+
+
+def against(
+    outcomes: Sequence[Outcome],
+    winner: Outcome,
+    objective: str = "latency",
+    tied: Sequence[Outcome] = (),
+) -> list[Outcome]:
+    """``outcomes`` with each other COMPLETE one's reason for losing to ``winner``.
+
+    Args:
+        outcomes: Every outcome, ``winner`` among them (the order is kept).
+        winner: The chosen one; its own reason is left as it is.
+        objective: ``latency`` or ``throughput``.
+        tied: Outcomes within :data:`TIE_REL` of the winner that lost on artifact size.
+    """
+    eligible = [
+        o for o in outcomes if o.state is RowState.COMPLETE and score(o, objective) is not None
+    ]
+    paired = _paired(eligible, objective)
+    win_score = score(winner, objective, paired) or 0.0
     explained = []
-    win_score = key(winner)
     for o in outcomes:
         if o is winner or o.state is not RowState.COMPLETE:
             explained.append(o)
@@ -101,7 +122,7 @@ def select(
             ratio = s / win_score if objective == "latency" and not paired else win_score / s
             what = "slower" if objective == "latency" else "less throughput"
             explained.append(dataclasses.replace(o, reason=f"{ratio:.2f}x {what} than the winner"))
-    return winner, explained
+    return explained
 
 
 def _within(value: float, best: float) -> bool:

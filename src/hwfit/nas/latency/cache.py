@@ -21,7 +21,12 @@ from hwfit.nas.target import Target
 if TYPE_CHECKING:
     from hwfit.db import ResultStore
 
-__all__ = ["LatencyCache", "LatencyMeasurement"]
+__all__ = ["MEASUREMENT", "LatencyCache", "LatencyMeasurement"]
+
+
+#: How a target is run, in every key. m2: OpenVINO runs an INT8 model's non-quantized layers in
+#: the CPU's fast float (BF16 where the CPU has it), no longer in FP32.
+MEASUREMENT = "m2"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,6 +153,9 @@ class LatencyCache:
         reference: Key of the reference model the measurements are relative to (kept apart:
             ``openvino:int8:bs1:cpu:ref=<key>``); None for absolute measurements.
 
+    Every key ends with :data:`MEASUREMENT`, the way a target is run: entries measured before
+    it changed are never read back as if they were measured the new way.
+
     Raises:
         DatabaseError: The database cannot be opened.
     """
@@ -167,6 +175,7 @@ class LatencyCache:
             str(target)
             + (f":t{threads}" if threads else "")
             + (f":ref={reference}" if reference else "")
+            + f":{MEASUREMENT}"
         )
         self.fingerprint = fingerprint
         self.store, self._owned = _open_store(db)
