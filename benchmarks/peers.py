@@ -287,17 +287,27 @@ def peer_files(onnx: Path, calib: np.ndarray, work: Path) -> tuple[Path, Path, P
     return ort_int8, ov_fp32, ov_int8
 
 
-def optimize_with_hwfit(model: str, data: Path, out: Path, budget: str, duration: float) -> str:
+def optimize_with_hwfit(
+    model: str, data: Path, out: Path, budget: str, duration: float, **extra: Any
+) -> str:
     """Run ``hwfit.optimize``; print its candidates; return the winner's label."""
     import hwfit
 
     result = hwfit.optimize(
-        model, str(data), out=out, max_accuracy_drop=budget, duration_s=duration, save=False
-    )
+        model, str(data), out=out, max_accuracy_drop=budget, duration_s=duration, save=False,
+        **extra,
+    )  # fmt: skip
+    for key in ("pruned_channels", "macs", "fine_tune"):
+        for o in result.outcomes:
+            if o.candidate.source and key in o.prepare_details:
+                print(f"    {o.candidate.source}: {key} {o.prepare_details[key]}")
+                break
     for o in result.outcomes:
         speed = o.bench.speedup.text() if o.bench and o.bench.speedup else "-"
         p50 = f"{o.p50_ms:.3f} ms" if o.p50_ms is not None else "-"
         print(f"    {o.candidate.label:38s} {o.state.value:9s} {p50:>10s} {speed:22s}")
+        if o.accuracy and o.metric:
+            print(f"      {o.metric} {o.accuracy[o.metric]:.1f} (drop {o.drop:+.1f})")
         if "variants_us" in o.prepare_details:
             print(
                 f"      variants timed by int8-selective (us): {o.prepare_details['variants_us']}"
@@ -307,7 +317,8 @@ def optimize_with_hwfit(model: str, data: Path, out: Path, budget: str, duration
     w = result.winner
     kept = w.prepare_details.get("kept_in_float")
     executed = w.bench.executed.precision if w.bench and w.bench.executed else "?"
-    return f"{w.candidate.runtime} {w.candidate.precision} (executed {executed}" + (
+    source = f" {w.candidate.source}" if w.candidate.source else ""
+    return f"{w.candidate.runtime} {w.candidate.precision}{source} (executed {executed}" + (
         f"; kept in float: {kept})" if kept else ")"
     )
 
@@ -318,8 +329,14 @@ def run_model(
     data: Path,
     args: argparse.Namespace,
     labelled: bool,
+    hwfit_spec: str | None = None,
+    **hwfit_extra: Any,
 ) -> tuple[str, list[Row]]:
-    """Optimize ``spec``, make the peers, time everyone in their own processes."""
+    """Optimize ``spec``, make the peers, time everyone in their own processes.
+
+    ``hwfit_spec`` (with ``hwfit_extra`` for ``hwfit.optimize``) is what hwfit is given when
+    it differs from the peers' ``spec``: the PyTorch model and its weights, which it can prune.
+    """
     import torch
 
     from hwfit.accuracy import load_dataset, preprocess_for
@@ -336,7 +353,9 @@ def run_model(
         work = Path(tmp)
         print(f"\n== {spec} {shape}: hwfit optimize ...", flush=True)
         start = time.monotonic()
-        label = optimize_with_hwfit(spec, data, work / "out", args.budget, args.duration)
+        label = optimize_with_hwfit(
+            hwfit_spec or spec, data, work / "out", args.budget, args.duration, **hwfit_extra
+        )
         print(f"  hwfit chose {label} in {time.monotonic() - start:.0f} s; making the peers ...")
         np.savez(work / "inputs.npz", x=calib[:1], calib=calib[: args.peer_calib], val=val)
         torch.save(module.state_dict(), work / "torch_model.pt")
@@ -420,7 +439,11 @@ def best_peer(rows: list[Row]) -> Row | None:
 
 
 def train_cifar(data: Path, out: Path, epochs: int) -> tuple[Any, Path]:
-    """A timm MobileNetV3 (10 classes) trained here on CIFAR-10 at 64 px, exported to ONNX."""
+    """A timm MobileNetV3 (10 classes) trained here on CIFAR-10 at 64 px, exported to ONNX.
+
+    Beside the ONNX file: ``cifar_mnv3.py`` (a factory) and ``cifar_mnv3.pt`` (its state dict),
+    the PyTorch model hwfit is given with ``--prune-trained``.
+    """
     import timm
     import torch
     from PIL import Image
@@ -450,6 +473,11 @@ def train_cifar(data: Path, out: Path, epochs: int) -> tuple[Any, Path]:
             opt.step()
         print(f"  epoch {epoch + 1}/{epochs}: last batch loss {loss.item():.2f}", flush=True)
     model.eval()
+    torch.save(model.state_dict(), out.with_suffix(".pt"))
+    out.with_suffix(".py").write_text(
+        "import timm\n\n\ndef model():\n"
+        "    return timm.create_model('mobilenetv3_large_100', num_classes=10)\n"
+    )
     return model, export_onnx(model, (1, 3, 64, 64), out)
 
 
@@ -461,6 +489,11 @@ def main() -> int:
     parser.add_argument("--trained", action="store_true", help="also a CIFAR-trained model")
     parser.add_argument("--only-trained", action="store_true")
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument(
+        "--prune-trained",
+        action="store_true",
+        help="give hwfit the trained model as PyTorch with --train-data (it may prune it)",
+    )
     parser.add_argument("--calib", type=int, default=100)
     parser.add_argument("--peer-calib", type=int, default=100)
     parser.add_argument("--val", type=int, default=200)
@@ -502,7 +535,14 @@ def main() -> int:
         module, onnx = train_cifar(train, tmp / "cifar_mnv3.onnx", args.epochs)
         args.arch_of[str(onnx)], args.classes_of[str(onnx)] = "mobilenetv3_large_100", 10
         run_args = argparse.Namespace(**{**vars(args), "budget": args.budget or "1"})
-        label, rows = run_model(str(onnx), module, data, run_args, labelled=True)
+        extra: dict[str, Any] = {}
+        if args.prune_trained:  # hwfit gets the PyTorch model, its weights and the train images
+            sys.path.insert(0, str(onnx.parent))
+            extra = {
+                "hwfit_spec": "cifar_mnv3:model", "weights": str(onnx.with_suffix(".pt")),
+                "trust_model": True, "input_shape": "1x3x64x64", "train_data": str(train),
+            }  # fmt: skip
+        label, rows = run_model(str(onnx), module, data, run_args, labelled=True, **extra)
         results.append(("cifar mobilenetv3 (trained)", label, best_peer(rows)))
     return summary(results)
 

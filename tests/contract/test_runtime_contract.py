@@ -77,3 +77,32 @@ def test_skip_reason_for_unaccepted_model_kind(name):
         reason = cls.skip_reason(kind, "fp32")
         assert (reason is None) == (kind in cls.accepts)
     assert cls.skip_reason("torch", "int3") is not None
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_a_setting_the_runtime_does_not_have_is_refused(name, small):
+    from hwfit.errors import UnsupportedModelError
+
+    cls = _available(name)
+    if cls.name == "torch-compile":
+        pytest.skip("same settings code as torch; compiling again only costs time")
+    config = RunConfig(runtime=name, batch=1, threads=1, options=(("NOT_A_SETTING", "1"),))
+    with pytest.raises(UnsupportedModelError, match="NOT_A_SETTING"):
+        cls().compile(small, config)
+
+
+@pytest.mark.parametrize(
+    ("name", "key", "value"),
+    [
+        ("openvino", "INFERENCE_PRECISION_HINT", "f32"),
+        ("onnxruntime", "session.intra_op.allow_spinning", "0"),
+    ],
+)
+def test_a_setting_is_applied_and_read_back_from_the_runtime(name, key, value, small):
+    cls = _available(name)
+    config = RunConfig(runtime=name, batch=1, threads=1, options=((key, value),))
+    compiled = cls().compile(small, config)
+    assert compiled.executed.details[key] == value
+    x = np.zeros((1, 3, 32, 32), np.float32)
+    assert compiled.infer(x).shape[0] == 1
+    compiled.close()

@@ -125,7 +125,9 @@ def test_winner_is_shipped_and_reproduced_by_load(colour_run):
     manifest = read_manifest(colour_run.out_dir)
     assert manifest.runtime == winner.candidate.runtime
     assert manifest.precision["requested"] == winner.candidate.precision
-    assert manifest.runtime_options["threads"] >= 1
+    # Run as measured: the candidate asked for the runtime's default threads (None).
+    assert manifest.runtime_options["threads"] == winner.candidate.threads
+    assert manifest.runtime_options["threads_executed"] >= 1
     assert manifest.classes == ("blue", "green", "red")
     assert manifest.metrics["winner"]["p50_ms"] == pytest.approx(winner.p50_ms)
     assert manifest.accuracy["baseline"]["top1"] == 100.0
@@ -269,3 +271,37 @@ def test_a_runner_up_faster_head_to_head_takes_the_win(colour_data, tmp_path, mo
     assert "measured paired against it" in loser.reason
     assert any("replaced" in note for note in result.notes)
     assert read_manifest(result.out_dir).runtime == result.winner.candidate.runtime
+
+
+def test_an_openvino_artifact_runs_with_the_float_precision_it_was_measured_with(
+    colour_data, tmp_path
+):
+    import json
+
+    from hwfit.errors import ModelSourceError
+
+    out = tmp_path / "ov"
+    result = hwfit.optimize(
+        COLOUR, str(colour_data), out=out, input_shape="1x3x32x32",
+        runtimes=["openvino"], precisions=["int8"], max_accuracy_drop="100", **QUICK,
+    )  # fmt: skip
+    assert result.winner is not None
+    manifest_path = out / "hwfit.json"
+    recorded = json.loads(manifest_path.read_text())["runtime_options"]
+    hint = recorded["INFERENCE_PRECISION_HINT"]
+    assert hint == result.winner.bench.executed.details["INFERENCE_PRECISION_HINT"]
+    assert hwfit.load(out)._compiled.executed.details["INFERENCE_PRECISION_HINT"] == hint
+
+    data = json.loads(manifest_path.read_text())
+    data["runtime_options"]["INFERENCE_PRECISION_HINT"] = "i4"
+    manifest_path.write_text(json.dumps(data))
+    with pytest.raises(ModelSourceError, match="INFERENCE_PRECISION_HINT"):
+        hwfit.load(out)
+
+    # The recorded value runs, not this CPU's own fast float: here, with BF16, a manifest that
+    # records f32 (as one made on a CPU without BF16 does) runs in f32.
+    if hint != "bf16":
+        pytest.skip("this CPU has no BF16: its fast float is the f32 every CPU runs anyway")
+    data["runtime_options"]["INFERENCE_PRECISION_HINT"] = "f32"
+    manifest_path.write_text(json.dumps(data))
+    assert hwfit.load(out)._compiled.executed.details["INFERENCE_PRECISION_HINT"] == "f32"

@@ -51,6 +51,7 @@ class ManifestSource(TypedDict, total=False):
     params: int | None
     macs: int | None
     weights: str | None
+    pruning: dict[str, str]  # when the shipped model is the source pruned and fine-tuned
 
 
 class ManifestHardware(TypedDict, total=False):
@@ -71,8 +72,9 @@ class Manifest:
         runtime: hwfit runtime name ("onnxruntime", "openvino").
         runtime_version: The version it was measured with.
         precision: ``{"requested": ..., "executed": ...}``.
-        runtime_options: What the runtime must be run with: threads, batch, precision hint,
-            performance hint, session options (as hwfit's runtime plug-in applies them).
+        runtime_options: What the runtime must be run with, as it was measured: ``threads``
+            (the request; null: the runtime's default), batch, precision, OpenVINO's precision
+            and performance hints; ``threads_executed`` says what the threads came to.
         input: ``{"name", "shape", "dtype", "preprocess": Preprocess.to_dict()}``.
         classes: Class names for the outputs, when the data had them.
         metrics: ``{"winner": {...}, "baseline": {...}, "speedup": x}`` (latency in ms).

@@ -26,6 +26,12 @@ if TYPE_CHECKING:
 __all__ = ["Predictor", "load"]
 
 
+#: OpenVINO settings an artifact records and is run with, as measured: the float precision of
+#: an INT8 model's non-quantized layers is the measuring CPU's fast float, which another CPU's
+#: would not be.
+_RECORDED = {"INFERENCE_PRECISION_HINT": ("f32", "bf16", "f16")}
+
+
 class Predictor:
     """A compiled artifact plus its preprocessing: ``predict`` arrays, ``classify`` images.
 
@@ -136,11 +142,20 @@ def load(folder: str | Path) -> Predictor:
     Preprocess.from_dict(manifest.input["preprocess"])  # a bad record fails now, not per image
     options = manifest.runtime_options
     artifact = load_model(str(model_path), input_shape=manifest.input["shape"])
+    recorded = {k: str(options[k]) for k in _RECORDED if k in options}
+    for key, value in recorded.items():
+        if value not in _RECORDED[key]:
+            raise ModelSourceError(
+                f"The manifest of {str(folder)!r} sets {key} to {value!r}; hwfit writes one of "
+                f"{', '.join(_RECORDED[key])}.",
+                hint="Point to a folder `hwfit optimize --out` wrote, its hwfit.json unedited.",
+            )
     config = RunConfig(
         runtime=manifest.runtime,
         batch=int(options["batch"]),
         threads=options.get("threads"),
         precision=str(options["precision"]),
+        options=tuple(sorted(recorded.items())) if manifest.runtime == "openvino" else (),
     )
     compiled = runtime_cls().compile(artifact, config)
     return Predictor(folder, manifest, compiled)

@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hwfit._version import __version__
-from hwfit.bench.jobs import EvalPaths, PairJob, PairJobResult, PairSide, RowJob
+from hwfit.bench.jobs import (
+    EvalPaths,
+    PairJob,
+    PairJobResult,
+    PairSide,
+    ProfileJob,
+    ProfileJobResult,
+    RowJob,
+)
 from hwfit.bench.spawn import spawn_worker
 from hwfit.errors import DatabaseError, HwfitError, UserError
 from hwfit.hardware import probe
@@ -24,6 +32,7 @@ from hwfit.precisions import Precision
 from hwfit.records import (
     Availability,
     BenchResult,
+    LayerTime,
     ModelInfo,
     PairedRatio,
     Progress,
@@ -43,6 +52,7 @@ __all__ = [
     "Progress",
     "bench",
     "is_baseline",
+    "layer_profile",
     "pair_rows",
     "probe_runtime",
     "run_row",
@@ -444,3 +454,35 @@ def pair_rows(
     if not result.ok or result.ratio is None:
         return f"paired measurement failed: {result.error}"
     return result.ratio
+
+
+def layer_profile(
+    side: tuple[ModelInfo, RunConfig],
+    *,
+    runs: int = 30,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    trust_model: bool = False,
+) -> tuple[tuple[LayerTime, ...], str] | str:
+    """Where one configuration's inference time goes, per layer type, from its runtime's counters.
+
+    Runs in a worker process (a crash or hang there ends the worker only), never inside a timed
+    loop: per-layer counters slow inference down.
+
+    Args:
+        side: The model and its run configuration.
+        runs: Inferences the counters are read over (each layer's median is kept).
+        timeout_s: Seconds the worker may take.
+        trust_model: As in :func:`run_row`.
+
+    Returns:
+        (the layer times, the executed precision), or why there are none (one line).
+    """
+    job = ProfileJob(
+        side=PairSide(side[0], side[1], RUNTIMES.path(side[1].runtime), trust_model=trust_model),
+        runs=runs,
+    )
+    raw, why = spawn_worker(job.to_dict(), timeout_s)
+    result = job.failed(why) if raw is None else ProfileJobResult.from_dict(raw)
+    if not result.ok:
+        return f"per-layer profile failed: {result.error}"
+    return result.layers, result.executed

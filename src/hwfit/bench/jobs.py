@@ -14,6 +14,7 @@ task               job                             result
 ``row``            :class:`RowJob`                 :class:`~hwfit.records.BenchResult`
 ``pair``           :class:`PairJob`                :class:`PairJobResult`
 ``latency``        :class:`LatencyJob`             :class:`LatencyJobResult`
+``profile``        :class:`ProfileJob`             :class:`ProfileJobResult`
 =================  ==============================  ==========================================
 """
 
@@ -27,6 +28,7 @@ from hwfit import errors
 from hwfit.errors import HwfitError, InternalError
 from hwfit.records import (
     BenchResult,
+    LayerTime,
     ModelInfo,
     PairedRatio,
     Record,
@@ -43,6 +45,8 @@ __all__ = [
     "PairJob",
     "PairJobResult",
     "PairSide",
+    "ProfileJob",
+    "ProfileJobResult",
     "RowJob",
     "error_from_dict",
     "error_to_dict",
@@ -231,13 +235,44 @@ class LatencyJob(_JobRecord):
         return LatencyJobResult(ok=False, error=reason)
 
 
+@dataclasses.dataclass(frozen=True)
+class ProfileJobResult(Record):
+    """Per-layer-type times (``ok``), or why there are none (``error``)."""
+
+    ok: bool
+    layers: tuple[LayerTime, ...] = ()
+    executed: str = ""
+    error: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ProfileJob(_JobRecord):
+    """Where one configuration's time goes: its runtime's per-layer counters over ``runs``.
+
+    Attributes:
+        side: The model, its configuration and its runtime plug-in.
+        runs: Inferences the counters are read over.
+    """
+
+    task: ClassVar[str] = "profile"
+
+    side: PairSide
+    runs: int = 30
+
+    def failed(self, reason: str) -> ProfileJobResult:
+        """No timings, with ``reason``."""
+        return ProfileJobResult(ok=False, error=reason)
+
+
+AnyJob = RowJob | PairJob | LatencyJob | ProfileJob
+
 #: Job record by task.
-JOB_TYPES: dict[str, type[RowJob | PairJob | LatencyJob]] = {
-    cls.task: cls for cls in (RowJob, PairJob, LatencyJob)
+JOB_TYPES: dict[str, type[AnyJob]] = {
+    cls.task: cls for cls in (RowJob, PairJob, LatencyJob, ProfileJob)
 }
 
 
-def job_from_dict(data: Mapping[str, object]) -> RowJob | PairJob | LatencyJob:
+def job_from_dict(data: Mapping[str, object]) -> AnyJob:
     """Rebuild a job from its ``to_dict`` form; a dict without ``task`` is a benchmark row.
 
     Example:

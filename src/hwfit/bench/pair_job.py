@@ -1,4 +1,7 @@
-"""The worker side of a paired measurement: two compiled models, one process, one loop.
+"""The worker side of a paired measurement, and of a per-layer profile.
+
+A paired measurement runs two compiled models in one process, one loop; a profile reads one
+compiled model's per-layer counters (:func:`hwfit.bench.layer_profile`).
 
 :func:`hwfit.bench.pair_rows` sends a ``pair`` job (two models, each with its run
 configuration and runtime plug-in) to a worker process (:mod:`hwfit.bench.worker`); the
@@ -13,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from hwfit.bench.jobs import PairJob, PairJobResult, PairSide
+from hwfit.bench.jobs import PairJob, PairJobResult, PairSide, ProfileJob, ProfileJobResult
 from hwfit.bench.method import warm_up
 from hwfit.bench.paired import measure_paired
 from hwfit.errors import HwfitError, first_line
@@ -21,7 +24,7 @@ from hwfit.models.artifact import ModelArtifact
 from hwfit.registry import import_path
 from hwfit.runtimes.base import CompiledModel, Runtime
 
-__all__ = ["run_pair", "run_pair_task"]
+__all__ = ["run_pair", "run_pair_task", "run_profile", "run_profile_task"]
 
 
 def _compile(side: PairSide) -> CompiledModel:
@@ -63,3 +66,26 @@ def run_pair(job: PairJob) -> PairJobResult:
 def run_pair_task(job: dict[str, Any]) -> dict[str, Any]:
     """The ``pair`` task of the one-shot worker: JSON in, JSON out."""
     return run_pair(PairJob.from_dict(job)).to_dict()
+
+
+def run_profile(job: ProfileJob) -> ProfileJobResult:
+    """Compile one side and read its per-layer times; errors become ``ok=False``."""
+    compiled: CompiledModel | None = None
+    try:
+        compiled = _compile(job.side)
+        layers = compiled.layer_times(job.runs)
+        if layers is None:
+            return job.failed(f"{job.side.config.runtime} has no per-layer counters")
+        return ProfileJobResult(ok=True, layers=layers, executed=compiled.executed.precision)
+    except HwfitError as exc:
+        return job.failed(exc.message)
+    except Exception as exc:  # a runtime's own error: no profile, the run goes on
+        return job.failed(f"{type(exc).__name__}: {first_line(exc)}")
+    finally:
+        if compiled is not None:
+            compiled.close()
+
+
+def run_profile_task(job: dict[str, Any]) -> dict[str, Any]:
+    """The ``profile`` task of the one-shot worker: JSON in, JSON out."""
+    return run_profile(ProfileJob.from_dict(job)).to_dict()

@@ -157,6 +157,8 @@ TASKS: dict[str, str] = {
     "describe": "hwfit.bench.worker:run_describe",
     "pair": "hwfit.bench.pair_job:run_pair_task",
     "prepare": "hwfit.precisions.job:run_prepare",
+    "profile": "hwfit.bench.pair_job:run_profile_task",
+    "prune": "hwfit.tune.prune:run_prune",
     "row": "hwfit.bench.worker:run_row_task",
 }
 

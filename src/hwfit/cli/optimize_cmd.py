@@ -95,6 +95,24 @@ def optimize(
     db: Annotated[str | None, db_option()] = None,
     no_save: Annotated[bool, no_save_option()] = False,
     json_out: Annotated[bool, json_option()] = False,
+    train_data: Annotated[
+        str | None,
+        typer.Option(
+            help="Labelled images of the model's classes (folder or .npz): also try the model "
+            "with channels pruned and fine-tuned on them (PyTorch models)."
+        ),
+    ] = None,
+    prune: Annotated[
+        str | None,
+        typer.Option(help="Shares of channels to prune, comma-separated (default: 0.25,0.5)."),
+    ] = None,
+    prune_epochs: Annotated[
+        float, typer.Option(help="Fine-tune epochs at most, per pruning ratio.")
+    ] = 3.0,
+    prune_time: Annotated[
+        float, typer.Option(help="Fine-tune seconds at most, per pruning ratio.")
+    ] = 300.0,
+    train_size: Annotated[int, typer.Option(help="Training images used at most.")] = 2000,
 ) -> None:
     """Quantize and compile, guard accuracy, choose the fastest, write a deployable artifact."""
     from hwfit.cli.render import console_err, print_json, progress_bar, stop_interrupted
@@ -107,6 +125,9 @@ def optimize(
         "optimize",
         "Optimize for the batch you deploy at; run it once per batch size to compare.",
     )
+    from hwfit.tune.prune import parse_ratios
+
+    ratios = parse_ratios(prune) if prune is not None else None
     thread_list: list[int | None] = list(int_list(threads, "--threads")) if threads else [None]
     warn = threads_warning(thread_list)
     if warn:
@@ -138,6 +159,11 @@ def optimize(
             db=db,
             save=not no_save,
             progress=optimize_progress(bar, task),
+            train_data=train_data,
+            prune=ratios,
+            prune_epochs=prune_epochs,
+            prune_time_s=prune_time,
+            train_size=train_size,
         )
     if json_out:
         print_json(optimize_json(result))

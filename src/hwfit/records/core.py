@@ -19,6 +19,7 @@ __all__ = [
     "Executed",
     "InputSpec",
     "LatencyStats",
+    "LayerTime",
     "ModelInfo",
     "PairedRatio",
     "Record",
@@ -97,6 +98,10 @@ class RunConfig:
     target_ci_rel: float = 0.02  # stop once the 95% CI of the median is within +-2%
     warmup_max_s: float | None = None  # default: 30% of duration_s
     async_throughput: bool = True  # also measure multi-stream throughput where supported
+    # Runtime settings applied over hwfit's own, as (name, value) pairs: an artifact's recorded
+    # OpenVINO INFERENCE_PRECISION_HINT, so it runs as it was measured. A runtime refuses a
+    # setting it does not know (UnsupportedModelError); what ran is read back into Executed.
+    options: tuple[tuple[str, str], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,6 +114,25 @@ class Executed:
     device: str = "CPU"
     provider: str | None = None
     details: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerTime:
+    """Time one kind of layer took in one inference, at the precision it executed in.
+
+    Read from the runtime's own per-layer counters (OpenVINO ``PERF_COUNT``), never estimated.
+
+    Attributes:
+        kind: The runtime's layer type ("Convolution", "GroupConvolution", "Reorder", ...).
+        precision: The precision its kernels ran in ("int8", "bf16", "f32", ...; "-": not said).
+        layers: How many layers of that kind and precision ran.
+        us: Their time per inference, microseconds (each layer's median over the runs, summed).
+    """
+
+    kind: str
+    precision: str
+    layers: int
+    us: float
 
 
 @dataclasses.dataclass(frozen=True)

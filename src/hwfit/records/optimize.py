@@ -7,11 +7,12 @@ import enum
 from pathlib import Path
 from typing import Protocol
 
-from hwfit.records.core import BenchResult, ModelInfo, PairedRatio, RowState
+from hwfit.records.core import BenchResult, LayerTime, ModelInfo, PairedRatio, RowState
 
 __all__ = [
     "Candidate",
     "Explanation",
+    "LayerProfile",
     "OptimizeResult",
     "Outcome",
     "Payoff",
@@ -21,18 +22,24 @@ __all__ = [
 
 @dataclasses.dataclass(frozen=True)
 class Candidate:
-    """One configuration ``optimize`` may choose: runtime x precision x threads x batch."""
+    """One configuration ``optimize`` may choose: runtime x precision x threads x batch x model.
+
+    ``source`` is the model it runs: "" for the user's, ``pruned-25`` for it with a quarter of
+    its channels pruned and fine-tuned (:mod:`hwfit.tune.prune`).
+    """
 
     runtime: str
     precision: str
     threads: int | None = None
     batch: int = 1
+    source: str = ""
 
     @property
     def label(self) -> str:
-        """Short name for tables and plots: ``openvino int8 t2 b1``."""
+        """Short name for tables and plots: ``openvino int8 t2 b1`` (``... pruned-25``)."""
         threads = f"t{self.threads}" if self.threads else "t-default"
-        return f"{self.runtime} {self.precision} {threads} b{self.batch}"
+        label = f"{self.runtime} {self.precision} {threads} b{self.batch}"
+        return f"{label} {self.source}" if self.source else label
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,6 +94,37 @@ class Explanation:
     text: str
 
 
+@dataclasses.dataclass(frozen=True)
+class LayerProfile:
+    """Where one candidate's inference time goes, per kind of layer, as the runtime counted it.
+
+    Attributes:
+        label: The candidate (:attr:`Candidate.label`).
+        executed: The precision the candidate reported it ran (``Executed.precision``).
+        runs: Inferences the counters were read over.
+        layers: Per kind and precision, slowest first.
+        source: Where the timings come from ("OpenVINO PERF_COUNT").
+    """
+
+    label: str
+    executed: str
+    runs: int
+    layers: tuple[LayerTime, ...]
+    source: str
+
+    @property
+    def total_us(self) -> float:
+        """The layers' time per inference, microseconds."""
+        return sum(layer.us for layer in self.layers)
+
+    def by_kind(self) -> dict[str, float]:
+        """Microseconds per layer kind, whatever the precision."""
+        out: dict[str, float] = {}
+        for layer in self.layers:
+            out[layer.kind] = out.get(layer.kind, 0.0) + layer.us
+        return out
+
+
 class PreprocessRecord(Protocol):
     """What a result says about how images became inputs (``hwfit.accuracy.Preprocess``).
 
@@ -130,6 +168,7 @@ class OptimizeResult:
     skipped_images: tuple[str, ...] = ()  # data files that could not be decoded, left out
     calibration_samples: int = 0
     validation_samples: int = 0  # accuracy is over these samples
+    profiles: tuple[LayerProfile, ...] = ()  # per-layer-type time of the winner, INT8, float
 
     @property
     def speedup(self) -> PairedRatio | None:

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from hwfit.records import Outcome, RowState
+from hwfit.records import LayerProfile, Outcome, RowState
 from hwfit.report._page import escape, ms, notes_section, page, plots
 from hwfit.report.figures import (
     accuracy_figure,
@@ -42,6 +42,7 @@ def render_optimize_page(
     hardware: Mapping[str, Any],
     versions: Mapping[str, str],
     notes: Sequence[str],
+    profiles: Sequence[LayerProfile] = (),
 ) -> str:
     """Return the whole report page of one ``optimize`` run as a self-contained HTML string.
 
@@ -59,6 +60,7 @@ def render_optimize_page(
         hardware: :meth:`HardwareProfile.to_dict` output; missing keys are left out.
         versions: Tool name to version (hwfit, torch, onnxruntime, openvino, ...).
         notes: Findings to list under the verdict, e.g. why INT8 did not pay off.
+        profiles: Per-layer-type times of the profiled candidates, the winner first.
 
     Returns:
         The HTML document, plotly.js inlined exactly once.
@@ -78,8 +80,38 @@ def render_optimize_page(
 <section>
 <h2>Candidates</h2>
 {_table(outcomes, baseline, winner, metric)}
-</section>"""
+</section>
+{_profiles(profiles)}"""
     return page(title, _model_line(model), body, hardware, versions)
+
+
+def _profiles(profiles: Sequence[LayerProfile]) -> str:
+    """Where each profiled candidate's time goes, per layer type and precision (measured)."""
+    if not profiles:
+        return ""
+    parts = [
+        "<section>",
+        "<h2>Where the time goes, per layer type (measured)</h2>",
+        "<p>Each layer's median over the runs, from the runtime's own per-layer counters, "
+        "with the counters on (so a little slower than the timed figures above).</p>",
+    ]
+    for profile in profiles:
+        total = profile.total_us or 1.0
+        rows = "".join(
+            f"<tr><td>{escape(t.kind)}</td><td>{escape(t.precision)}</td>"
+            f'<td class="num">{t.layers}</td><td class="num">{t.us:.0f}</td>'
+            f'<td class="num">{t.us / total:.1%}</td></tr>'
+            for t in profile.layers
+        )
+        parts.append(
+            f"<h3>{escape(profile.label)}: executed {escape(profile.executed)} "
+            f"({escape(profile.source)}, {profile.runs} runs, {profile.total_us:.0f} us)</h3>"
+            "<table><thead><tr><th>layer type</th><th>precision</th><th>layers</th>"
+            "<th>us per inference</th><th>share</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>"
+        )
+    parts.append("</section>")
+    return "\n".join(parts)
 
 
 def write_report(path: str | Path, html_text: str) -> Path:

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from hwfit.models.artifact import ModelArtifact
-    from hwfit.records import Availability, Executed, RunConfig
+    from hwfit.records import Availability, Executed, LayerTime, RunConfig
 
 __all__ = ["CompiledModel", "Runtime"]
 
@@ -72,6 +72,14 @@ class CompiledModel(abc.ABC):
         """
         return None
 
+    def layer_times(self, runs: int) -> tuple[LayerTime, ...] | None:
+        """Per-layer-type time of one inference on the bound input, from the runtime's counters.
+
+        Runs ``runs`` inferences with the runtime's own per-layer profiling (which slows them,
+        so never inside a timed loop). None when the runtime has no per-layer counters.
+        """
+        return None
+
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release the runtime's resources."""
 
@@ -95,6 +103,8 @@ class Runtime(abc.ABC):
     #: it may export), "torchscript" (a PyTorch module that only PyTorch can run, not export),
     #: "onnx", "openvino".
     accepts: ClassVar[frozenset[str]] = frozenset({"torch"})
+    #: Where :meth:`CompiledModel.layer_times` reads per-layer times from (None: it cannot).
+    layer_counters: ClassVar[str | None] = None
     #: The device it runs on, as shown to users.
     device: ClassVar[str] = "CPU"
 

@@ -101,21 +101,32 @@ class OrtRuntime(Runtime):
         if config.threads:
             options.intra_op_num_threads = config.threads
             options.inter_op_num_threads = 1
+        for key, value in config.options:  # ONNX Runtime's session config entries only
+            if not key.startswith("session."):
+                raise UnsupportedModelError(
+                    f"ONNX Runtime has no setting {key!r} (it takes session.* config entries)."
+                )
+            options.add_session_config_entry(key, value)
         try:
             session = ort.InferenceSession(str(path), options, providers=list(self.providers))
         except Exception as exc:
             raise UnsupportedModelError(
                 f"ONNX Runtime cannot load the model: {first_line(exc)}"
             ) from exc
-        compiled = OrtCompiledModel(session, self.ort_device, self._executed(session, path))
+        compiled = OrtCompiledModel(
+            session, self.ort_device, self._executed(session, path, config)
+        )
         compiled.artifact_size_bytes = file_size(path)
         compiled.convert_s = convert_s
         return compiled
 
-    def _executed(self, session: ort.InferenceSession, path: Path) -> Executed:
+    def _executed(self, session: ort.InferenceSession, path: Path, config: RunConfig) -> Executed:
         used = session.get_providers()
-        threads = session.get_session_options().intra_op_num_threads
+        applied = session.get_session_options()
+        threads = applied.intra_op_num_threads
         details = {"providers": ",".join(used), "graph_optimization": "ORT_ENABLE_ALL"}
+        for key, _ in config.options:  # read back from the session, not echoed from the request
+            details[key] = applied.get_session_config_entry(key)
         if threads == 0:  # ORT's default: one intra-op thread per physical core
             import psutil
 

@@ -7,6 +7,7 @@ back from the compiled model's per-layer runtime precisions.
 
 from __future__ import annotations
 
+import statistics
 import time
 from typing import TYPE_CHECKING, ClassVar
 
@@ -15,7 +16,7 @@ import openvino as ov
 
 from hwfit.errors import UnsupportedModelError, first_line
 from hwfit.models.convert import file_size, to_openvino
-from hwfit.records import Availability, Executed
+from hwfit.records import Availability, Executed, LayerTime
 from hwfit.runtimes.base import CompiledModel, Runtime
 from hwfit.runtimes.executed import executed_label, precision_name
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from hwfit.models.artifact import ModelArtifact
     from hwfit.records import RunConfig
 
-__all__ = ["OVGpuRuntime", "OVRuntime", "fast_float"]
+__all__ = ["OVGpuRuntime", "OVRuntime", "fast_float", "kernel_precision"]
 
 # INT8 models run their non-quantized operations in the CPU's fast float (None: see
 # fast_float), BF16 where the CPU has it, as OpenVINO does by default: forcing FP32 there made
@@ -40,6 +41,19 @@ _PRECISION_HINTS: dict[str, str | None] = {
     "int8-selective": None,
 }
 _COMPUTE_LAYERS = {"Convolution", "FullyConnected", "MatMul", "GroupConvolution", "Deconvolution"}
+
+
+#: Kernel-name suffixes (OpenVINO CPU ``exec_type``, lower-cased) and the precision they mean.
+_KERNEL_PRECISIONS = {"i8": "int8", "u8": "int8", "bf16": "bf16", "f32": "f32", "f16": "f16"}
+
+
+def kernel_precision(exec_type: str) -> str:
+    """The precision an OpenVINO CPU kernel ran in, from its name; "-" when it does not say.
+
+    >>> kernel_precision("brgconv_avx512_dw_I8"), kernel_precision("jit_uni_f32")
+    ('int8', 'f32')
+    """
+    return _KERNEL_PRECISIONS.get(exec_type.rsplit("_", 1)[-1].lower(), "-")
 
 
 class OVCompiledModel(CompiledModel):
@@ -88,6 +102,34 @@ class OVCompiledModel(CompiledModel):
                 "PERFORMANCE_HINT": str(compiled.get_property("PERFORMANCE_HINT")),
             },
         )
+
+    def layer_times(self, runs: int) -> tuple[LayerTime, ...]:
+        """Per-layer-type time from ``PERF_COUNT``, on a second compiled copy with the counters on.
+
+        Each layer's median over ``runs`` inferences, summed by (layer type, precision); the
+        precision is read from the kernel's name (``brgconv_avx512_dw_I8``: int8).
+        """
+        compiled = self._core.compile_model(
+            self._model, self._device, {**self._config, "PERF_COUNT": True}
+        )
+        request = compiled.create_infer_request()
+        request.set_input_tensor(ov.Tensor(self._x))
+        for _ in range(3):  # first runs pick kernels and fill caches
+            request.infer()
+        per_layer: dict[str, list[float]] = {}
+        kinds: dict[str, tuple[str, str]] = {}
+        for _ in range(runs):
+            request.infer()
+            for info in request.get_profiling_info():
+                if info.status != info.Status.EXECUTED:
+                    continue
+                per_layer.setdefault(info.node_name, []).append(info.real_time.total_seconds())
+                kinds[info.node_name] = (info.node_type, kernel_precision(info.exec_type))
+        grouped: dict[tuple[str, str], list[float]] = {}
+        for name, times in per_layer.items():
+            grouped.setdefault(kinds[name], []).append(statistics.median(times) * 1e6)
+        layers = [LayerTime(kind, prec, len(t), sum(t)) for (kind, prec), t in grouped.items()]
+        return tuple(sorted(layers, key=lambda layer: -layer.us))
 
     def async_throughput(
         self, x: np.ndarray, seconds: float
@@ -141,6 +183,7 @@ class OVRuntime(Runtime):
 
     name: ClassVar[str] = "openvino"
     accepts: ClassVar[frozenset[str]] = frozenset({"torch", "onnx", "openvino"})
+    layer_counters: ClassVar[str | None] = "OpenVINO PERF_COUNT"
     precisions: ClassVar[frozenset[str]] = frozenset(_PRECISION_HINTS)
     ov_device: ClassVar[str] = "CPU"
 
@@ -161,6 +204,13 @@ class OVRuntime(Runtime):
         spec = model.info.input.with_batch(config.batch)
         path, convert_s = to_openvino(model, spec)
         core = ov.Core()
+        if config.options:  # OpenVINO's own error names no setting; name it here
+            known = set(core.get_property(self.ov_device, "SUPPORTED_PROPERTIES"))
+            unknown = [key for key, _ in config.options if key not in known]
+            if unknown:
+                raise UnsupportedModelError(
+                    f"OpenVINO's {self.ov_device} plug-in has no setting {', '.join(unknown)}."
+                )
         try:
             ov_model = core.read_model(str(path))
             if list(ov_model.inputs[0].get_partial_shape()) != list(spec.shape):
@@ -172,6 +222,7 @@ class OVRuntime(Runtime):
             }
             if config.threads:
                 options["INFERENCE_NUM_THREADS"] = config.threads
+            options.update(dict(config.options))
             compiled = OVCompiledModel(core, ov_model, self.ov_device, options)
         except Exception as exc:
             raise UnsupportedModelError(

@@ -92,6 +92,11 @@ class TorchEagerRuntime(Runtime):
     def _prepare(
         self, model: ModelArtifact, config: RunConfig
     ) -> tuple[torch.nn.Module, Executed, int]:
+        if config.options:  # PyTorch has no named settings for hwfit to pass on
+            raise UnsupportedModelError(
+                "PyTorch takes no runtime settings; got "
+                f"{', '.join(k for k, _ in config.options)}."
+            )
         if config.threads:
             torch.set_num_threads(config.threads)
         module = model.torch_module().to(self.device_name)

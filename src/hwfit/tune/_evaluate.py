@@ -19,6 +19,7 @@ from hwfit.records import Candidate, ModelInfo, Outcome, RowState, to_dict
 from hwfit.tune._run import Reference, Rows, RunSetup, Side, measure_row, pair
 
 if TYPE_CHECKING:
+    from hwfit.models.artifact import ModelArtifact
     from hwfit.records import BenchResult
 
 __all__ = ["CHECK_SAMPLES", "Evaluator", "measure_reference"]
@@ -87,22 +88,24 @@ def measure_reference(
 class Evaluator:
     """Prepares, measures and accuracy-checks candidates against one :class:`Reference`.
 
-    Prepared models are cached by ``(runtime, precision, batch)``: candidates that differ in
-    threads only share one file.
+    Prepared models are cached by ``(runtime, precision, batch, source)``: candidates that
+    differ in threads only share one file. ``sources`` holds the models other than the user's
+    that candidates may run (pruned ones, :mod:`hwfit.tune.prune`), with their details.
     """
 
     def __init__(self, setup: RunSetup, rows: Rows, reference: Reference) -> None:
         self.setup = setup
         self.rows = rows
         self.reference = reference
-        self.prepared: dict[tuple[str, str, int], tuple[PreparedModel, ModelInfo]] = {}
+        self.prepared: dict[tuple[str, str, int, str], tuple[PreparedModel, ModelInfo]] = {}
+        self.sources: dict[str, tuple[ModelArtifact, dict[str, str]]] = {}
         self.logits: dict[Candidate, np.ndarray] = {}  # the first outputs, for the self-check
         self._outcomes: dict[Candidate, Outcome] = {}
 
     def side(self, outcome: Outcome) -> Side:
         """The model and run configuration a measured outcome ran."""
         c = outcome.candidate
-        _, info = self.prepared[(c.runtime, c.precision, c.batch)]
+        _, info = self.prepared[(c.runtime, c.precision, c.batch, c.source)]
         return info, self.setup.config(c)
 
     def evaluate(self, candidate: Candidate, *, force: bool, remaining_s: float | None) -> Outcome:
@@ -145,7 +148,7 @@ class Evaluator:
             result.reason,
             bench=result,
             prepare_s=prepared.seconds,
-            prepare_details=prepared.details,
+            prepare_details={**self._source(candidate)[1], **prepared.details},
             artifact_path=str(prepared.path) if prepared.path else None,
             artifact_size_bytes=result.artifact_size_bytes,
             forced=not verdict.ok,
@@ -193,12 +196,13 @@ class Evaluator:
         self, recipe: PrecisionRecipe, candidate: Candidate, remaining_s: float | None
     ) -> tuple[PreparedModel, ModelInfo] | str:
         """The candidate's model, prepared once per runtime, precision and batch; str: why not."""
-        key = (candidate.runtime, candidate.precision, candidate.batch)
+        key = (candidate.runtime, candidate.precision, candidate.batch, candidate.source)
         if key not in self.prepared:
+            name = f"{candidate.runtime}-{candidate.precision}-b{candidate.batch}"
             folder = (
                 self.setup.out_dir
                 / "candidates"
-                / f"{candidate.runtime}-{candidate.precision}-b{candidate.batch}"
+                / "-".join(filter(None, (name, candidate.source)))
             )
             folder.mkdir(parents=True, exist_ok=True)
             spec = self.setup.artifact.info.input.with_batch(candidate.batch)
@@ -206,7 +210,7 @@ class Evaluator:
             if isinstance(prepared, str):
                 return prepared
             if prepared.path is None:
-                info = self.setup.artifact.info
+                info = self._source(candidate)[0].info
             else:
                 info = load_model(str(prepared.path), input_shape=spec.shape).info
             self.prepared[key] = (prepared, info)
@@ -220,7 +224,7 @@ class Evaluator:
         remaining_s: float | None,
     ) -> PreparedModel | str:
         """Prepare in-process (float recipes) or in a worker (quantizers); str = failure."""
-        artifact = self.setup.artifact
+        artifact, _ = self._source(candidate)
         spec = artifact.info.input.with_batch(candidate.batch)
         if not recipe.needs_calibration:  # conversions only: cached, in-process
             try:
@@ -243,6 +247,12 @@ class Evaluator:
             {"task": "prepare", **to_dict(job)}, self.setup.timeout(remaining_s)
         )
         return why if result is None else prepared_from_worker(result)
+
+    def _source(self, candidate: Candidate) -> tuple[ModelArtifact, dict[str, str]]:
+        """The model ``candidate`` runs, and what was done to it (empty: the user's model)."""
+        if not candidate.source:
+            return self.setup.artifact, {}
+        return self.sources[candidate.source]
 
     def _quant_data_path(self) -> Path:
         """The arrays a quantizer may need, written once for the prepare workers."""

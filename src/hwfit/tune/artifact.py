@@ -17,6 +17,7 @@ import numpy as np
 from hwfit._version import tool_versions
 from hwfit.artifacts.manifest import Manifest, write_manifest
 from hwfit.errors import InternalError
+from hwfit.tune.prune import PRUNE_DETAILS
 
 if TYPE_CHECKING:
     from hwfit.records import BenchResult, ModelInfo, OptimizeResult, Outcome, PairedRatio
@@ -78,7 +79,10 @@ def _manifest(setup: RunSetup, reference: Reference, shipment: Shipment, model: 
         },
         runtime_options={
             "batch": winner.candidate.batch,
-            "threads": executed.threads if executed else winner.candidate.threads,
+            # As measured: the candidate's thread request (None: the runtime's default, which
+            # is how it ran); what that came to on this machine is threads_executed.
+            "threads": winner.candidate.threads,
+            "threads_executed": executed.threads if executed else None,
             "precision": winner.candidate.precision,
             **(executed.details if executed else {}),
         },
@@ -116,6 +120,17 @@ def _manifest(setup: RunSetup, reference: Reference, shipment: Shipment, model: 
             "params": source.params,
             "macs": source.macs,
             "weights": source.weights,
+            **(
+                {  # the shipped model is the source pruned and fine-tuned (hwfit.tune.prune)
+                    "pruning": {
+                        k: winner.prepare_details[k]
+                        for k in PRUNE_DETAILS
+                        if k in winner.prepare_details
+                    }
+                }
+                if winner.candidate.source
+                else {}
+            ),
         },
         hardware={
             "fingerprint": hardware.fingerprint,
@@ -152,6 +167,7 @@ def write_report(setup: RunSetup, result: OptimizeResult) -> Path | None:
         hardware=setup.hardware.to_dict(),
         versions=tool_versions(),
         notes=result.notes,
+        profiles=result.profiles,
     )
     path = setup.out_dir / "report.html"
     write_page(path, html)

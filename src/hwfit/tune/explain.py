@@ -1,9 +1,10 @@
-"""Why a lower precision did or did not pay off: facts about the model and the hardware.
+"""Why a lower precision did or did not pay off: measured per layer type, and the hardware.
 
-The explanation is built from measurements (the candidate's speed-up over FP32 on the same
-runtime) and from the model's structure, counted on the PyTorch module: how much of its
-arithmetic sits in depthwise convolutions, how many squeeze-excite gates and elementwise
-activations it has, and how much work one inference does.
+The explanation is built from measurements: the candidate's speed-up over FP32 on the same
+runtime and, where the runtime has per-layer counters (OpenVINO), the time each layer type took
+in both (:mod:`hwfit.tune.profiles`). Where there are no counters (ONNX Runtime, PyTorch), it
+falls back to the model's structure, counted on the PyTorch module (how much of its arithmetic
+sits in depthwise convolutions, how many squeeze-excite gates it has), and says so.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 from hwfit.records import Explanation, Payoff
+from hwfit.tune.profiles import layer_reasons
 
 if TYPE_CHECKING:
     import torch
 
     from hwfit.hardware import HardwareProfile
-    from hwfit.records import Outcome
+    from hwfit.records import LayerProfile, Outcome
 
 __all__ = ["ModelStructure", "explain", "structure_of"]
 
@@ -96,8 +98,17 @@ def explain(
     fp32: Outcome | None,
     structure: ModelStructure | None,
     hardware: HardwareProfile,
+    layers: tuple[LayerProfile, LayerProfile] | None = None,
 ) -> Explanation | None:
     """Say whether ``outcome``'s precision paid off against FP32 on the same runtime, and why.
+
+    Args:
+        outcome: The candidate.
+        fp32: FP32 on the same runtime, threads and batch.
+        structure: The model's counted structure (used only without ``layers``).
+        hardware: The machine (its ISA says what the CPU can do natively).
+        layers: The candidate's and FP32's per-layer-type profiles, when measured: the
+            reasons are then read from them.
 
     Returns None for FP32 candidates and when either side was not measured.
     """
@@ -114,8 +125,12 @@ def explain(
         speedup = fp32.p50_ms / outcome.p50_ms
     runtime = outcome.candidate.runtime
     head = f"{precision} on {runtime} is {speedup:.2f}x the speed of fp32"
+    measured = layer_reasons(layers[0], layers[1], precision) if layers else None
     if speedup >= PAYS_OFF:
-        return Explanation(Payoff.PAYS_OFF, f"{head}: it pays off here.")
+        tail = f"; {measured}" if measured else ""
+        return Explanation(Payoff.PAYS_OFF, f"{head}: it pays off here{tail}.")
+    if measured is not None:
+        structure = None  # measured layer times replace counted MAC shares
     reasons = []
     features = set(hardware.cpu.features)
     if precision.startswith("int8"):
@@ -153,6 +168,11 @@ def explain(
             )
     elif precision == "fp16" and not features & {"avx512_fp16", "amx_fp16"}:
         reasons.append("this CPU has no native FP16 arithmetic")
+    if measured is not None:
+        return Explanation(
+            Payoff.DOES_NOT_PAY_OFF,
+            f"{head}: it does not pay off; " + "; ".join([*reasons, measured]) + ".",
+        )
     if not reasons:
         reasons.append("the runtime's FP32 kernels are already efficient for this model")
     text = f"{head}: it does not pay off; likely because " + "; ".join(reasons) + "."

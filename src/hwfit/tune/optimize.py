@@ -41,6 +41,7 @@ from hwfit.hardware import probe
 from hwfit.models import load_model
 from hwfit.records import (
     Candidate,
+    LayerProfile,
     OptimizeResult,
     Outcome,
     PairedRatio,
@@ -53,6 +54,8 @@ from hwfit.tune._evaluate import Evaluator, measure_reference
 from hwfit.tune._run import Reference, Rows, RunSetup, pair
 from hwfit.tune.artifact import Shipment, write_artifact, write_report
 from hwfit.tune.explain import explain, structure_of
+from hwfit.tune.profiles import profile_outcomes
+from hwfit.tune.prune import DEFAULT_RATIOS, parse_ratios, prune_sources
 from hwfit.tune.select import against, runner_up_of, select
 from hwfit.tune.space import DEFAULT_RUNTIMES, candidate_space
 from hwfit.tune.strategy import STRATEGIES
@@ -97,6 +100,11 @@ def optimize(
     save: bool = True,
     timeout_s: float = 900.0,
     progress: Progress | None = None,
+    train_data: str | None = None,
+    prune: Sequence[float] | None = None,
+    prune_epochs: float = 3.0,
+    prune_time_s: float = 300.0,
+    train_size: int = 2000,
 ) -> OptimizeResult:
     """Find the fastest configuration of ``model`` within an accuracy budget and ship it.
 
@@ -127,6 +135,13 @@ def optimize(
         save: Store measurements in the database.
         timeout_s: Seconds one candidate's worker may take.
         progress: Called with a ``ProgressEvent(command="optimize")`` per candidate.
+        train_data: Labelled images of the model's classes: the model (PyTorch) is also
+            pruned at each ``prune`` ratio and fine-tuned on them, and every candidate is
+            tried on each pruned model too (:mod:`hwfit.tune.prune`).
+        prune: Shares of the channels to prune (default with ``train_data``: 0.25 and 0.5).
+        prune_epochs: Fine-tune epochs at most, per ratio.
+        prune_time_s: Fine-tune seconds at most, per ratio.
+        train_size: Training images used at most.
 
     Returns:
         The result; ``winner`` is None when no candidate met the budget.
@@ -168,6 +183,11 @@ class _Request:
     save: bool
     timeout_s: float
     progress: Progress | None
+    train_data: str | None
+    prune: Sequence[float] | None
+    prune_epochs: float
+    prune_time_s: float
+    train_size: int
 
 
 def _run(request: _Request) -> OptimizeResult:
@@ -179,13 +199,14 @@ def _run(request: _Request) -> OptimizeResult:
         raise UserError(f"--batch must be >= 1, got {request.batch}.")
     budget = AccuracyBudget.parse(request.max_accuracy_drop)
     check_dataset_path(request.data)  # a mistyped path fails before the model is built
+    ratios = _prune_ratios(request)
     candidates = candidate_space(
         list(request.runtimes or DEFAULT_RUNTIMES),
         request.precisions,
         request.threads,
         [request.batch],
     )
-    strategy = STRATEGIES.load(request.strategy)(candidates, request.n_trials)
+    STRATEGIES.load(request.strategy)  # an unknown strategy fails before anything is built
     out_dir = _prepare_out_dir(Path(request.out))
     store = _open_store(request.db) if request.save else None
 
@@ -193,8 +214,19 @@ def _run(request: _Request) -> OptimizeResult:
     notes: list[str] = []
     setup = _setup(request, out_dir, budget, notes)
     rows = Rows(store, request.db, setup.hardware, notes)
-    run = _Optimization(request, setup, rows, notes, total=len(candidates) + 1)
+    total = len(candidates) * (1 + len(ratios)) + 1
+    run = _Optimization(request, setup, rows, notes, total=total)
     run.measure_baseline()
+    if ratios and request.train_data is not None:
+        pruned = prune_sources(
+            setup, ratios, request.train_data, max_samples=request.train_size,
+            epochs=request.prune_epochs, seconds=request.prune_time_s, notes=notes,
+        )  # fmt: skip
+        for name, (model, result) in pruned.items():
+            run.evaluator.sources[name] = (model, result.details())
+        candidates += [dataclasses.replace(c, source=n) for n in pruned for c in candidates]
+        run.total = len(candidates) + 1
+    strategy = STRATEGIES.load(request.strategy)(candidates, request.n_trials)
     try:
         while (candidate := strategy.ask()) is not None:
             outcome = run.evaluate(candidate, started)
@@ -202,6 +234,26 @@ def _run(request: _Request) -> OptimizeResult:
     except KeyboardInterrupt:
         run.interrupted = True
     return run.finish()
+
+
+def _prune_ratios(request: _Request) -> tuple[float, ...]:
+    """The pruning ratios to try (none without training data), checked before anything runs."""
+    if request.train_data is None:
+        if request.prune:
+            raise UserError(
+                "--prune needs --train-data: pruned models are fine-tuned before they are "
+                "measured.",
+                hint="Add --train-data with labelled images of the model's classes.",
+            )
+        return ()
+    check_dataset_path(request.train_data)
+    ratios = request.prune if request.prune is not None else DEFAULT_RATIOS
+    for name, value in (("--prune-epochs", request.prune_epochs),
+                        ("--prune-time", request.prune_time_s),
+                        ("--train-size", request.train_size)):  # fmt: skip
+        if not value > 0:
+            raise UserError(f"{name} must be positive, got {value}.")
+    return parse_ratios(",".join(str(r) for r in ratios))
 
 
 def _setup(request: _Request, out_dir: Path, budget: AccuracyBudget, notes: list[str]) -> RunSetup:
@@ -314,15 +366,21 @@ class _Optimization:
         vs_runner_up: PairedRatio | None = None,
     ) -> Shipment:
         c = winner.candidate
-        _, info = self.evaluator.prepared[(c.runtime, c.precision, c.batch)]
+        _, info = self.evaluator.prepared[(c.runtime, c.precision, c.batch, c.source)]
         return Shipment(winner, info, self.evaluator.logits[c], claim, vs_runner_up)
 
     def finish(self) -> OptimizeResult:
         """Explain every candidate, select the winner, write the artifact and the report."""
         setup = self.setup
-        explained, payoff_notes = self._explained()
-        winner, explained = select(explained, setup.objective)
         notes = list(self.notes)
+        profiles = {}
+        if not self.interrupted:
+            first, _ = select(self.outcomes, setup.objective)
+            profiles = profile_outcomes(
+                setup, self.outcomes, self.evaluator.side, notes, first=first
+            )
+        explained, payoff_notes = self._explained(profiles)
+        winner, explained = select(explained, setup.objective)
         if self.rows.fallback is not None:
             notes.append(self.rows.fallback.note())
         notes += payoff_notes
@@ -334,6 +392,12 @@ class _Optimization:
         if winner is not None and not self.interrupted:
             winner, explained, versus = self._head_to_head(winner, explained, notes)
             claim, runner_up, vs_runner_up = self._final_claims(winner, explained, notes, versus)
+        if winner is not None and winner.candidate not in profiles and not self.interrupted:
+            profiles.update(  # the head-to-head chose one not profiled yet
+                profile_outcomes(setup, [winner], self.evaluator.side, notes, first=winner)
+            )
+        order = [winner.candidate] if winner is not None else []
+        order += [c for c in profiles if c not in order]
         manifest_path = None
         if winner is not None:
             shipment = self._shipment(winner, claim, vs_runner_up)
@@ -362,13 +426,20 @@ class _Optimization:
             skipped_images=setup.val.skipped,
             calibration_samples=len(setup.calib),
             validation_samples=len(setup.val),
+            profiles=tuple(profiles[c] for c in order if c in profiles),
         )
         report = write_report(setup, result)
         shutil.rmtree(setup.work, ignore_errors=True)
         return dataclasses.replace(result, report_path=report)
 
-    def _explained(self) -> tuple[list[Outcome], list[str]]:
-        """Each outcome with its explanation, and the notes for precisions that did not pay."""
+    def _explained(
+        self, profiles: dict[Candidate, LayerProfile]
+    ) -> tuple[list[Outcome], list[str]]:
+        """Each outcome with its explanation, and the notes for precisions that did not pay.
+
+        Where both the outcome and FP32 on its runtime were profiled, the reasons are read from
+        their per-layer-type times.
+        """
         artifact, hardware = self.setup.artifact, self.setup.hardware
         structure = (
             structure_of(artifact.torch_module(), artifact.info.input.shape)
@@ -376,14 +447,18 @@ class _Optimization:
             else None
         )
         fp32 = {
-            (o.candidate.runtime, o.candidate.threads, o.candidate.batch): o
+            (o.candidate.runtime, o.candidate.threads, o.candidate.batch, o.candidate.source): o
             for o in self.outcomes
             if o.candidate.precision == "fp32" and o.p50_ms is not None
         }
         explained, notes = [], []
         for o in self.outcomes:
-            key = (o.candidate.runtime, o.candidate.threads, o.candidate.batch)
-            why = explain(o, fp32.get(key), structure, hardware)
+            key = (o.candidate.runtime, o.candidate.threads, o.candidate.batch, o.candidate.source)
+            base = fp32.get(key)
+            mine = profiles.get(o.candidate)
+            theirs = profiles.get(base.candidate) if base is not None else None
+            layers = (mine, theirs) if mine is not None and theirs is not None else None
+            why = explain(o, base, structure, hardware, layers)
             explained.append(dataclasses.replace(o, explanation=why.text if why else None))
             if why is not None and why.payoff is Payoff.DOES_NOT_PAY_OFF:
                 notes.append(why.text)

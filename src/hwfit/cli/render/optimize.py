@@ -53,6 +53,7 @@ def optimize_json(result: OptimizeResult) -> dict[str, object]:
         "preprocess": result.preprocess.to_dict() if result.preprocess else None,
         "skipped_images": list(result.skipped_images),
         "interrupted": result.interrupted,
+        "profiles": [to_dict(p) for p in result.profiles],
     }
 
 
@@ -133,6 +134,14 @@ def optimize_table(result: OptimizeResult) -> tuple[Table, list[str]]:
                 f"Versus the runner-up {result.runner_up.candidate.label}: "
                 f"{result.vs_runner_up.text()} (paired)."
             )
+    for profile in result.profiles[:1]:  # the winner's (first); the report has them all
+        top = ", ".join(
+            f"{t.kind} {t.precision} {t.us / (profile.total_us or 1.0):.0%}"
+            for t in profile.layers[:5]
+        )
+        lines.append(
+            f"Where the time goes ({profile.label}, {profile.source}, per layer type): {top}."
+        )
     if result.preprocess is not None:
         lines.append(f"Preprocessing: {result.preprocess.describe()}")
     if result.validation_samples:
