@@ -57,7 +57,7 @@ from typing import Any
 
 import numpy as np
 from optimize_speedup import cifar_subset
-from plain_reference import _SERVER_HEAD, median_interval
+from plain_reference import _SERVER_HEAD, _Server, median_interval
 
 MODELS = (
     "resnet18",
@@ -209,8 +209,8 @@ def serve(spec_json: str, work: str, threads: int) -> None:
 # -- the client side --------------------------------------------------------------------------
 
 
-class Server:
-    """One contender's process."""
+class Server(_Server):
+    """One contender's process (``block`` and ``close`` as plain_reference's loops)."""
 
     def __init__(self, spec: Spec, work: Path, threads: int) -> None:
         self.spec = spec
@@ -221,28 +221,13 @@ class Server:
         )  # fmt: skip
         self.outputs_path = work / f"outputs_{self.proc.pid}.npy"
 
-    def ready(self) -> bool:
+    def ready(self) -> bool:  # type: ignore[override]
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().strip()
         if line != "ready":
             print(f"  {self.spec.name}: did not start (exit {self.proc.wait()})")
             return False
         return True
-
-    def block(self, seconds: float) -> float:
-        assert self.proc.stdin is not None
-        assert self.proc.stdout is not None
-        self.proc.stdin.write(f"{seconds}\n")
-        self.proc.stdin.flush()
-        return float(json.loads(self.proc.stdout.readline()))
-
-    def close(self) -> None:
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
 
 
 def export_onnx(module: Any, shape: tuple[int, ...], path: Path) -> Path:
@@ -476,7 +461,11 @@ def train_cifar(data: Path, out: Path, epochs: int) -> tuple[Any, Path]:
     torch.save(model.state_dict(), out.with_suffix(".pt"))
     out.with_suffix(".py").write_text(
         "import timm\n\n\ndef model():\n"
-        "    return timm.create_model('mobilenetv3_large_100', num_classes=10)\n"
+        "    m = timm.create_model('mobilenetv3_large_100', num_classes=10)\n"
+        "    # trained at 64 px: the config says so (hwfit reads the input size from it)\n"
+        "    m.pretrained_cfg = {**m.pretrained_cfg, 'input_size': (3, 64, 64),\n"
+        "                        'crop_pct': 1.0, 'interpolation': 'bilinear'}\n"
+        "    return m\n"
     )
     return model, export_onnx(model, (1, 3, 64, 64), out)
 
@@ -540,7 +529,7 @@ def main() -> int:
             sys.path.insert(0, str(onnx.parent))
             extra = {
                 "hwfit_spec": "cifar_mnv3:model", "weights": str(onnx.with_suffix(".pt")),
-                "trust_model": True, "input_shape": "1x3x64x64", "train_data": str(train),
+                "trust_model": True, "train_data": str(train),
             }  # fmt: skip
         label, rows = run_model(str(onnx), module, data, run_args, labelled=True, **extra)
         results.append(("cifar mobilenetv3 (trained)", label, best_peer(rows)))

@@ -107,6 +107,8 @@ class Reference:
 
 
 class _Server:
+    """A plain loop in its own process: ``block(seconds)`` -> its median ms (peers.py too)."""
+
     def __init__(self, runtime: str, source: str, threads: int, shape: list[int],
                  options: dict[str, Any] | None) -> None:  # fmt: skip
         self.proc = subprocess.Popen(

@@ -105,3 +105,6 @@ def test_layer_reasons_name_what_got_faster_slower_and_the_conversions():
     assert "GroupConvolution 300 vs 200 (slower)" in text
     assert "(Reorder, FakeQuantize) 200 vs 0" in text
     assert "its kernels ran in bf16, int8" in text
+    int8 = _profile("int8", FullyConnectedQuantizedLegacy=("int8", 50.0))
+    fp32 = _profile("fp32", FullyConnected=("f32", 100.0))
+    assert "FullyConnected 50 vs 100 (faster)" in layer_reasons(int8, fp32, "int8")

@@ -79,6 +79,15 @@ def profile_outcomes(
     return profiles
 
 
+def _families(times: dict[str, float]) -> dict[str, float]:
+    """Times per layer family (an INT8 ``FullyConnectedQuantizedLegacy`` is a FullyConnected)."""
+    out: dict[str, float] = {}
+    for kind, us in times.items():
+        family = "FullyConnected" if kind.startswith("FullyConnected") else kind
+        out[family] = out.get(family, 0.0) + us
+    return out
+
+
 def layer_reasons(mine: LayerProfile, fp32: LayerProfile, precision: str) -> str:
     """Why ``precision`` did or did not pay off, read from the two profiles' layer-type times.
 
@@ -86,7 +95,7 @@ def layer_reasons(mine: LayerProfile, fp32: LayerProfile, precision: str) -> str
     Convolution 2344 vs 3344 (faster), GroupConvolution 744 vs 570 (slower); conversions
     (Reorder, FakeQuantize) 410 vs 179".
     """
-    a, b = mine.by_kind(), fp32.by_kind()
+    a, b = _families(mine.by_kind()), _families(fp32.by_kind())
     kinds = sorted(set(a) | set(b), key=lambda k: -(a.get(k, 0.0) + b.get(k, 0.0)))
     compute = [k for k in kinds if k not in CONVERSIONS][:4]
     parts = []
