@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import statistics
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -9,11 +13,11 @@ import onnxruntime as ort
 
 from hwfit.errors import UnsupportedModelError, first_line
 from hwfit.models.convert import file_size, to_onnx
-from hwfit.records import Availability, Executed
+from hwfit.records import Availability, Executed, LayerTime
 from hwfit.runtimes.base import CompiledModel, Runtime
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    from collections.abc import Callable
 
     from hwfit.models.artifact import ModelArtifact
     from hwfit.records import RunConfig
@@ -37,6 +41,10 @@ def _weights_precision(path: Path) -> str:
     return max(counts, key=lambda k: counts[k]) if counts else "fp32"
 
 
+#: ONNX element types (the profiler's ``input_type_shape``) and the precision they mean.
+_ELEMENTS = {"float": "f32", "float16": "f16", "bfloat16": "bf16", "uint8": "int8", "int8": "int8"}
+
+
 class OrtCompiledModel(CompiledModel):
     """An InferenceSession with an IOBinding, so the timed call excludes the input copy."""
 
@@ -48,7 +56,7 @@ class OrtCompiledModel(CompiledModel):
         self._binding = session.io_binding()
         self.executed = executed
 
-    def bind(self, x: np.ndarray) -> None:
+    def _bind(self, x: np.ndarray) -> None:
         value = ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(x), self._device, 0)
         self._value = value  # keep it alive as long as it is bound
         self._binding.bind_ortvalue_input(self._input, value)
@@ -64,6 +72,46 @@ class OrtCompiledModel(CompiledModel):
     def infer(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(self._session.run(self._outputs[:1], {self._input: x})[0])
 
+    #: Makes a second session with the profiler on (set by :meth:`OrtRuntime.compile`).
+    profiled_session: Callable[[str], ort.InferenceSession] | None = None
+
+    def layer_times(self, runs: int) -> tuple[LayerTime, ...] | None:
+        """Per-operator time from ONNX Runtime's profiler, on a second session with it on.
+
+        Each node's median over ``runs`` runs (after 3 untimed ones), summed by (operator,
+        precision); the precision is the node's first input's element type (``uint8``: int8).
+        """
+        if self.profiled_session is None:
+            return None
+        warm = 3
+        with tempfile.TemporaryDirectory(prefix="hwfit-ortprof-") as tmp:
+            session = self.profiled_session(str(Path(tmp) / "profile"))
+            feed = {self._input: self._x}
+            for _ in range(warm + runs):
+                session.run(self._outputs, feed)
+            events = json.loads(Path(session.end_profiling()).read_text())
+        per_node: dict[str, list[float]] = {}
+        kinds: dict[str, tuple[str, str]] = {}
+        for event in events:
+            if event.get("cat") != "Node" or not str(event.get("name", "")).endswith(
+                "_kernel_time"
+            ):
+                continue
+            args = event.get("args", {})
+            inputs = args.get("input_type_shape") or [{}]
+            element = next(iter(inputs[0]), "-")
+            per_node.setdefault(event["name"], []).append(float(event["dur"]))
+            kinds[event["name"]] = (str(args.get("op_name", "?")), _ELEMENTS.get(element, element))
+        grouped: dict[tuple[str, str], list[float]] = {}
+        for name, times in per_node.items():
+            grouped.setdefault(kinds[name], []).append(statistics.median(times[warm:] or times))
+        layers = [LayerTime(kind, prec, len(t), sum(t)) for (kind, prec), t in grouped.items()]
+        return tuple(sorted(layers, key=lambda layer: -layer.us))
+
+    def bind(self, x: np.ndarray) -> None:
+        self._x = np.ascontiguousarray(x)
+        self._bind(self._x)
+
 
 class OrtRuntime(Runtime):
     """ONNX Runtime with the CPU execution provider."""
@@ -74,6 +122,7 @@ class OrtRuntime(Runtime):
     precisions: ClassVar[frozenset[str]] = frozenset({"fp32", "int8", "int8-dynamic"})
     providers: ClassVar[tuple[str, ...]] = ("CPUExecutionProvider",)
     ort_device: ClassVar[str] = "cpu"
+    layer_counters: ClassVar[str | None] = "ONNX Runtime profiler"
 
     @classmethod
     def probe(cls) -> Availability:  # noqa: D102
@@ -116,6 +165,13 @@ class OrtRuntime(Runtime):
         compiled = OrtCompiledModel(
             session, self.ort_device, self._executed(session, path, config)
         )
+
+        def profiled(prefix: str) -> ort.InferenceSession:
+            options.enable_profiling = True
+            options.profile_file_prefix = prefix
+            return ort.InferenceSession(str(path), options, providers=list(self.providers))
+
+        compiled.profiled_session = profiled
         compiled.artifact_size_bytes = file_size(path)
         compiled.convert_s = convert_s
         return compiled

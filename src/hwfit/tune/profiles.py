@@ -1,10 +1,10 @@
 """Where the measured candidates' time goes, per layer type, and what that says about precision.
 
 After the candidates are measured, each one that ran on a runtime with per-layer counters
-(OpenVINO's ``PERF_COUNT``) is run again in a worker with the counters on: the time per layer
-type and the precision its kernels ran in. :func:`layer_reasons` reads from two such profiles
-why a lower precision did or did not pay off against FP32 on the same runtime: which layer
-types got faster, which got slower, and what the conversions between precisions cost.
+(OpenVINO's ``PERF_COUNT``, ONNX Runtime's profiler) is run again in a worker with the counters
+on: the time per layer type and the precision its kernels ran in. :func:`layer_reasons` reads
+from two such profiles why a lower precision did or did not pay off against FP32 on the same
+runtime: which layer types got faster, which got slower, and what the conversions cost.
 """
 
 from __future__ import annotations
@@ -26,7 +26,21 @@ __all__ = ["MAX_PROFILES", "layer_reasons", "profile_outcomes"]
 MAX_PROFILES = 8  # profiled candidates per run at most (the fastest first; the winner always)
 RUNS = 30  # inferences each profile's per-layer medians are taken over
 #: Layer types that only move data between precisions or layouts.
-CONVERSIONS = frozenset({"Reorder", "FakeQuantize", "Convert"})
+CONVERSIONS = frozenset(
+    {
+        "Reorder", "FakeQuantize", "Convert",  # OpenVINO
+        "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "Cast",  # ONNX Runtime
+        "ReorderInput", "ReorderOutput",
+    }
+)  # fmt: skip
+#: Quantized operators and the float operator they stand for (compared with it).
+_FAMILIES = {
+    "QLinearConv": "Conv", "ConvInteger": "Conv", "QGemm": "Gemm", "MatMulInteger": "MatMul",
+    "QLinearMatMul": "MatMul", "DynamicQuantizeMatMul": "MatMul", "QLinearAdd": "Add",
+    "QLinearMul": "Mul", "QLinearGlobalAveragePool": "GlobalAveragePool",
+    "QLinearSigmoid": "Sigmoid", "FusedConv": "Conv", "NhwcFusedConv": "Conv",
+    "QLinearAveragePool": "AveragePool", "QLinearConcat": "Concat",
+}  # fmt: skip
 
 
 def _counters(runtime: str) -> str | None:
@@ -80,10 +94,16 @@ def profile_outcomes(
 
 
 def _families(times: dict[str, float]) -> dict[str, float]:
-    """Times per layer family (an INT8 ``FullyConnectedQuantizedLegacy`` is a FullyConnected)."""
+    """Times per layer family: an INT8 operator counts with the float one it replaces.
+
+    OpenVINO's ``FullyConnectedQuantizedLegacy`` is a FullyConnected; ONNX Runtime's
+    ``QLinearConv`` a Conv.
+    """
     out: dict[str, float] = {}
     for kind, us in times.items():
         family = "FullyConnected" if kind.startswith("FullyConnected") else kind
+        family = family.removeprefix("Nhwc")  # ONNX Runtime's channels-last variants
+        family = _FAMILIES.get(family, family)
         out[family] = out.get(family, 0.0) + us
     return out
 
@@ -108,7 +128,7 @@ def layer_reasons(mine: LayerProfile, fp32: LayerProfile, precision: str) -> str
     text = (
         f"measured per layer type ({mine.source}, us per inference, {precision} vs fp32): "
         + ", ".join(parts)
-        + f"; conversions between precisions and layouts (Reorder, FakeQuantize) {conv_a:.0f} "
+        + f"; conversions between precisions and layouts (reorders, (de)quantize) {conv_a:.0f} "
         f"vs {conv_b:.0f}"
     )
     in_kernels = sorted({t.precision for t in mine.layers if t.kind not in CONVERSIONS} - {"-"})
