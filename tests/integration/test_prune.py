@@ -184,6 +184,7 @@ def test_bad_pruning_input_fails_before_measuring(cifar, trained, tmp_path):
             spec, str(cifar[1]), train_data=str(flat), prune=[0.5], runtimes=["openvino"],
             precisions=["fp32"], **common,
         )  # fmt: skip
+    assert not (tmp_path / "o" / ".work").exists()  # the scratch folder goes with the error
 
 
 def test_an_onnx_model_is_not_pruned_and_the_note_says_why(cifar, onnx_file, tmp_path):

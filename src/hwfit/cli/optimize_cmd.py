@@ -118,6 +118,7 @@ def optimize(
     from hwfit.cli.render import console_err, print_json, progress_bar, stop_interrupted
     from hwfit.cli.render.optimize import optimize_json, optimize_progress, show_optimize
     from hwfit.tune import optimize as run_optimize
+    from hwfit.tune.prune import parse_ratios
 
     one_batch = single(
         int_list(batch, "--batch"),
@@ -125,8 +126,6 @@ def optimize(
         "optimize",
         "Optimize for the batch you deploy at; run it once per batch size to compare.",
     )
-    from hwfit.tune.prune import parse_ratios
-
     ratios = parse_ratios(prune) if prune is not None else None
     thread_list: list[int | None] = list(int_list(threads, "--threads")) if threads else [None]
     warn = threads_warning(thread_list)

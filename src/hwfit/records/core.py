@@ -120,7 +120,8 @@ class Executed:
 class LayerTime:
     """Time one kind of layer took in one inference, at the precision it executed in.
 
-    Read from the runtime's own per-layer counters (OpenVINO ``PERF_COUNT``), never estimated.
+    Read from the runtime's own per-layer counters (OpenVINO ``PERF_COUNT``, ONNX Runtime's
+    profiler), never estimated.
 
     Attributes:
         kind: The runtime's layer type ("Convolution", "GroupConvolution", "Reorder", ...).

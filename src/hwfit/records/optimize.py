@@ -103,7 +103,7 @@ class LayerProfile:
         executed: The precision the candidate reported it ran (``Executed.precision``).
         runs: Inferences the counters were read over.
         layers: Per kind and precision, slowest first.
-        source: Where the timings come from ("OpenVINO PERF_COUNT").
+        source: Where the timings come from ("OpenVINO PERF_COUNT", "ONNX Runtime profiler").
     """
 
     label: str
@@ -168,7 +168,7 @@ class OptimizeResult:
     skipped_images: tuple[str, ...] = ()  # data files that could not be decoded, left out
     calibration_samples: int = 0
     validation_samples: int = 0  # accuracy is over these samples
-    profiles: tuple[LayerProfile, ...] = ()  # per-layer-type time of the winner, INT8, float
+    profiles: tuple[LayerProfile, ...] = ()  # per-layer-type times, the winner's first
 
     @property
     def speedup(self) -> PairedRatio | None:

@@ -3,15 +3,34 @@
 from __future__ import annotations
 
 import abc
+import statistics
 from typing import TYPE_CHECKING, ClassVar
+
+from hwfit.records import LayerTime
 
 if TYPE_CHECKING:
     import numpy as np
 
     from hwfit.models.artifact import ModelArtifact
-    from hwfit.records import Availability, Executed, LayerTime, RunConfig
+    from hwfit.records import Availability, Executed, RunConfig
 
-__all__ = ["CompiledModel", "Runtime"]
+__all__ = ["CompiledModel", "Runtime", "summed_by_kind"]
+
+
+def summed_by_kind(
+    times_us: dict[str, list[float]], kinds: dict[str, tuple[str, str]]
+) -> tuple[LayerTime, ...]:
+    """Each layer's median time, summed by (layer type, precision), slowest first.
+
+    Args:
+        times_us: Layer name -> its times over the profiled runs, microseconds.
+        kinds: Layer name -> (layer type, precision it ran in).
+    """
+    grouped: dict[tuple[str, str], list[float]] = {}
+    for name, times in times_us.items():
+        grouped.setdefault(kinds[name], []).append(statistics.median(times))
+    layers = [LayerTime(kind, prec, len(t), sum(t)) for (kind, prec), t in grouped.items()]
+    return tuple(sorted(layers, key=lambda layer: -layer.us))
 
 
 class CompiledModel(abc.ABC):

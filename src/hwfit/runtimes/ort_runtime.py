@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import statistics
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -14,7 +13,7 @@ import onnxruntime as ort
 from hwfit.errors import UnsupportedModelError, first_line
 from hwfit.models.convert import file_size, to_onnx
 from hwfit.records import Availability, Executed, LayerTime
-from hwfit.runtimes.base import CompiledModel, Runtime
+from hwfit.runtimes.base import CompiledModel, Runtime, summed_by_kind
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -56,8 +55,9 @@ class OrtCompiledModel(CompiledModel):
         self._binding = session.io_binding()
         self.executed = executed
 
-    def _bind(self, x: np.ndarray) -> None:
-        value = ort.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(x), self._device, 0)
+    def bind(self, x: np.ndarray) -> None:
+        self._x = np.ascontiguousarray(x)  # also the profiler's input (layer_times)
+        value = ort.OrtValue.ortvalue_from_numpy(self._x, self._device, 0)
         self._value = value  # keep it alive as long as it is bound
         self._binding.bind_ortvalue_input(self._input, value)
         for name in self._outputs:
@@ -102,15 +102,8 @@ class OrtCompiledModel(CompiledModel):
             element = next(iter(inputs[0]), "-")
             per_node.setdefault(event["name"], []).append(float(event["dur"]))
             kinds[event["name"]] = (str(args.get("op_name", "?")), _ELEMENTS.get(element, element))
-        grouped: dict[tuple[str, str], list[float]] = {}
-        for name, times in per_node.items():
-            grouped.setdefault(kinds[name], []).append(statistics.median(times[warm:] or times))
-        layers = [LayerTime(kind, prec, len(t), sum(t)) for (kind, prec), t in grouped.items()]
-        return tuple(sorted(layers, key=lambda layer: -layer.us))
-
-    def bind(self, x: np.ndarray) -> None:
-        self._x = np.ascontiguousarray(x)
-        self._bind(self._x)
+        timed = {name: times[warm:] or times for name, times in per_node.items()}
+        return summed_by_kind(timed, kinds)
 
 
 class OrtRuntime(Runtime):

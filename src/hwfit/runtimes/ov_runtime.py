@@ -7,7 +7,6 @@ back from the compiled model's per-layer runtime precisions.
 
 from __future__ import annotations
 
-import statistics
 import time
 from typing import TYPE_CHECKING, ClassVar
 
@@ -17,7 +16,7 @@ import openvino as ov
 from hwfit.errors import UnsupportedModelError, first_line
 from hwfit.models.convert import file_size, to_openvino
 from hwfit.records import Availability, Executed, LayerTime
-from hwfit.runtimes.base import CompiledModel, Runtime
+from hwfit.runtimes.base import CompiledModel, Runtime, summed_by_kind
 from hwfit.runtimes.executed import executed_label, precision_name
 
 if TYPE_CHECKING:
@@ -123,13 +122,10 @@ class OVCompiledModel(CompiledModel):
             for info in request.get_profiling_info():
                 if info.status != info.Status.EXECUTED:
                     continue
-                per_layer.setdefault(info.node_name, []).append(info.real_time.total_seconds())
+                us = info.real_time.total_seconds() * 1e6
+                per_layer.setdefault(info.node_name, []).append(us)
                 kinds[info.node_name] = (info.node_type, kernel_precision(info.exec_type))
-        grouped: dict[tuple[str, str], list[float]] = {}
-        for name, times in per_layer.items():
-            grouped.setdefault(kinds[name], []).append(statistics.median(times) * 1e6)
-        layers = [LayerTime(kind, prec, len(t), sum(t)) for (kind, prec), t in grouped.items()]
-        return tuple(sorted(layers, key=lambda layer: -layer.us))
+        return summed_by_kind(per_layer, kinds)
 
     def async_throughput(
         self, x: np.ndarray, seconds: float

@@ -1,10 +1,10 @@
 """Why a lower precision did or did not pay off: measured per layer type, and the hardware.
 
 The explanation is built from measurements: the candidate's speed-up over FP32 on the same
-runtime and, where the runtime has per-layer counters (OpenVINO), the time each layer type took
-in both (:mod:`hwfit.tune.profiles`). Where there are no counters (ONNX Runtime, PyTorch), it
-falls back to the model's structure, counted on the PyTorch module (how much of its arithmetic
-sits in depthwise convolutions, how many squeeze-excite gates it has), and says so.
+runtime and, where the runtime has per-layer counters (OpenVINO, ONNX Runtime), the time each
+layer type took in both (:mod:`hwfit.tune.profiles`). Where there are none (PyTorch), it falls
+back to the model's structure, counted on the PyTorch module (how much of its arithmetic sits
+in depthwise convolutions, how many squeeze-excite gates it has), and says "likely".
 """
 
 from __future__ import annotations

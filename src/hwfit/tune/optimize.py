@@ -55,7 +55,7 @@ from hwfit.tune._run import Reference, Rows, RunSetup, pair
 from hwfit.tune.artifact import Shipment, write_artifact, write_report
 from hwfit.tune.explain import explain, structure_of
 from hwfit.tune.profiles import profile_outcomes
-from hwfit.tune.prune import DEFAULT_RATIOS, parse_ratios, prune_sources
+from hwfit.tune.prune import DEFAULT_RATIOS, checked_ratios, prune_sources
 from hwfit.tune.select import against, runner_up_of, select
 from hwfit.tune.space import DEFAULT_RUNTIMES, candidate_space
 from hwfit.tune.strategy import STRATEGIES
@@ -206,7 +206,7 @@ def _run(request: _Request) -> OptimizeResult:
         request.threads,
         [request.batch],
     )
-    STRATEGIES.load(request.strategy)  # an unknown strategy fails before anything is built
+    make_strategy = STRATEGIES.load(request.strategy)  # unknown: fails before anything is built
     out_dir = _prepare_out_dir(Path(request.out))
     store = _open_store(request.db) if request.save else None
 
@@ -216,24 +216,29 @@ def _run(request: _Request) -> OptimizeResult:
     rows = Rows(store, request.db, setup.hardware, notes)
     total = len(candidates) * (1 + len(ratios)) + 1
     run = _Optimization(request, setup, rows, notes, total=total)
-    run.measure_baseline()
-    if ratios and request.train_data is not None:
-        pruned = prune_sources(
-            setup, ratios, request.train_data, max_samples=request.train_size,
-            epochs=request.prune_epochs, seconds=request.prune_time_s, notes=notes,
-        )  # fmt: skip
-        for name, (model, result) in pruned.items():
-            run.evaluator.sources[name] = (model, result.details())
-        candidates += [dataclasses.replace(c, source=n) for n in pruned for c in candidates]
-        run.total = len(candidates) + 1
-    strategy = STRATEGIES.load(request.strategy)(candidates, request.n_trials)
     try:
-        while (candidate := strategy.ask()) is not None:
-            outcome = run.evaluate(candidate, started)
-            strategy.tell(candidate, outcome)
-    except KeyboardInterrupt:
-        run.interrupted = True
-    return run.finish()
+        run.measure_baseline()
+        try:  # Ctrl-C while pruning or measuring: finish with what was measured
+            if ratios and request.train_data is not None:
+                pruned = prune_sources(
+                    setup, ratios, request.train_data, max_samples=request.train_size,
+                    epochs=request.prune_epochs, seconds=request.prune_time_s, notes=notes,
+                )  # fmt: skip
+                for name, (model, result) in pruned.items():
+                    run.evaluator.sources[name] = (model, result.details())
+                candidates += [
+                    dataclasses.replace(c, source=n) for n in pruned for c in candidates
+                ]
+                run.total = len(candidates) + 1
+            strategy = make_strategy(candidates, request.n_trials)
+            while (candidate := strategy.ask()) is not None:
+                outcome = run.evaluate(candidate, started)
+                strategy.tell(candidate, outcome)
+        except KeyboardInterrupt:
+            run.interrupted = True
+        return run.finish()
+    finally:  # finish() removes it too; an error that stops the run must not leave it behind
+        shutil.rmtree(setup.work, ignore_errors=True)
 
 
 def _prune_ratios(request: _Request) -> tuple[float, ...]:
@@ -247,13 +252,12 @@ def _prune_ratios(request: _Request) -> tuple[float, ...]:
             )
         return ()
     check_dataset_path(request.train_data)
-    ratios = request.prune if request.prune is not None else DEFAULT_RATIOS
     for name, value in (("--prune-epochs", request.prune_epochs),
                         ("--prune-time", request.prune_time_s),
                         ("--train-size", request.train_size)):  # fmt: skip
         if not value > 0:
             raise UserError(f"{name} must be positive, got {value}.")
-    return parse_ratios(",".join(str(r) for r in ratios))
+    return checked_ratios(request.prune if request.prune is not None else DEFAULT_RATIOS)
 
 
 def _setup(request: _Request, out_dir: Path, budget: AccuracyBudget, notes: list[str]) -> RunSetup:
@@ -384,7 +388,7 @@ class _Optimization:
         if self.rows.fallback is not None:
             notes.append(self.rows.fallback.note())
         notes += payoff_notes
-        if self.interrupted:
+        if self.interrupted and self.outcomes:
             notes.append("The run was interrupted: the best candidate measured so far was kept.")
         if self.budget_hit:
             notes.append("The time budget ran out: the remaining candidates were not measured.")
@@ -402,6 +406,8 @@ class _Optimization:
         if winner is not None:
             shipment = self._shipment(winner, claim, vs_runner_up)
             manifest_path = write_artifact(setup, self.reference, shipment)
+        elif self.interrupted and not self.outcomes:
+            notes.append("Interrupted before any candidate was measured; no artifact was written.")
         else:
             notes.append("No candidate met the accuracy budget; no artifact was written.")
         result = OptimizeResult(

@@ -24,7 +24,7 @@ import dataclasses
 import math
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from hwfit.bench import spawn_worker
 from hwfit.errors import HwfitError, UserError, first_line
@@ -32,6 +32,8 @@ from hwfit.models import load_model
 from hwfit.records import ModelInfo, Record
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from torch import nn
 
     from hwfit.models.artifact import ModelArtifact
@@ -42,6 +44,7 @@ __all__ = [
     "PRUNE_DETAILS",
     "PruneJob",
     "PruneResult",
+    "checked_ratios",
     "parse_ratios",
     "prune_sources",
     "run_prune",
@@ -68,19 +71,32 @@ def parse_ratios(text: str) -> tuple[float, ...]:
     Raises:
         UserError: A ratio that is not a number in (0, 0.9].
     """
-    ratios = []
+    values = []
     for part in (p.strip() for p in text.split(",") if p.strip()):
         try:
-            value = float(part)
+            values.append(float(part))
         except ValueError:
-            value = math.nan
+            _bad_ratio(part)
+    return checked_ratios(values)
+
+
+def checked_ratios(values: Iterable[float]) -> tuple[float, ...]:
+    """The ratios sorted, without repeats.
+
+    Raises:
+        UserError: A ratio outside (0, 0.9] (or not a number).
+    """
+    for value in values:
         if not 0.0 < value <= 0.9:
-            raise UserError(
-                f"Pruning ratio {part!r} is not a share of channels in (0, 0.9].",
-                hint="Give e.g. --prune 0.25,0.5 (a quarter, then half of the channels).",
-            )
-        ratios.append(value)
-    return tuple(sorted(set(ratios)))
+            _bad_ratio(value)
+    return tuple(sorted(set(values)))
+
+
+def _bad_ratio(value: object) -> NoReturn:
+    raise UserError(
+        f"Pruning ratio {value!r} is not a share of channels in (0, 0.9].",
+        hint="Give e.g. --prune 0.25,0.5 (a quarter, then half of the channels).",
+    )
 
 
 @dataclasses.dataclass(frozen=True)
