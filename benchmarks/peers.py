@@ -27,12 +27,21 @@ random-weight INT8 models with FP32 says nothing about trained ones); ``--traine
 timm MobileNetV3 trained here on CIFAR-10 at 64 px (an ONNX file, as a user brings it) at a
 1-point top-1 budget.
 
-Acceptance (issue 14): hwfit / best peer >= 1.00 on each model and >= 1.10 geomean.
+``--objective throughput``: hwfit optimizes for samples/s (it chooses the batch among 1 and 8,
+OpenVINO candidates run with the THROUGHPUT hint) and its artifact runs through ``predict``;
+each peer runs at ``--peer-batch`` (default 1, as the tools' own benchmark apps do) its own
+throughput way: OpenVINO with the THROUGHPUT hint and an ``AsyncInferQueue``, the others one
+batch after another. Every contender's timed call is the same ``--workload`` samples, so the
+ratios are of time per sample; samples/s are printed.
+
+Acceptance (issue 14): hwfit / best peer >= 1.00 on each model and >= 1.10 geomean, for both
+objectives.
 
 Run it by hand, alone on the machine (not under pytest)::
 
     python benchmarks/peers.py --models resnet18,efficientnet_b0
     python benchmarks/peers.py --only-trained
+    python benchmarks/peers.py --objective throughput --models mobilenetv3_large_100
 """
 
 from __future__ import annotations
@@ -81,6 +90,8 @@ class Spec:
     kind: str  # torch | torch-compile | torch-pt2e | onnxruntime | openvino | hwfit
     path: str = ""  # model file (ONNX, IR) or hwfit's output folder
     config: dict[str, Any] = dataclasses.field(default_factory=dict)  # OpenVINO's
+    workload: int = 0  # throughput: samples per timed call (0: latency, one call of a batch)
+    batch: int = 1  # the batch the peer's model runs at
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,9 +138,17 @@ def _torch_module(work: Path) -> Any:
 
 
 def _build(spec: Spec, work: Path, threads: int) -> tuple[Callable[[], Any], Callable[..., Any]]:
-    """``(run on the bound input, predict one batch)`` for ``spec``."""
+    """``(run on the bound input, predict one batch)`` for ``spec``.
+
+    With ``spec.workload`` (the throughput objective) one run is ``workload`` samples: batches
+    of ``spec.batch`` one after another, through an ``AsyncInferQueue`` for OpenVINO (its
+    throughput way) and ``hwfit.load``'s ``predict`` for hwfit (its batch, its hint).
+    """
     data = np.load(work / "inputs.npz")
     x = data["x"]
+    if spec.workload:
+        x = np.ascontiguousarray(np.repeat(x[:1], spec.batch, axis=0))
+        calls = spec.workload // spec.batch
     if spec.kind.startswith("torch"):
         import torch
         import torch._inductor.config as inductor
@@ -147,7 +166,9 @@ def _build(spec: Spec, work: Path, threads: int) -> tuple[Callable[[], Any], Cal
 
         def run() -> Any:
             with torch.inference_mode():
-                return module(xt)
+                for _ in range(calls if spec.workload else 1):
+                    out = module(xt)
+                return out
 
         def predict(batch: np.ndarray) -> np.ndarray:
             with torch.inference_mode():
@@ -161,7 +182,13 @@ def _build(spec: Spec, work: Path, threads: int) -> tuple[Callable[[], Any], Cal
         options.log_severity_level = 3
         session = ort.InferenceSession(spec.path, options, providers=["CPUExecutionProvider"])
         name = session.get_inputs()[0].name
-        return (lambda: session.run(None, {name: x})), (lambda b: session.run(None, {name: b})[0])
+
+        def run_ort() -> Any:
+            for _ in range(calls if spec.workload else 1):
+                out = session.run(None, {name: x})
+            return out
+
+        return run_ort, (lambda b: session.run(None, {name: b})[0])
     if spec.kind == "openvino":
         import openvino as ov
 
@@ -169,12 +196,40 @@ def _build(spec: Spec, work: Path, threads: int) -> tuple[Callable[[], Any], Cal
         request = compiled.create_infer_request()
         request.set_input_tensor(ov.Tensor(x))
         other = compiled.create_infer_request()
-        return request.infer, (lambda b: np.array(other.infer({0: b})[0]))
+
+        def predict(b: np.ndarray) -> np.ndarray:
+            return np.array(other.infer({0: b})[0])
+
+        if not spec.workload:
+            return request.infer, predict
+        queue = ov.AsyncInferQueue(
+            compiled, compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")
+        )
+        for req in queue:
+            req.set_input_tensor(ov.Tensor(x))
+
+        def run_queue() -> None:
+            for _ in range(calls):
+                queue.start_async()
+            queue.wait_all()
+
+        return run_queue, predict
     if spec.kind == "hwfit":
         import hwfit
 
         predictor = hwfit.load(spec.path)
-        return predictor.runner(x), predictor.predict
+        if not spec.workload:
+            return predictor.runner(x), predictor.predict
+        bound = np.repeat(x[:1], predictor.batch, axis=0)
+        call, samples = predictor.throughput_runner(bound)  # its batch, its hint
+        if spec.workload % samples:
+            raise SystemExit(f"--workload must be a multiple of hwfit's {samples} samples a call")
+
+        def run_hwfit() -> None:
+            for _ in range(spec.workload // samples):
+                call()
+
+        return run_hwfit, predictor.predict
     raise SystemExit(f"unknown contender kind {spec.kind!r}")
 
 
@@ -303,6 +358,8 @@ def optimize_with_hwfit(
     kept = w.prepare_details.get("kept_in_float")
     executed = w.bench.executed.precision if w.bench and w.bench.executed else "?"
     source = f" {w.candidate.source}" if w.candidate.source else ""
+    if w.candidate.batch > 1:
+        source += f" batch {w.candidate.batch}"
     return f"{w.candidate.runtime} {w.candidate.precision}{source} (executed {executed}" + (
         f"; kept in float: {kept})" if kept else ")"
     )
@@ -337,34 +394,44 @@ def run_model(
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         print(f"\n== {spec} {shape}: hwfit optimize ...", flush=True)
+        torch.save(module.state_dict(), work / "torch_model.pt")
+        if spec.startswith("timm:"):  # hwfit gets the peers' random weights, not its own
+            hwfit_extra = {"weights": str(work / "torch_model.pt"), **hwfit_extra}
         start = time.monotonic()
         label = optimize_with_hwfit(
-            hwfit_spec or spec, data, work / "out", args.budget, args.duration, **hwfit_extra
-        )
+            hwfit_spec or spec, data, work / "out", args.budget, args.duration,
+            objective=args.objective, **hwfit_extra,
+        )  # fmt: skip
         print(f"  hwfit chose {label} in {time.monotonic() - start:.0f} s; making the peers ...")
         np.savez(work / "inputs.npz", x=calib[:1], calib=calib[: args.peer_calib], val=val)
-        torch.save(module.state_dict(), work / "torch_model.pt")
         (work / "torch_model.json").write_text(
             json.dumps({"name": args.arch_of[spec], "num_classes": args.classes_of[spec]})
         )
-        onnx = export_onnx(module, shape, work / "plain.onnx")
+        peer_shape = (args.peer_batch, *shape[1:]) if args.objective == "throughput" else shape
+        onnx = export_onnx(module, peer_shape, work / "plain.onnx")
         ort_int8, ov_fp32, ov_int8 = peer_files(onnx, calib[: args.peer_calib], work)
-        latency = {"PERFORMANCE_HINT": "LATENCY"}
+        hint = "THROUGHPUT" if args.objective == "throughput" else "LATENCY"
+        ov_hint = {"PERFORMANCE_HINT": hint}
+        # throughput: every contender's timed call is the same number of samples
+        each = {"workload": args.workload, "batch": args.peer_batch} if args.workload else {}
         specs = [
-            Spec(f"hwfit: {label}", "hwfit", str(work / "out")),
-            Spec("torch eager fp32", "torch"),
-            Spec("torch.compile fp32 (inductor, freezing)", "torch-compile"),
-            Spec("torch PT2E int8 (torchao x86 inductor)", "torch-pt2e"),
-            Spec("onnxruntime fp32", "onnxruntime", str(onnx)),
-            Spec("onnxruntime int8 QDQ (defaults)", "onnxruntime", str(ort_int8)),
-            Spec("openvino default (LATENCY hint)", "openvino", str(ov_fp32), latency),
+            Spec(f"hwfit: {label}", "hwfit", str(work / "out"), workload=args.workload),
+            Spec("torch eager fp32", "torch", **each),
+            Spec("torch.compile fp32 (inductor, freezing)", "torch-compile", **each),
+            Spec("torch PT2E int8 (torchao x86 inductor)", "torch-pt2e", **each),
+            Spec("onnxruntime fp32", "onnxruntime", str(onnx), **each),
+            Spec("onnxruntime int8 QDQ (defaults)", "onnxruntime", str(ort_int8), **each),
+            Spec(f"openvino default ({hint} hint)", "openvino", str(ov_fp32), ov_hint, **each),
             Spec(
                 "openvino f32",
                 "openvino",
                 str(ov_fp32),
-                {**latency, "INFERENCE_PRECISION_HINT": "f32"},
+                {**ov_hint, "INFERENCE_PRECISION_HINT": "f32"},
+                **each,
             ),
-            Spec("openvino int8 (nncf.quantize defaults)", "openvino", str(ov_int8), latency),
+            Spec(
+                "openvino int8 (nncf.quantize defaults)", "openvino", str(ov_int8), ov_hint, **each
+            ),
         ]
         servers = []
         for s in specs:  # one at a time: building (compiling, quantizing) is not timed
@@ -402,17 +469,22 @@ def run_model(
                 accuracy[i], ok, note)
         )  # fmt: skip
     metric = "top-1" if val_y is not None else "agreement"
+    unit = "samples/s" if args.workload else "ms"
+
+    def shown(ms: float) -> float:  # throughput: one timed call is args.workload samples
+        return args.workload * 1000 / ms if args.workload else ms
+
     print(
-        f"  {names[0]}: {statistics.median(blocks[0]):.3f} ms, {metric} {accuracy[0]:.1f} "
-        f"(PyTorch FP32 {base:.1f})"
+        f"  {names[0]}: {shown(statistics.median(blocks[0])):.3f} {unit}, {metric} "
+        f"{accuracy[0]:.1f} (PyTorch FP32 {base:.1f})"
     )
     if base - accuracy[0] > allowed + 1e-9:
         print("  hwfit's artifact is over the budget on these images")
-    print(f"  {'peer':42s} {'ms':>8s} {metric:>9s}  hwfit speed vs peer")
+    print(f"  {'peer':42s} {unit:>9s} {metric:>9s}  hwfit speed vs peer")
     for r in rows:
         flag = "" if r.within_budget else "  (over budget: not a best-peer candidate)"
         print(
-            f"  {r.name:42s} {r.ms:8.3f} {r.accuracy:9.1f}  {r.ratio:.3f}x "
+            f"  {r.name:42s} {shown(r.ms):9.3f} {r.accuracy:9.1f}  {r.ratio:.3f}x "
             f"[{r.low:.3f}-{r.high:.3f}]{' noisy' if r.noisy else ''}{flag}"
         )
     return label, rows
@@ -490,9 +562,24 @@ def main() -> int:
     parser.add_argument("--block", type=float, default=0.5)
     parser.add_argument("--duration", type=float, default=3.0)
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument(
+        "--objective",
+        choices=("latency", "throughput"),
+        default="latency",
+        help="throughput: hwfit optimizes for samples/s (it chooses the batch; OpenVINO with "
+        "its THROUGHPUT hint); peers run at --peer-batch with their own throughput way",
+    )
+    parser.add_argument("--peer-batch", type=int, default=1, help="throughput: the peers' batch")
+    parser.add_argument(
+        "--workload", type=int, default=32, help="throughput: samples in one timed call"
+    )
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.objective == "latency":
+        args.workload = 0
+    elif args.workload % args.peer_batch:
+        parser.error("--workload must be a multiple of --peer-batch")
     if args.serve:
         serve(args.serve, args.work, args.threads)
         return 0
@@ -533,11 +620,11 @@ def main() -> int:
             }  # fmt: skip
         label, rows = run_model(str(onnx), module, data, run_args, labelled=True, **extra)
         results.append(("cifar mobilenetv3 (trained)", label, best_peer(rows)))
-    return summary(results)
+    return summary(results, args.objective)
 
 
-def summary(results: list[tuple[str, str, Row | None]]) -> int:
-    print("\n== hwfit vs the best peer within the budget, per model")
+def summary(results: list[tuple[str, str, Row | None]], objective: str) -> int:
+    print(f"\n== hwfit vs the best peer within the budget, per model ({objective})")
     ratios = []
     for name, label, best in results:
         if best is None:

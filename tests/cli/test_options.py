@@ -30,6 +30,7 @@ DEFAULTS_DIFFER = {
     "--precision": "bench and frontier measure FP32; optimize tries every precision",
     "--out": "optimize has no default folder; the pages go to '.'; search resumes from its own",
     "--limit": "history prints a screenful (0: every row); export writes every row",
+    "--batch": "optimize's default depends on --objective (latency: 1; throughput: 1,8)",
     "--data": "search --demo needs no data",
     "--baseline": "search --demo needs no baseline; search space does",
     "--top-k": "predict: classes per image; search: architectures trained fully",

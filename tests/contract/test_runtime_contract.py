@@ -106,3 +106,32 @@ def test_a_setting_is_applied_and_read_back_from_the_runtime(name, key, value, s
     x = np.zeros((1, 3, 32, 32), np.float32)
     assert compiled.infer(x).shape[0] == 1
     compiled.close()
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_the_throughput_runner_runs_whole_batches_and_says_how_many_samples(name, small):
+    cls = _available(name)
+    compiled = cls().compile(small, RunConfig(runtime=name, batch=2, threads=1))
+    x = np.random.default_rng(1).standard_normal((2, 3, 32, 32)).astype(np.float32)
+    call, samples = compiled.throughput_runner(x)
+    call()
+    assert samples >= 2
+    assert samples % 2 == 0  # whole batches of the compiled model
+    compiled.close()
+
+
+def test_openvino_with_the_throughput_hint_predicts_like_one_request(small):
+    cls = _available("openvino")
+    config = RunConfig(runtime="openvino", batch=2, options=(("PERFORMANCE_HINT", "THROUGHPUT"),))
+    compiled = cls().compile(small, config)
+    assert compiled.executed.details["PERFORMANCE_HINT"] == "THROUGHPUT"
+    x = np.random.default_rng(2).standard_normal((7, 3, 32, 32)).astype(np.float32)
+    together = compiled.infer_all(x, 2)  # four chunks through the queue, the last one padded
+    one_by_one = np.concatenate([compiled.infer_all(x[i : i + 1], 2) for i in range(7)])
+    assert together.shape == (7, one_by_one.shape[1])
+    np.testing.assert_allclose(together, one_by_one, rtol=1e-4, atol=1e-4)
+    call, samples = compiled.throughput_runner(x[:2])
+    call()
+    assert samples >= 2 * 2  # two rounds of requests of batch 2
+    assert samples % (2 * 2) == 0
+    compiled.close()

@@ -69,18 +69,18 @@ def test_target_defaults_and_plugin_names():
         Target(runtime="torch").validate()
 
 
-def test_default_target_is_int8_with_vnni_and_fp32_without():
+def test_default_target_is_int8_where_openvino_int8_pays_and_fp32_without():
     from hwfit.hardware import probe
 
     profile = probe(include_runtimes=False)
-    with_vnni = dataclasses.replace(
-        profile, cpu=dataclasses.replace(profile.cpu, arch="x86_64", features=("avx512_vnni",))
-    )
-    without = dataclasses.replace(
-        profile, cpu=dataclasses.replace(profile.cpu, arch="x86_64", features=("avx2",))
-    )
-    assert default_target(with_vnni) == Target("openvino", "int8")
-    assert default_target(without) == Target("openvino", "fp32")
+
+    def on(*features: str):
+        cpu = dataclasses.replace(profile.cpu, arch="x86_64", features=features)
+        return dataclasses.replace(profile, cpu=cpu)
+
+    assert default_target(on("avx512_vnni")) == Target("openvino", "int8")
+    assert default_target(on("avx2", "fma")) == Target("openvino", "int8")  # AVX2 kernels win
+    assert default_target(on("sse4_2")) == Target("openvino", "fp32")
 
 
 # --- features ---------------------------------------------------------------------------

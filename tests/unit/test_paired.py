@@ -108,3 +108,20 @@ def test_a_loop_that_overran_a_short_time_is_not_retried_and_says_so():
 def test_measure_paired_needs_at_least_one_attempt():
     with pytest.raises(ValueError, match="attempts"):
         measure_paired(_spin(0.001), _spin(0.001), attempts=0)
+
+
+def test_a_per_sample_figure_compares_calls_of_different_batch_sizes():
+    from hwfit.bench.pair_job import per_sample_figure
+
+    # A: 1 sample in 2 ms; B: 8 samples in 8 ms per call, so 1 ms a sample: 2x per sample,
+    # though a B call takes 4x as long as an A call.
+    a = tuple(2.0 for _ in range(21))
+    b = tuple(8.0 for _ in range(20))
+    calls = ratio_of(PairedWindows(a, b, 1.0, 0.0))
+    assert calls.speedup == pytest.approx(0.25)
+    figure = per_sample_figure(calls, a_samples=1, b_samples=8)
+    assert figure.speedup == pytest.approx(2.0)
+    assert figure.ci_low == pytest.approx(2.0)
+    assert figure.ci_high == pytest.approx(2.0)
+    assert (figure.a_ms, figure.b_ms) == (pytest.approx(2.0), pytest.approx(1.0))
+    assert figure.pairs == calls.pairs

@@ -23,3 +23,15 @@ def test_optimize_refuses_an_unknown_strategy_before_loading_the_model(data, tmp
     with pytest.raises(UnknownNameError, match="Unknown search strategy 'gird'"):
         hwfit.optimize("timm:no_such_model", data, out=tmp_path / "o", strategy="gird")
     assert not (tmp_path / "o").exists()
+
+
+def test_optimize_takes_one_batch_for_latency_and_a_choice_for_throughput(data, tmp_path):
+    with pytest.raises(UserError, match="one batch for the latency objective") as info:
+        hwfit.optimize("timm:no_such_model", data, out=tmp_path / "o", batch=[1, 8])
+    assert "throughput" in (info.value.hint or "")
+    for bad in ([1, 0], []):
+        with pytest.raises(UserError, match="--batch"):
+            hwfit.optimize(
+                "timm:no_such_model", data, out=tmp_path / "o", batch=bad, objective="throughput"
+            )
+    assert not (tmp_path / "o").exists()

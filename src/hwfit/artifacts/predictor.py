@@ -28,8 +28,12 @@ __all__ = ["Predictor", "load"]
 
 #: OpenVINO settings an artifact records and is run with, as measured: the float precision of
 #: an INT8 model's non-quantized layers is the measuring CPU's fast float, which another CPU's
-#: would not be.
-_RECORDED = {"INFERENCE_PRECISION_HINT": ("f32", "bf16", "f16")}
+#: would not be; the performance hint is THROUGHPUT when optimize chose for throughput
+#: (``predict`` then keeps every stream busy with an asynchronous queue).
+_RECORDED = {
+    "INFERENCE_PRECISION_HINT": ("f32", "bf16", "f16"),
+    "PERFORMANCE_HINT": ("LATENCY", "THROUGHPUT"),
+}
 
 
 class Predictor:
@@ -73,6 +77,20 @@ class Predictor:
             )
         self._compiled.bind(x)
         return self._compiled.run
+
+    def throughput_runner(self, x: np.ndarray) -> tuple[Callable[[], None], int]:
+        """Bind one input batch; return a call that runs it the throughput way, and its samples.
+
+        What ``optimize --objective throughput`` timed: with OpenVINO's THROUGHPUT hint the
+        call keeps every stream busy through an asynchronous queue; otherwise it runs one
+        inference. For timing loops (divide the call's time by the samples); outputs come from
+        :meth:`predict`.
+
+        Raises:
+            InputShapeError: ``x`` is not one batch of the model's input shape.
+        """
+        self.runner(x)  # the shape check, and the bound input of the one-inference path
+        return self._compiled.throughput_runner(np.ascontiguousarray(x, dtype=np.float32))
 
     def self_check(self, atol: float = 1e-3) -> float:
         """Run the shipped check inputs and compare with the outputs measured by optimize.

@@ -423,6 +423,7 @@ def pair_rows(
     max_time_s: float = 5.0,
     attempts: int = 3,
     trust_model: bool = False,
+    per_sample: bool = False,
 ) -> PairedRatio | str:
     """Measure B's speed-up over A paired (both in one worker process, alternating windows).
 
@@ -438,6 +439,8 @@ def pair_rows(
         attempts: Loops at most (a contended or noisy loop is retried).
         trust_model: The worker may load model files that run code when loaded (as in
             :func:`run_row`).
+        per_sample: Compare throughput per sample, each side run its runtime's throughput way
+            (see :class:`~hwfit.bench.jobs.PairJob`); sides may differ in batch size.
 
     Returns:
         The figure, or why there is none (one line).
@@ -448,6 +451,7 @@ def pair_rows(
         min_time_s=min_time_s,
         max_time_s=max_time_s,
         attempts=attempts,
+        per_sample=per_sample,
     )
     raw, why = spawn_worker(job.to_dict(), timeout_s)
     result = job.failed(why) if raw is None else PairJobResult.from_dict(raw)

@@ -145,6 +145,9 @@ class PairJob(_JobRecord):
         max_time_s: Time after which a loop stops once it has enough window pairs.
         attempts: Loops at most (a contended or noisy loop is retried).
         warmup_s: Warm-up of each side before the loop.
+        per_sample: Compare throughput, not latency: each side runs the runtime's throughput
+            way (:meth:`~hwfit.runtimes.base.CompiledModel.throughput_runner`) and the ratio is
+            of the time per sample, so sides at different batch sizes compare.
     """
 
     task: ClassVar[str] = "pair"
@@ -155,6 +158,7 @@ class PairJob(_JobRecord):
     max_time_s: float = 5.0
     attempts: int = 3
     warmup_s: float = 1.0
+    per_sample: bool = False
 
     def failed(self, reason: str) -> PairJobResult:
         """No figure, with ``reason``."""

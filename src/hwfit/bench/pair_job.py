@@ -12,6 +12,8 @@ only: the parent records why there is no paired figure.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -21,38 +23,76 @@ from hwfit.bench.method import warm_up
 from hwfit.bench.paired import measure_paired
 from hwfit.errors import HwfitError, first_line
 from hwfit.models.artifact import ModelArtifact
+from hwfit.records import PairedRatio
 from hwfit.registry import import_path
 from hwfit.runtimes.base import CompiledModel, Runtime
 
-__all__ = ["run_pair", "run_pair_task", "run_profile", "run_profile_task"]
+__all__ = ["per_sample_figure", "run_pair", "run_pair_task", "run_profile", "run_profile_task"]
+
+
+def _input(side: PairSide) -> np.ndarray:
+    spec = side.model.input.with_batch(side.config.batch)
+    return np.random.default_rng(0).standard_normal(spec.shape).astype(spec.dtype)
 
 
 def _compile(side: PairSide) -> CompiledModel:
     runtime_cls: type[Runtime] = import_path(side.runtime_path)
     artifact = ModelArtifact.from_info(side.model, trust_model=side.trust_model)
     compiled = runtime_cls().compile(artifact, side.config)
-    spec = side.model.input.with_batch(side.config.batch)
-    x = np.random.default_rng(0).standard_normal(spec.shape).astype(spec.dtype)
-    compiled.bind(x)
+    compiled.bind(_input(side))
     return compiled
 
 
+def _runner(
+    model: CompiledModel, side: PairSide, per_sample: bool
+) -> tuple[Callable[[], None], int]:
+    """The call the paired loop times, and the samples one call processes."""
+    if per_sample:
+        return model.throughput_runner(_input(side))
+    return model.run, 1
+
+
+def per_sample_figure(figure: PairedRatio, a_samples: int, b_samples: int) -> PairedRatio:
+    """A paired figure of calls turned into one of samples (time per sample on both sides).
+
+    Every window ratio is scaled by the same factor, so the median and its interval are too.
+    """
+    scale = b_samples / a_samples
+    return dataclasses.replace(
+        figure,
+        speedup=figure.speedup * scale,
+        ci_low=figure.ci_low * scale,
+        ci_high=figure.ci_high * scale,
+        a_ms=figure.a_ms / a_samples,
+        b_ms=figure.b_ms / b_samples,
+    )
+
+
 def run_pair(job: PairJob) -> PairJobResult:
-    """Compile both sides and measure B's speed-up over A; errors become ``ok=False``."""
+    """Compile both sides and measure B's speed-up over A; errors become ``ok=False``.
+
+    With ``job.per_sample`` each side runs its runtime's throughput way and the figure is per
+    sample (:func:`per_sample_figure`).
+    """
     compiled: list[CompiledModel] = []
     try:
         for side in (job.a, job.b):
             compiled.append(_compile(side))
-        a, b = compiled
-        for model in (a, b):
-            warm_up(model.run, job.warmup_s)
+        (run_a, samples_a), (run_b, samples_b) = (
+            _runner(model, side, job.per_sample)
+            for model, side in zip(compiled, (job.a, job.b), strict=True)
+        )
+        for run in (run_a, run_b):
+            warm_up(run, job.warmup_s)
         figure = measure_paired(
-            a.run,
-            b.run,
+            run_a,
+            run_b,
             min_time_s=job.min_time_s,
             max_time_s=job.max_time_s,
             attempts=job.attempts,
         )
+        if job.per_sample:
+            figure = per_sample_figure(figure, samples_a, samples_b)
         return PairJobResult(ok=True, ratio=figure)
     except HwfitError as exc:
         return job.failed(exc.message)

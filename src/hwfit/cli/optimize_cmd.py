@@ -56,10 +56,18 @@ def optimize(
         threads_option("Thread counts to try, comma-separated (default: each runtime's own)."),
     ] = None,
     batch: Annotated[
-        str, batch_option("Batch size to optimize for (one value: the batch you deploy at).")
-    ] = "1",
+        str | None,
+        batch_option(
+            "Latency: the batch you deploy at (one value, default 1). Throughput: the batch "
+            "sizes to choose from (default 1,8)."
+        ),
+    ] = None,
     objective: Annotated[
-        str, typer.Option(help="latency (p50 at --batch) or throughput.")
+        str,
+        typer.Option(
+            help="latency (p50 at --batch) or throughput (samples/s, measured per sample; "
+            "OpenVINO with its THROUGHPUT hint)."
+        ),
     ] = "latency",
     calib_size: Annotated[
         int | None, typer.Option(help="Calibration samples (default: up to 300).")
@@ -120,12 +128,17 @@ def optimize(
     from hwfit.tune import optimize as run_optimize
     from hwfit.tune.prune import parse_ratios
 
-    one_batch = single(
-        int_list(batch, "--batch"),
-        "--batch",
-        "optimize",
-        "Optimize for the batch you deploy at; run it once per batch size to compare.",
-    )
+    batches = list(int_list(batch, "--batch")) if batch is not None else None
+    if batches is not None and objective == "latency":
+        batches = [
+            single(
+                batches,
+                "--batch",
+                "optimize",
+                "Optimize for the batch you deploy at, or add --objective throughput to let "
+                "optimize choose the batch.",
+            )
+        ]
     ratios = parse_ratios(prune) if prune is not None else None
     thread_list: list[int | None] = list(int_list(threads, "--threads")) if threads else [None]
     warn = threads_warning(thread_list)
@@ -140,7 +153,7 @@ def optimize(
             runtimes=str_list(runtime),
             precisions=str_list(precision),
             threads=thread_list,
-            batch=one_batch,
+            batch=batches,
             objective=objective,
             max_accuracy_drop=max_accuracy_drop,
             calib_size=calib_size,

@@ -166,7 +166,7 @@ def parse_target(text: str) -> Target:
 def default_target(profile: HardwareProfile) -> Target:
     """The best target this machine offers: OpenVINO (else ONNX Runtime) at INT8, batch 1, CPU.
 
-    INT8 becomes FP32 when the CPU cannot run INT8 faster (no VNNI or AMX; see
+    INT8 becomes FP32 when the CPU cannot run INT8 faster on that runtime (see
     :func:`hwfit.precisions.capability.verdict`).
 
     Args:

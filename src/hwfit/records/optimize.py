@@ -169,10 +169,14 @@ class OptimizeResult:
     calibration_samples: int = 0
     validation_samples: int = 0  # accuracy is over these samples
     profiles: tuple[LayerProfile, ...] = ()  # per-layer-type times, the winner's first
+    # "latency" (speed-ups per call at one batch) or "throughput" (per sample, batches differ)
+    objective: str = "latency"
 
     @property
     def speedup(self) -> PairedRatio | None:
-        """The winner's speed-up over the FP32 baseline (same batch), measured paired at the end.
+        """The winner's speed-up over the FP32 baseline, measured paired at the end.
+
+        Latency: per call at the same batch; throughput: per sample (see ``objective``).
 
         None when there is no winner or the final paired measurement failed (a note says why).
         """

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, ClassVar
 from hwfit.records import LayerTime
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import numpy as np
 
     from hwfit.models.artifact import ModelArtifact
@@ -80,6 +82,20 @@ class CompiledModel(abc.ABC):
             result = np.asarray(self.infer(np.ascontiguousarray(chunk)), dtype=np.float32)
             outputs.append(result[:n])
         return np.concatenate(outputs)
+
+    def throughput_runner(self, x: np.ndarray) -> tuple[Callable[[], None], int]:
+        """A call that runs inferences of ``x`` the runtime's throughput way, and its samples.
+
+        The default runs one inference on ``x`` (bound once): a runtime without an asynchronous
+        API serves a stream of batches one after another. Runtimes with one override this
+        (OpenVINO: an ``AsyncInferQueue`` kept full on every stream). The paired measurement
+        of the throughput objective times these calls and divides by the samples.
+
+        Returns:
+            ``(call, samples each call processes)``.
+        """
+        self.bind(x)
+        return self.run, int(x.shape[0])
 
     def async_throughput(
         self, x: np.ndarray, seconds: float

@@ -151,7 +151,8 @@ def write_report(setup: RunSetup, result: OptimizeResult) -> Path | None:
     except ImportError:  # plotly missing: the artifact matters more than the page
         return None
     html = render_optimize_page(
-        title=f"hwfit optimize: {result.model.source}",
+        title=f"hwfit optimize: {result.model.source}"
+        + (" (throughput: speed-ups per sample)" if result.objective == "throughput" else ""),
         model={
             "source": result.model.source,
             "params": result.model.params,

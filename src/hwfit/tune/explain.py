@@ -135,7 +135,9 @@ def explain(
     features = set(hardware.cpu.features)
     if precision.startswith("int8"):
         if not features & {"avx512_vnni", "avx_vnni", "amx_int8"}:
-            reasons.append("this CPU has no VNNI or AMX, so int8 dot products are not faster")
+            reasons.append(
+                "this CPU has no VNNI or AMX, so each int8 dot product takes several instructions"
+            )
         if precision == "int8-dynamic":
             reasons.append(
                 "dynamic quantization only covers MatMul/Gemm; convolutions stay in float and "

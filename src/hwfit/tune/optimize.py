@@ -65,11 +65,14 @@ if TYPE_CHECKING:
     from hwfit.db import ResultStore
     from hwfit.models.artifact import ModelArtifact
 
-__all__ = ["OBJECTIVES", "optimize"]
+__all__ = ["OBJECTIVES", "THROUGHPUT_BATCHES", "optimize"]
 
 logger = logging.getLogger(__name__)
 
 OBJECTIVES = ("latency", "throughput")
+#: Batch sizes the throughput objective chooses from unless told: batching amortizes each
+#: call's overhead, more on small models (``benchmarks/peers.py --objective throughput``).
+THROUGHPUT_BATCHES: tuple[int, ...] = (1, 8)
 
 
 def optimize(
@@ -80,7 +83,7 @@ def optimize(
     runtimes: Sequence[str] | None = None,
     precisions: Sequence[str] | None = None,
     threads: Sequence[int | None] = (None,),
-    batch: int = 1,
+    batch: int | Sequence[int] | None = None,
     objective: str = "latency",
     max_accuracy_drop: str = "1",
     calib_size: int | None = None,
@@ -115,8 +118,11 @@ def optimize(
         runtimes: Runtimes to try (default: onnxruntime, openvino).
         precisions: Precisions to try (default: every one with a recipe).
         threads: Thread counts to try (None: the runtime's default).
-        batch: Batch size the latency objective is measured at.
-        objective: ``latency`` (p50 at ``batch``) or ``throughput`` (samples/s).
+        batch: The batch the latency objective is measured at (one value, default 1); for
+            the throughput objective the batch sizes to choose from (default
+            :data:`THROUGHPUT_BATCHES`), the baseline run at the largest.
+        objective: ``latency`` (p50 at ``batch``) or ``throughput`` (samples/s, per sample
+            measured paired; OpenVINO with its THROUGHPUT hint and an asynchronous queue).
         max_accuracy_drop: ``"1"`` = 1 point absolute, ``"0.5%"`` = relative to the reference.
         calib_size: Calibration samples (default: up to 300).
         val_size: Validation samples, disjoint from calibration (default: up to 500).
@@ -163,7 +169,7 @@ class _Request:
     runtimes: Sequence[str] | None
     precisions: Sequence[str] | None
     threads: Sequence[int | None]
-    batch: int
+    batch: int | Sequence[int] | None
     objective: str
     max_accuracy_drop: str
     calib_size: int | None
@@ -195,8 +201,7 @@ def _run(request: _Request) -> OptimizeResult:
         raise UserError(
             f"Unknown objective {request.objective!r}.", hint="Use latency or throughput."
         )
-    if request.batch < 1:
-        raise UserError(f"--batch must be >= 1, got {request.batch}.")
+    batches = _batches(request)
     budget = AccuracyBudget.parse(request.max_accuracy_drop)
     check_dataset_path(request.data)  # a mistyped path fails before the model is built
     ratios = _prune_ratios(request)
@@ -204,7 +209,7 @@ def _run(request: _Request) -> OptimizeResult:
         list(request.runtimes or DEFAULT_RUNTIMES),
         request.precisions,
         request.threads,
-        [request.batch],
+        batches,
     )
     make_strategy = STRATEGIES.load(request.strategy)  # unknown: fails before anything is built
     out_dir = _prepare_out_dir(Path(request.out))
@@ -215,7 +220,7 @@ def _run(request: _Request) -> OptimizeResult:
     setup = _setup(request, out_dir, budget, notes)
     rows = Rows(store, request.db, setup.hardware, notes)
     total = len(candidates) * (1 + len(ratios)) + 1
-    run = _Optimization(request, setup, rows, notes, total=total)
+    run = _Optimization(request, setup, rows, notes, total=total, baseline_batch=max(batches))
     try:
         run.measure_baseline()
         try:  # Ctrl-C while pruning or measuring: finish with what was measured
@@ -239,6 +244,26 @@ def _run(request: _Request) -> OptimizeResult:
         return run.finish()
     finally:  # finish() removes it too; an error that stops the run must not leave it behind
         shutil.rmtree(setup.work, ignore_errors=True)
+
+
+def _batches(request: _Request) -> tuple[int, ...]:
+    """The batch sizes candidates run at, checked: one for latency, a choice for throughput."""
+    given = request.batch
+    if given is None:
+        return THROUGHPUT_BATCHES if request.objective == "throughput" else (1,)
+    batches = (given,) if isinstance(given, int) else tuple(dict.fromkeys(given))
+    if not batches:
+        raise UserError("--batch needs at least one value.")
+    for value in batches:
+        if value < 1:
+            raise UserError(f"--batch must be >= 1, got {value}.")
+    if request.objective == "latency" and len(batches) > 1:
+        raise UserError(
+            f"optimize takes one batch for the latency objective, got {batches}.",
+            hint="Optimize for the batch you deploy at, or use objective='throughput' to let "
+            "optimize choose the batch.",
+        )
+    return batches
 
 
 def _prune_ratios(request: _Request) -> tuple[float, ...]:
@@ -300,9 +325,16 @@ class _Optimization:
     """One run after its setup: the baseline, the candidates so far, and the folder written."""
 
     def __init__(
-        self, request: _Request, setup: RunSetup, rows: Rows, notes: list[str], total: int
+        self,
+        request: _Request,
+        setup: RunSetup,
+        rows: Rows,
+        notes: list[str],
+        total: int,
+        baseline_batch: int = 1,
     ) -> None:
         self.request = request
+        self.baseline_batch = baseline_batch
         self.setup = setup
         self.rows = rows
         self.notes = notes
@@ -337,7 +369,7 @@ class _Optimization:
         """Measure the FP32 reference (PyTorch eager; ONNX Runtime for ONNX and IR sources)."""
         artifact = self.setup.artifact
         runtime = "torch" if artifact.is_torch else "onnxruntime"
-        candidate = Candidate(runtime, "fp32", None, self.request.batch)
+        candidate = Candidate(runtime, "fp32", None, self.baseline_batch)
         self._emit("baseline", 0, candidate, None)
         reference = measure_reference(self.setup, self.rows, candidate, self.notes)
         self._evaluator = Evaluator(self.setup, self.rows, reference)
@@ -433,6 +465,7 @@ class _Optimization:
             calibration_samples=len(setup.calib),
             validation_samples=len(setup.val),
             profiles=tuple(profiles[c] for c in order if c in profiles),
+            objective=setup.objective,
         )
         report = write_report(setup, result)
         shutil.rmtree(setup.work, ignore_errors=True)
@@ -489,7 +522,7 @@ class _Optimization:
         if second is None:
             return winner, outcomes, None
         versus = pair(self.setup, self.evaluator.side(second), self.evaluator.side(winner))
-        if isinstance(versus, str) or versus.ci_high >= 1.0 or self.setup.objective != "latency":
+        if isinstance(versus, str) or versus.ci_high >= 1.0:
             return winner, outcomes, versus
         notes.append(
             f"{second.candidate.label} replaced {winner.candidate.label} as the winner: measured "

@@ -15,23 +15,24 @@ TIE_REL = 0.02  # medians within 2% are a tie: the smaller artifact wins
 def score(outcome: Outcome, objective: str, paired: bool = False) -> float | None:
     """Lower is better.
 
-    ``latency``: the p50 in ms, or with ``paired`` the paired speed-up over the baseline
-    (negated); ``throughput``: minus the best samples/s.
+    With ``paired``: the paired speed-up over the baseline, negated (for the throughput
+    objective it is per sample: :func:`hwfit.tune._run.pair`). Otherwise ``latency``: the p50
+    in ms; ``throughput``: minus the best samples/s.
     """
     bench = outcome.bench
     if bench is None or bench.latency is None:
         return None
+    if paired:
+        return -bench.speedup.speedup if bench.speedup is not None else None
     if objective == "throughput":
         best = max(bench.throughput or 0.0, bench.async_throughput or 0.0)
         return -best if best else None
-    if paired:
-        return -bench.speedup.speedup if bench.speedup is not None else None
     return bench.latency.p50_ms
 
 
 def _paired(outcomes: Sequence[Outcome], objective: str) -> bool:
     """Rank by paired speed-ups when every candidate has one (they share one baseline)."""
-    return objective == "latency" and all(
+    return objective in ("latency", "throughput") and all(
         o.bench is not None and o.bench.speedup is not None for o in outcomes
     )
 

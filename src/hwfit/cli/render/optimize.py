@@ -46,6 +46,7 @@ def optimize_json(result: OptimizeResult) -> dict[str, object]:
         "speedup": to_dict(result.speedup) if result.speedup else None,
         "runner_up": to_dict(result.runner_up) if result.runner_up else None,
         "vs_runner_up": to_dict(result.vs_runner_up) if result.vs_runner_up else None,
+        "objective": result.objective,
         "metric": result.metric,
         "allowed_drop": result.allowed_drop,
         "candidates": [to_dict(o) for o in result.outcomes],
@@ -70,9 +71,16 @@ def optimize_table(result: OptimizeResult) -> tuple[Table, list[str]]:
     """Every candidate with its numbers and why it lost, and the lines to print under it."""
     base = result.baseline
     metric = result.metric
+    throughput = result.objective == "throughput"
+    batches = sorted({o.candidate.batch for o in result.outcomes} | {base.candidate.batch})
+    where = (
+        f"throughput, candidates at batch {','.join(map(str, batches))}, speed-ups per sample"
+        if throughput
+        else f"candidates at batch {base.candidate.batch}"
+    )
     table = compact_table(
-        f"{result.model.source}: candidates at batch {base.candidate.batch} "
-        f"(baseline {base.candidate.runtime} fp32 {ms(base.p50_ms)} ms, "
+        f"{result.model.source}: {where} (baseline {base.candidate.runtime} fp32 "
+        f"{ms(base.p50_ms)} ms at batch {base.candidate.batch}, "
         f"{metric} {(base.accuracy or {}).get(metric, 0.0):.2f})"
     )
     for h, right in (
@@ -120,13 +128,19 @@ def optimize_table(result: OptimizeResult) -> tuple[Table, list[str]]:
             speed = "speed-up not measured paired (see the notes)"
         else:
             mark = " (noisy, see the notes)" if claim.noisy else ""
+            per = " per sample" if throughput else ""
             speed = (
-                f"{claim.text()} faster than {base.candidate.runtime} fp32{mark}, measured "
+                f"{claim.text()} the throughput of {base.candidate.runtime} fp32 at batch "
+                f"{base.candidate.batch}{mark}, measured paired ({ms(claim.a_ms)} vs "
+                f"{ms(claim.b_ms)} ms{per} in the paired loop)"
+                if throughput
+                else f"{claim.text()} faster than {base.candidate.runtime} fp32{mark}, measured "
                 f"paired ({ms(claim.a_ms)} vs {ms(claim.b_ms)} ms in the paired loop)"
             )
         tint = "yellow" if claim is None or claim.noisy else "bold green"
+        at = f" at batch {w.candidate.batch}" if throughput else ""
         lines.append(
-            f"[{tint}]Winner: {w.candidate.runtime} {w.candidate.precision}, {speed}; "
+            f"[{tint}]Winner: {w.candidate.runtime} {w.candidate.precision}{at}, {speed}; "
             f"{metric} drop {w.drop or 0.0:+.2f} points (allowed {result.allowed_drop:.2f}).[/]"
         )
         if result.runner_up is not None and result.vs_runner_up is not None:
