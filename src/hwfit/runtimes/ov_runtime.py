@@ -169,8 +169,10 @@ class OVCompiledModel(CompiledModel):
         chunks = -(-len(x) // batch)
         if not self._throughput_hint or chunks < 2:
             return super().infer_all(x, batch)
-        jobs = int(self._compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
-        queue = ov.AsyncInferQueue(self._compiled, jobs)
+        queue = getattr(self, "_predict_queue", None)
+        if queue is None:  # made once: predict may be called for every batch of a stream
+            jobs = int(self._compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
+            queue = self._predict_queue = ov.AsyncInferQueue(self._compiled, jobs)
         outputs: list[np.ndarray | None] = [None] * chunks
 
         def done(request: ov.InferRequest, index: int) -> None:
