@@ -285,8 +285,8 @@ class Server(_Server):
         return True
 
 
-def export_onnx(module: Any, shape: tuple[int, ...], path: Path) -> Path:
-    """The plain export a user makes: the TorchScript exporter, static shape."""
+def export_onnx(module: Any, shape: tuple[int, ...], path: Path, dynamic: bool = False) -> Path:
+    """The plain export a user makes: the TorchScript exporter, static shape (or batch)."""
     import torch
 
     with warnings.catch_warnings(), torch.no_grad():
@@ -299,6 +299,7 @@ def export_onnx(module: Any, shape: tuple[int, ...], path: Path) -> Path:
             opset_version=18,
             input_names=["input"],
             output_names=["output"],
+            dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}} if dynamic else None,
         )
     return path
 
@@ -495,7 +496,7 @@ def best_peer(rows: list[Row]) -> Row | None:
     return min(eligible, key=lambda r: r.ms) if eligible else None
 
 
-def train_cifar(data: Path, out: Path, epochs: int) -> tuple[Any, Path]:
+def train_cifar(data: Path, out: Path, epochs: int, dynamic: bool = False) -> tuple[Any, Path]:
     """A timm MobileNetV3 (10 classes) trained here on CIFAR-10 at 64 px, exported to ONNX.
 
     Beside the ONNX file: ``cifar_mnv3.py`` (a factory) and ``cifar_mnv3.pt`` (its state dict),
@@ -539,7 +540,7 @@ def train_cifar(data: Path, out: Path, epochs: int) -> tuple[Any, Path]:
         "                        'crop_pct': 1.0, 'interpolation': 'bilinear'}\n"
         "    return m\n"
     )
-    return model, export_onnx(model, (1, 3, 64, 64), out)
+    return model, export_onnx(model, (1, 3, 64, 64), out, dynamic)
 
 
 def main() -> int:
@@ -608,7 +609,9 @@ def main() -> int:
     if args.trained or args.only_trained:
         print("\n== training a MobileNetV3 on CIFAR-10 (64 px) for the 1-point budget ...")
         train = cifar_subset(tmp / "cifar-train", 500, split="train")
-        module, onnx = train_cifar(train, tmp / "cifar_mnv3.onnx", args.epochs)
+        # throughput: a dynamic batch, so hwfit may choose one (a fixed one it would keep)
+        dynamic = args.objective == "throughput"
+        module, onnx = train_cifar(train, tmp / "cifar_mnv3.onnx", args.epochs, dynamic)
         args.arch_of[str(onnx)], args.classes_of[str(onnx)] = "mobilenetv3_large_100", 10
         run_args = argparse.Namespace(**{**vars(args), "budget": args.budget or "1"})
         extra: dict[str, Any] = {}

@@ -75,3 +75,16 @@ def test_a_hint_hwfit_does_not_write_is_refused_at_load(throughput_run, tmp_path
     path.write_text(json.dumps(manifest))
     with pytest.raises(ModelSourceError, match="PERFORMANCE_HINT"):
         hwfit.load(copy)
+
+
+def test_a_file_with_a_fixed_batch_is_measured_at_that_batch_and_the_run_says_so(
+    onnx_file, colour_data, tmp_path
+):
+    result = hwfit.optimize(
+        str(onnx_file), str(colour_data), out=tmp_path / "o", runtimes=["openvino"],
+        precisions=["fp32"], objective="throughput", max_accuracy_drop="100", **QUICK,
+    )  # fmt: skip
+    assert result.baseline.candidate.batch == 1
+    assert [o.candidate.batch for o in result.outcomes] == [1]
+    assert result.winner is not None
+    assert any("fixed batch of 1" in n and "dynamic batch" in n for n in result.notes)

@@ -218,6 +218,7 @@ def _run(request: _Request) -> OptimizeResult:
     started = time.monotonic()
     notes: list[str] = []
     setup = _setup(request, out_dir, budget, notes)
+    batches, candidates = _within_fixed_batch(setup, batches, candidates, notes)
     rows = Rows(store, request.db, setup.hardware, notes)
     total = len(candidates) * (1 + len(ratios)) + 1
     run = _Optimization(request, setup, rows, notes, total=total, baseline_batch=max(batches))
@@ -264,6 +265,27 @@ def _batches(request: _Request) -> tuple[int, ...]:
             "optimize choose the batch.",
         )
     return batches
+
+
+def _within_fixed_batch(
+    setup: RunSetup, batches: tuple[int, ...], candidates: list[Candidate], notes: list[str]
+) -> tuple[tuple[int, ...], list[Candidate]]:
+    """A model file with a static batch runs at that batch only: throughput keeps to it.
+
+    A latency run at another batch fails on the baseline with the export hint, as ``bench``
+    does; a throughput run, which chose the batch itself, measures the file's batch and says so.
+    """
+    info = setup.artifact.info
+    fixed = info.input.shape[0]
+    if not info.batch_fixed or setup.objective != "throughput" or batches == (fixed,):
+        return batches, candidates
+    notes.append(
+        f"The model file has a fixed batch of {fixed}, so throughput was measured at batch "
+        f"{fixed} only, not at {','.join(map(str, batches))}; export it with a dynamic batch "
+        "to let optimize choose the batch."
+    )
+    kept = list(dict.fromkeys(dataclasses.replace(c, batch=fixed) for c in candidates))
+    return (fixed,), kept
 
 
 def _prune_ratios(request: _Request) -> tuple[float, ...]:
