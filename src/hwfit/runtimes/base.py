@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, ClassVar
 from hwfit.records import LayerTime
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     import numpy as np
 
     from hwfit.models.artifact import ModelArtifact
     from hwfit.records import Availability, Executed, RunConfig
 
-__all__ = ["CompiledModel", "Runtime", "summed_by_kind"]
+__all__ = ["CompiledModel", "Runtime", "padded_chunks", "summed_by_kind"]
 
 
 def summed_by_kind(
@@ -74,12 +74,8 @@ class CompiledModel(abc.ABC):
         import numpy as np
 
         outputs = []
-        for start in range(0, len(x), batch):
-            chunk = x[start : start + batch]
-            n = len(chunk)
-            if n < batch:
-                chunk = np.concatenate([chunk, np.repeat(chunk[:1], batch - n, axis=0)])
-            result = np.asarray(self.infer(np.ascontiguousarray(chunk)), dtype=np.float32)
+        for chunk, n in padded_chunks(x, batch):
+            result = np.asarray(self.infer(chunk), dtype=np.float32)
             outputs.append(result[:n])
         return np.concatenate(outputs)
 
@@ -117,6 +113,21 @@ class CompiledModel(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release the runtime's resources."""
+
+
+def padded_chunks(x: np.ndarray, batch: int) -> Iterator[tuple[np.ndarray, int]]:
+    """``x`` in contiguous chunks of the static ``batch``, and the real samples in each.
+
+    The last chunk is padded with copies of its first sample; drop the padding's outputs.
+    """
+    import numpy as np
+
+    for start in range(0, len(x), batch):
+        chunk = x[start : start + batch]
+        n = len(chunk)
+        if n < batch:
+            chunk = np.concatenate([chunk, np.repeat(chunk[:1], batch - n, axis=0)])
+        yield np.ascontiguousarray(chunk), n
 
 
 class Runtime(abc.ABC):

@@ -17,7 +17,7 @@ import openvino as ov
 from hwfit.errors import UnsupportedModelError, first_line
 from hwfit.models.convert import file_size, to_openvino
 from hwfit.records import Availability, Executed, LayerTime
-from hwfit.runtimes.base import CompiledModel, Runtime, summed_by_kind
+from hwfit.runtimes.base import CompiledModel, Runtime, padded_chunks, summed_by_kind
 from hwfit.runtimes.executed import executed_label, precision_name
 
 if TYPE_CHECKING:
@@ -68,6 +68,7 @@ class OVCompiledModel(CompiledModel):
         self._config = config
         self._compiled = core.compile_model(model, device, config)
         self._request = self._compiled.create_infer_request()
+        self._predict_queue: ov.AsyncInferQueue | None = None  # infer_all's, made on first use
 
     def bind(self, x: np.ndarray) -> None:
         self._x = np.ascontiguousarray(x)
@@ -169,7 +170,7 @@ class OVCompiledModel(CompiledModel):
         chunks = -(-len(x) // batch)
         if not self._throughput_hint or chunks < 2:
             return super().infer_all(x, batch)
-        queue = getattr(self, "_predict_queue", None)
+        queue = self._predict_queue
         if queue is None:  # made once: predict may be called for every batch of a stream
             jobs = int(self._compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
             queue = self._predict_queue = ov.AsyncInferQueue(self._compiled, jobs)
@@ -179,11 +180,8 @@ class OVCompiledModel(CompiledModel):
             outputs[index] = np.asarray(request.get_output_tensor(0).data, np.float32).copy()
 
         queue.set_callback(done)
-        for index in range(chunks):
-            chunk = x[index * batch : (index + 1) * batch]
-            if len(chunk) < batch:  # padded with copies of its first sample, as the base does
-                chunk = np.concatenate([chunk, np.repeat(chunk[:1], batch - len(chunk), axis=0)])
-            queue.start_async({0: np.ascontiguousarray(chunk, np.float32)}, index)
+        for index, (chunk, _) in enumerate(padded_chunks(x.astype(np.float32, copy=False), batch)):
+            queue.start_async({0: chunk}, index)
         queue.wait_all()
         return np.concatenate(outputs)[: len(x)]  # type: ignore[arg-type]
 
