@@ -353,6 +353,11 @@ def optimize_with_hwfit(
             print(
                 f"      variants timed by int8-selective (us): {o.prepare_details['variants_us']}"
             )
+    if result.knobs is not None:  # the winner's runtime settings, tuned paired vs defaults
+        for trial in result.knobs.trials:
+            ratio = trial.ratio.text() if trial.ratio else "-"
+            print(f"    knobs {trial.label:60s} {ratio:22s} {trial.verdict}")
+        print(f"    knobs kept: {dict(result.knobs.chosen) or 'the defaults'}")
     if result.winner is None:
         raise SystemExit(f"{model}: hwfit found no candidate within the budget")
     w = result.winner

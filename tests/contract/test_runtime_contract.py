@@ -135,3 +135,20 @@ def test_openvino_with_the_throughput_hint_predicts_like_one_request(small):
     assert samples >= 2 * 2  # two rounds of requests of batch 2
     assert samples % (2 * 2) == 0
     compiled.close()
+
+
+@pytest.mark.parametrize("objective", ["latency", "throughput"])
+@pytest.mark.parametrize("name", ALL)
+def test_every_tunable_setting_is_applied_and_read_back(name, objective, small):
+    from hwfit.hardware import probe
+
+    cls = get_runtime(name)
+    space = cls.tunables(probe(include_runtimes=False), objective) if cls.probe().ok else {}
+    assert set(space) <= cls.tunable_names  # load() checks artifacts against the names
+    for key, values in space.items():
+        assert len(values) == len(set(values)) > 1, key
+        for value in values:  # each value on its own, over the runtime's defaults
+            compiled = cls().compile(small, RunConfig(runtime=name, options=((key, value),)))
+            assert compiled.executed.details[key] == value, (key, value)
+            assert compiled.infer(np.zeros((1, 3, 32, 32), np.float32)).shape[0] == 1
+            compiled.close()

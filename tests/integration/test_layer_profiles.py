@@ -13,7 +13,8 @@ from hwfit.records import LayerProfile, LayerTime, RowState, RunConfig
 from hwfit.tune.profiles import layer_reasons
 
 COLOUR = "colour_model:colour_classifier"
-QUICK = {"duration_s": 0.3, "min_time_s": 0.1, "save": False}
+# The knob tuner (on by default) has its own tests: tests/integration/test_knobs.py.
+QUICK = {"duration_s": 0.3, "min_time_s": 0.1, "save": False, "tune_trials": 0}
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,8 @@ from hwfit.precisions.capability import Verdict
 from hwfit.records import Outcome, RowState
 
 COLOUR = "colour_model:colour_classifier"
-QUICK = {"duration_s": 0.3, "min_time_s": 0.1, "save": False}
+# The knob tuner (on by default) has its own tests: tests/integration/test_knobs.py.
+QUICK = {"duration_s": 0.3, "min_time_s": 0.1, "save": False, "tune_trials": 0}
 
 
 def _write_images(folder: Path, per_class: int, labelled: bool = True) -> Path:

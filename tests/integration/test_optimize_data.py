@@ -22,7 +22,8 @@ from hwfit.models import load_model
 
 CIFAR = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "cifar10-test-jpeg.tar.gz"
 PER_CLASS = 30
-QUICK = {"duration_s": 0.3, "min_time_s": 0.1, "save": False}
+# The knob tuner (on by default) has its own tests: tests/integration/test_knobs.py.
+QUICK = {"duration_s": 0.3, "min_time_s": 0.1, "save": False, "tune_trials": 0}
 
 pytestmark = pytest.mark.skipif(
     not CIFAR.exists(), reason=f"CIFAR-10 test archive not found at {CIFAR}"

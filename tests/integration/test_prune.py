@@ -20,7 +20,8 @@ from hwfit.tune.prune import parse_ratios
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 CLASSES = ("airplane", "automobile", "frog")
-QUICK = {"duration_s": 0.3, "min_time_s": 0.1, "save": False}
+# The knob tuner (on by default) has its own tests: tests/integration/test_knobs.py.
+QUICK = {"duration_s": 0.3, "min_time_s": 0.1, "save": False, "tune_trials": 0}
 PRE = "mean=0.5,0.5,0.5;std=0.25,0.25,0.25;crop_pct=1.0"  # as the fixture trained with
 
 pytestmark = pytest.mark.skipif(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypedDict, TypeGuard
@@ -74,7 +75,8 @@ class Manifest:
         precision: ``{"requested": ..., "executed": ...}``.
         runtime_options: What the runtime must be run with, as it was measured: ``threads``
             (the request; null: the runtime's default), batch, precision, OpenVINO's precision
-            and performance hints; ``threads_executed`` says what the threads came to.
+            and performance hints; ``threads_executed`` says what the threads came to;
+            ``tuned``: the runtime settings the knob tuner kept (name -> value), if any.
         input: ``{"name", "shape", "dtype", "preprocess": Preprocess.to_dict()}``.
         classes: Class names for the outputs, when the data had them.
         metrics: ``{"winner": {...}, "baseline": {...}, "speedup": x}`` (latency in ms).
@@ -213,6 +215,17 @@ def _is_shape(value: object) -> bool:
     return isinstance(value, list) and bool(value) and all(_is_int(d) and d > 0 for d in value)
 
 
+_SETTING_VALUE = re.compile(r"[A-Za-z0-9_]{1,32}")
+
+
+def _is_settings(value: object) -> bool:
+    """A tuned-settings record: names to plain values, nothing a runtime would read as a path."""
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, str) and _SETTING_VALUE.fullmatch(v)
+        for k, v in value.items()
+    )
+
+
 def _is_threads(value: object) -> bool:
     return value is None or (_is_int(value) and value > 0)
 
@@ -273,6 +286,12 @@ def _schema_problem(data: dict[str, object]) -> str | None:
     threads = options.get("threads") if isinstance(options, dict) else None
     if not _is_threads(threads):
         return f"'runtime_options.threads' must be a positive integer or null, not {threads!r}"
+    tuned = options.get("tuned", {}) if isinstance(options, dict) else {}
+    if not _is_settings(tuned):
+        return (
+            "'runtime_options.tuned' must map setting names to plain values (letters, digits, "
+            f"'_'), not {json.dumps(tuned)[:40]}"
+        )
     suffix = Path(str(data["model_file"])).suffix.lower()
     if suffix not in MODEL_KINDS:
         return (

@@ -168,12 +168,22 @@ def load(folder: str | Path) -> Predictor:
                 f"{', '.join(_RECORDED[key])}.",
                 hint="Point to a folder `hwfit optimize --out` wrote, its hwfit.json unedited.",
             )
+    tuned = dict(options.get("tuned", {}))
+    unknown = sorted(set(tuned) - runtime_cls.tunable_names)
+    if unknown:
+        raise ModelSourceError(
+            f"The manifest of {str(folder)!r} tunes {unknown[0]!r}, which is not a setting "
+            f"hwfit tunes on {manifest.runtime} "
+            f"({', '.join(sorted(runtime_cls.tunable_names)) or 'none'}).",
+            hint="Point to a folder `hwfit optimize --out` wrote, its hwfit.json unedited.",
+        )
+    settings = tuple(sorted(recorded.items())) if manifest.runtime == "openvino" else ()
     config = RunConfig(
         runtime=manifest.runtime,
         batch=int(options["batch"]),
         threads=options.get("threads"),
         precision=str(options["precision"]),
-        options=tuple(sorted(recorded.items())) if manifest.runtime == "openvino" else (),
+        options=settings + tuple(sorted(tuned.items())),  # as measured: the tuned ones too
     )
     compiled = runtime_cls().compile(artifact, config)
     return Predictor(folder, manifest, compiled)

@@ -22,6 +22,9 @@ from hwfit.bench.jobs import (
     ProfileJob,
     ProfileJobResult,
     RowJob,
+    SweepFigure,
+    SweepJob,
+    SweepJobResult,
 )
 from hwfit.bench.spawn import spawn_worker
 from hwfit.errors import DatabaseError, HwfitError, UserError
@@ -57,6 +60,7 @@ __all__ = [
     "probe_runtime",
     "run_row",
     "spawn_worker",
+    "sweep_rows",
 ]
 
 #: What a runtime can be asked for directly (the other INT8 variants are recipes ``optimize``
@@ -458,6 +462,44 @@ def pair_rows(
     if not result.ok or result.ratio is None:
         return f"paired measurement failed: {result.error}"
     return result.ratio
+
+
+def sweep_rows(
+    a: tuple[ModelInfo, RunConfig],
+    variants: Sequence[tuple[ModelInfo, RunConfig]],
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    min_time_s: float = 2.0,
+    max_time_s: float = 5.0,
+    attempts: int = 3,
+    trust_model: bool = False,
+    per_sample: bool = False,
+) -> tuple[SweepFigure, ...] | str:
+    """Measure each variant's speed-up over A paired, all in one worker process.
+
+    Arguments are as in :func:`pair_rows`; ``timeout_s`` is for the whole sweep.
+
+    Returns:
+        A figure per variant, in order (a variant that failed has its ``error``), or why the
+        sweep could not run at all (one line).
+    """
+
+    def side(model: ModelInfo, config: RunConfig) -> PairSide:
+        return PairSide(model, config, RUNTIMES.path(config.runtime), trust_model=trust_model)
+
+    job = SweepJob(
+        a=side(*a),
+        variants=tuple(side(*v) for v in variants),
+        min_time_s=min_time_s,
+        max_time_s=max_time_s,
+        attempts=attempts,
+        per_sample=per_sample,
+    )
+    raw, why = spawn_worker(job.to_dict(), timeout_s)
+    result = job.failed(why) if raw is None else SweepJobResult.from_dict(raw)
+    if not result.ok:
+        return f"sweep failed: {result.error}"
+    return result.figures
 
 
 def layer_profile(

@@ -15,6 +15,7 @@ task               job                             result
 ``pair``           :class:`PairJob`                :class:`PairJobResult`
 ``latency``        :class:`LatencyJob`             :class:`LatencyJobResult`
 ``profile``        :class:`ProfileJob`             :class:`ProfileJobResult`
+``sweep``          :class:`SweepJob`               :class:`SweepJobResult`
 =================  ==============================  ==========================================
 """
 
@@ -28,6 +29,7 @@ from hwfit import errors
 from hwfit.errors import HwfitError, InternalError
 from hwfit.records import (
     BenchResult,
+    Executed,
     LayerTime,
     ModelInfo,
     PairedRatio,
@@ -48,6 +50,9 @@ __all__ = [
     "ProfileJob",
     "ProfileJobResult",
     "RowJob",
+    "SweepFigure",
+    "SweepJob",
+    "SweepJobResult",
     "error_from_dict",
     "error_to_dict",
     "job_from_dict",
@@ -268,11 +273,65 @@ class ProfileJob(_JobRecord):
         return ProfileJobResult(ok=False, error=reason)
 
 
-AnyJob = RowJob | PairJob | LatencyJob | ProfileJob
+@dataclasses.dataclass(frozen=True)
+class SweepFigure(Record):
+    """One variant of a sweep: its paired figure against A and what it ran, or why not.
+
+    Attributes:
+        ratio: The variant's speed-up over A (> 1: faster), measured paired.
+        error: Why there is no figure (the variant failed to compile or run).
+        executed: What the variant ran, read back from its runtime.
+    """
+
+    ratio: PairedRatio | None = None
+    error: str | None = None
+    executed: Executed | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepJobResult(Record):
+    """A figure per variant (``ok``), or why the reference itself could not run (``error``)."""
+
+    ok: bool
+    figures: tuple[SweepFigure, ...] = ()
+    error: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepJob(_JobRecord):
+    """Variants of one configuration, each measured paired against the same reference A.
+
+    The knob tuner's job: one process compiles A once and then each variant in turn, so a
+    round of trials costs one worker, not one per trial. A variant that fails to compile or
+    run fails alone.
+
+    Attributes:
+        a: The reference.
+        variants: The configurations to compare with it, in order.
+        min_time_s, max_time_s, attempts, warmup_s, per_sample: As in :class:`PairJob`, for
+            each variant's loop.
+    """
+
+    task: ClassVar[str] = "sweep"
+
+    a: PairSide
+    variants: tuple[PairSide, ...]
+    min_time_s: float = 2.0
+    max_time_s: float = 5.0
+    attempts: int = 3
+    warmup_s: float = 1.0
+    per_sample: bool = False
+
+    def failed(self, reason: str) -> SweepJobResult:
+        """No figures, with ``reason``."""
+        return SweepJobResult(ok=False, error=reason)
+
+
+AnyJob = RowJob | PairJob | LatencyJob | ProfileJob | SweepJob
 
 #: Job record by task.
 JOB_TYPES: dict[str, type[AnyJob]] = {
-    cls.task: cls for cls in (RowJob, PairJob, LatencyJob, ProfileJob)
+    cls.task: cls for cls in (RowJob, PairJob, LatencyJob, ProfileJob, SweepJob)
 }
 
 

@@ -18,7 +18,16 @@ from typing import Any
 
 import numpy as np
 
-from hwfit.bench.jobs import PairJob, PairJobResult, PairSide, ProfileJob, ProfileJobResult
+from hwfit.bench.jobs import (
+    PairJob,
+    PairJobResult,
+    PairSide,
+    ProfileJob,
+    ProfileJobResult,
+    SweepFigure,
+    SweepJob,
+    SweepJobResult,
+)
 from hwfit.bench.method import warm_up
 from hwfit.bench.paired import measure_paired
 from hwfit.errors import HwfitError, first_line
@@ -27,7 +36,15 @@ from hwfit.records import PairedRatio
 from hwfit.registry import import_path
 from hwfit.runtimes.base import CompiledModel, Runtime
 
-__all__ = ["per_sample_figure", "run_pair", "run_pair_task", "run_profile", "run_profile_task"]
+__all__ = [
+    "per_sample_figure",
+    "run_pair",
+    "run_pair_task",
+    "run_profile",
+    "run_profile_task",
+    "run_sweep",
+    "run_sweep_task",
+]
 
 
 def _input(side: PairSide) -> np.ndarray:
@@ -101,6 +118,56 @@ def run_pair(job: PairJob) -> PairJobResult:
     finally:
         for model in compiled:
             model.close()
+
+
+def _failure(exc: Exception) -> str:
+    if isinstance(exc, HwfitError):
+        return exc.message
+    return f"{type(exc).__name__}: {first_line(exc)}"
+
+
+def run_sweep(job: SweepJob) -> SweepJobResult:
+    """Compile A once, then measure each variant paired against it; a variant fails alone."""
+    try:
+        reference = _compile(job.a)
+    except Exception as exc:  # a runtime's own error too: no reference, no figures
+        return job.failed(_failure(exc))
+    figures: list[SweepFigure] = []
+    try:
+        run_a, samples_a = _runner(reference, job.a, job.per_sample)
+        warm_up(run_a, job.warmup_s)
+        for side in job.variants:
+            variant: CompiledModel | None = None
+            try:
+                variant = _compile(side)
+                run_b, samples_b = _runner(variant, side, job.per_sample)
+                for run in (run_a, run_b):
+                    warm_up(run, job.warmup_s)
+                figure = measure_paired(
+                    run_a,
+                    run_b,
+                    min_time_s=job.min_time_s,
+                    max_time_s=job.max_time_s,
+                    attempts=job.attempts,
+                )
+                if job.per_sample:
+                    figure = per_sample_figure(figure, samples_a, samples_b)
+                figures.append(SweepFigure(ratio=figure, executed=variant.executed))
+            except Exception as exc:  # this variant's runtime error: the others go on
+                figures.append(SweepFigure(error=_failure(exc)))
+            finally:
+                if variant is not None:
+                    variant.close()
+        return SweepJobResult(ok=True, figures=tuple(figures))
+    except Exception as exc:
+        return job.failed(_failure(exc))
+    finally:
+        reference.close()
+
+
+def run_sweep_task(job: dict[str, Any]) -> dict[str, Any]:
+    """The ``sweep`` task of the one-shot worker: JSON in, JSON out."""
+    return run_sweep(SweepJob.from_dict(job)).to_dict()
 
 
 def run_pair_task(job: dict[str, Any]) -> dict[str, Any]:

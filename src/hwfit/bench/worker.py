@@ -160,6 +160,7 @@ TASKS: dict[str, str] = {
     "profile": "hwfit.bench.pair_job:run_profile_task",
     "prune": "hwfit.tune.prune:run_prune",
     "row": "hwfit.bench.worker:run_row_task",
+    "sweep": "hwfit.bench.pair_job:run_sweep_task",
 }
 
 

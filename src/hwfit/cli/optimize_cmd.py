@@ -24,6 +24,7 @@ from hwfit.cli.options import (
     threads_warning,
     trust_model_option,
 )
+from hwfit.tune.knobs import DEFAULT_TRIALS  # no framework: safe in the CLI's import
 
 __all__ = ["optimize"]
 
@@ -121,6 +122,14 @@ def optimize(
         float, typer.Option(help="Fine-tune seconds at most, per pruning ratio.")
     ] = 300.0,
     train_size: Annotated[int, typer.Option(help="Training images used at most.")] = 2000,
+    tune_trials: Annotated[
+        int,
+        typer.Option(
+            help="Runtime settings (threads, streams, pinning, ...) to try on the winner, each "
+            "measured paired against the runtime's defaults; kept only when faster beyond the "
+            "noise, twice. 0: keep the defaults."
+        ),
+    ] = DEFAULT_TRIALS,
 ) -> None:
     """Quantize and compile, guard accuracy, choose the fastest, write a deployable artifact."""
     from hwfit.cli.render import console_err, print_json, progress_bar, stop_interrupted
@@ -176,6 +185,7 @@ def optimize(
             prune_epochs=prune_epochs,
             prune_time_s=prune_time,
             train_size=train_size,
+            tune_trials=tune_trials,
         )
     if json_out:
         print_json(optimize_json(result))

@@ -39,6 +39,8 @@ from hwfit.records.hardware import ISA_FEATURES, CpuInfo, GpuInfo, HardwareProfi
 from hwfit.records.optimize import (
     Candidate,
     Explanation,
+    KnobTrial,
+    KnobTuning,
     LayerProfile,
     OptimizeResult,
     Outcome,
@@ -78,6 +80,8 @@ __all__ = [
     "GpuInfo",
     "HardwareProfile",
     "InputSpec",
+    "KnobTrial",
+    "KnobTuning",
     "LatencyStats",
     "LayerProfile",
     "LayerTime",

@@ -12,6 +12,8 @@ from hwfit.records.core import BenchResult, LayerTime, ModelInfo, PairedRatio, R
 __all__ = [
     "Candidate",
     "Explanation",
+    "KnobTrial",
+    "KnobTuning",
     "LayerProfile",
     "OptimizeResult",
     "Outcome",
@@ -94,6 +96,54 @@ class Explanation:
     text: str
 
 
+Settings = tuple[tuple[str, str], ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class KnobTrial:
+    """One setting of the winner's runtime knobs, measured paired against the runtime's defaults.
+
+    Attributes:
+        settings: (name, value) pairs, as ``RunConfig.options`` takes them.
+        ratio: Its speed-up over the same model with the runtime's defaults (> 1: faster);
+            None when it failed.
+        verdict: What came of it, in words ("kept", "no faster than the defaults", the error).
+    """
+
+    settings: Settings
+    ratio: PairedRatio | None
+    verdict: str
+
+    @property
+    def label(self) -> str:
+        """``NAME=value`` pairs, comma-separated."""
+        return ", ".join(f"{k}={v}" for k, v in self.settings)
+
+
+@dataclasses.dataclass(frozen=True)
+class KnobTuning:
+    """The knob tuner's work on the winner: the space, every trial, and what was kept.
+
+    Attributes:
+        runtime: The winner's runtime, whose settings were tuned.
+        space: Each setting tried, with its values.
+        sampler: How trials were chosen: ``grid`` (every setting) or ``tpe`` (Optuna's TPE).
+        trials: Every trial, in the order measured.
+        chosen: The settings shipped (empty: the runtime's defaults kept).
+        confirmed: The chosen settings measured again, paired against the defaults (the
+            figure that decided; None when nothing beat the defaults).
+        note: Why nothing was kept, or why tuning stopped early.
+    """
+
+    runtime: str
+    space: tuple[tuple[str, tuple[str, ...]], ...]
+    sampler: str
+    trials: tuple[KnobTrial, ...]
+    chosen: Settings = ()
+    confirmed: PairedRatio | None = None
+    note: str | None = None
+
+
 @dataclasses.dataclass(frozen=True)
 class LayerProfile:
     """Where one candidate's inference time goes, per kind of layer, as the runtime counted it.
@@ -171,6 +221,7 @@ class OptimizeResult:
     profiles: tuple[LayerProfile, ...] = ()  # per-layer-type times, the winner's first
     # "latency" (speed-ups per call at one batch) or "throughput" (per sample, batches differ)
     objective: str = "latency"
+    knobs: KnobTuning | None = None  # the winner's runtime settings, tuned (None: not tuned)
 
     @property
     def speedup(self) -> PairedRatio | None:

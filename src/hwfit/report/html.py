@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from hwfit.records import LayerProfile, Outcome, RowState
+from hwfit.records import KnobTuning, LayerProfile, Outcome, RowState
 from hwfit.report._page import escape, ms, notes_section, page, plots
 from hwfit.report.figures import (
     accuracy_figure,
@@ -43,6 +43,7 @@ def render_optimize_page(
     versions: Mapping[str, str],
     notes: Sequence[str],
     profiles: Sequence[LayerProfile] = (),
+    knobs: KnobTuning | None = None,
 ) -> str:
     """Return the whole report page of one ``optimize`` run as a self-contained HTML string.
 
@@ -61,6 +62,7 @@ def render_optimize_page(
         versions: Tool name to version (hwfit, torch, onnxruntime, openvino, ...).
         notes: Findings to list under the verdict, e.g. why INT8 did not pay off.
         profiles: Per-layer-type times of the profiled candidates, the winner first.
+        knobs: The knob tuner's trials on the winner's runtime settings (None: not tuned).
 
     Returns:
         The HTML document, plotly.js inlined exactly once.
@@ -81,8 +83,42 @@ def render_optimize_page(
 <h2>Candidates</h2>
 {_table(outcomes, baseline, winner, metric)}
 </section>
+{_knobs(knobs)}
 {_profiles(profiles)}"""
     return page(title, _model_line(model), body, hardware, versions)
+
+
+def _knobs(tuning: KnobTuning | None) -> str:
+    """Every runtime setting tried on the winner, its paired figure and why it won or lost."""
+    if tuning is None:
+        return ""
+    space = "; ".join(f"{k}: {', '.join(v)}" for k, v in tuning.space)
+    how = (
+        "every combination"
+        if tuning.sampler == "grid"
+        else "combinations chosen by Optuna's TPE sampler, told each round's figures"
+    )
+    kept = (
+        f"Kept: <b>{escape(', '.join(f'{k}={v}' for k, v in tuning.chosen))}</b>, "
+        f"{escape(tuning.confirmed.text())} the speed of the defaults when measured again."
+        if tuning.chosen and tuning.confirmed is not None
+        else "Kept: the runtime's defaults."
+    )
+    rows = "".join(
+        f"<tr><td>{escape(t.label)}</td>"
+        f'<td class="num">{escape(t.ratio.text()) if t.ratio else "-"}</td>'
+        f"<td>{escape(t.verdict)}</td></tr>"
+        for t in tuning.trials
+    )
+    note = f"<p>{escape(tuning.note)}</p>" if tuning.note else ""
+    return (
+        "<section>\n<h2>Runtime settings tried on the winner (measured)</h2>\n"
+        f"<p>{escape(tuning.runtime)}: {escape(space)}. Tried: {how}, each measured paired "
+        "against the same model with the runtime's defaults (speed-up &gt; 1: faster). "
+        f"{kept}</p>{note}\n"
+        "<table><thead><tr><th>settings</th><th>vs defaults</th><th>verdict</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table>\n</section>"
+    )
 
 
 def _profiles(profiles: Sequence[LayerProfile]) -> str:

@@ -14,9 +14,18 @@ if TYPE_CHECKING:
     import numpy as np
 
     from hwfit.models.artifact import ModelArtifact
-    from hwfit.records import Availability, Executed, RunConfig
+    from hwfit.records import Availability, Executed, HardwareProfile, RunConfig
 
-__all__ = ["CompiledModel", "Runtime", "padded_chunks", "summed_by_kind"]
+__all__ = ["CompiledModel", "Runtime", "padded_chunks", "summed_by_kind", "thread_counts"]
+
+
+def thread_counts(threads: int) -> tuple[str, ...]:
+    """Thread counts worth trying on ``threads`` hardware threads: all, half, a quarter.
+
+    >>> thread_counts(2), thread_counts(16)
+    (('2', '1'), ('16', '8', '4'))
+    """
+    return tuple(dict.fromkeys(str(max(1, threads // d)) for d in (1, 2, 4)))
 
 
 def summed_by_kind(
@@ -153,6 +162,9 @@ class Runtime(abc.ABC):
     layer_counters: ClassVar[str | None] = None
     #: The device it runs on, as shown to users.
     device: ClassVar[str] = "CPU"
+    #: Every setting :meth:`tunables` may offer on any machine; an artifact's tuned settings
+    #: are checked against it when it is loaded.
+    tunable_names: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
     @abc.abstractmethod
@@ -166,6 +178,21 @@ class Runtime(abc.ABC):
         Raises:
             UnsupportedModelError: The runtime cannot run this model (the message says why).
         """
+
+    @classmethod
+    def tunables(cls, hardware: HardwareProfile, objective: str) -> dict[str, tuple[str, ...]]:
+        """Settings the knob tuner may try on this machine, each with its values (default: none).
+
+        Every one changes how the model runs (threads, streams, scheduling), never what it
+        computes, so a tuned model keeps the accuracy it was checked at. Names are as
+        ``RunConfig.options`` takes them and come out of :attr:`tunable_names`; the compiled
+        model reads each back into ``executed.details``.
+
+        Args:
+            hardware: The machine (thread counts come from its CPU).
+            objective: ``latency`` or ``throughput`` (streams are a throughput setting).
+        """
+        return {}
 
     @classmethod
     def skip_reason(cls, model_kind: str, precision: str) -> str | None:

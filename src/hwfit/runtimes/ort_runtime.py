@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from hwfit.models.artifact import ModelArtifact
-    from hwfit.records import RunConfig
+    from hwfit.records import HardwareProfile, RunConfig
 
 __all__ = ["OrtCudaRuntime", "OrtRuntime", "OrtTensorrtRuntime"]
 
@@ -116,6 +116,23 @@ class OrtRuntime(Runtime):
     providers: ClassVar[tuple[str, ...]] = ("CPUExecutionProvider",)
     ort_device: ClassVar[str] = "cpu"
     layer_counters: ClassVar[str | None] = "ONNX Runtime profiler"
+    # Session config entries that change how the thread pool runs, never what it computes:
+    # spinning workers answer sooner but burn the core between calls; a dynamic block size
+    # (the docs suggest 4) rebalances uneven operators across threads.
+    tunable_names: ClassVar[frozenset[str]] = frozenset(
+        {"session.intra_op.allow_spinning", "session.dynamic_block_base"}
+    )
+
+    @classmethod
+    def tunables(  # noqa: D102
+        cls, hardware: HardwareProfile, objective: str
+    ) -> dict[str, tuple[str, ...]]:
+        if hardware.cpu.usable_threads < 2:  # one thread: no pool to tune
+            return {}
+        return {
+            "session.intra_op.allow_spinning": ("1", "0"),
+            "session.dynamic_block_base": ("0", "4"),
+        }
 
     @classmethod
     def probe(cls) -> Availability:  # noqa: D102

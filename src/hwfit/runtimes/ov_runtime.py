@@ -17,14 +17,20 @@ import openvino as ov
 from hwfit.errors import UnsupportedModelError, first_line
 from hwfit.models.convert import file_size, to_openvino
 from hwfit.records import Availability, Executed, LayerTime
-from hwfit.runtimes.base import CompiledModel, Runtime, padded_chunks, summed_by_kind
+from hwfit.runtimes.base import (
+    CompiledModel,
+    Runtime,
+    padded_chunks,
+    summed_by_kind,
+    thread_counts,
+)
 from hwfit.runtimes.executed import executed_label, precision_name
 
 if TYPE_CHECKING:
     from hwfit.models.artifact import ModelArtifact
-    from hwfit.records import RunConfig
+    from hwfit.records import HardwareProfile, RunConfig
 
-__all__ = ["OVGpuRuntime", "OVRuntime", "fast_float", "kernel_precision"]
+__all__ = ["OVGpuRuntime", "OVRuntime", "fast_float", "kernel_precision", "setting_text"]
 
 # INT8 models run their non-quantized operations in the CPU's fast float (None: see
 # fast_float), BF16 where the CPU has it, as OpenVINO does by default: forcing FP32 there made
@@ -40,6 +46,17 @@ _PRECISION_HINTS: dict[str, str | None] = {
     "int8-mixed": None,
     "int8-selective": None,
 }
+#: Settings the knob tuner may try (:meth:`OVRuntime.tunables`): how the plug-in schedules the
+#: work, never what it computes.
+_TUNABLE = frozenset(
+    {
+        "INFERENCE_NUM_THREADS",
+        "NUM_STREAMS",
+        "ENABLE_CPU_PINNING",
+        "ENABLE_HYPER_THREADING",
+        "TBB_PARTITIONER",
+    }
+)
 _COMPUTE_LAYERS = {"Convolution", "FullyConnected", "MatMul", "GroupConvolution", "Deconvolution"}
 
 
@@ -101,6 +118,11 @@ class OVCompiledModel(CompiledModel):
             details={
                 "INFERENCE_PRECISION_HINT": _hint_name(hint),
                 "PERFORMANCE_HINT": str(compiled.get_property("PERFORMANCE_HINT")),
+                **{  # tuned settings, as the compiled model reports them
+                    key: setting_text(compiled.get_property(key))
+                    for key in self._config
+                    if key in _TUNABLE
+                },
             },
         )
 
@@ -214,6 +236,17 @@ def fast_float(core: ov.Core | None = None, device: str = "CPU") -> str:
     return "bf16" if "BF16" in capabilities else "f32"
 
 
+def setting_text(value: object) -> str:
+    """An OpenVINO property value as a setting is written: ``YES``/``NO``, an enum's name.
+
+    >>> setting_text(True), setting_text(2), setting_text("TbbPartitioner.STATIC")
+    ('YES', '2', 'STATIC')
+    """
+    if isinstance(value, bool):
+        return "YES" if value else "NO"
+    return str(value).rsplit(".", 1)[-1]
+
+
 def _hint_name(hint: str) -> str:
     # str(ov.Type.f32) is "<Type: 'float32'>" in some releases and "f32" in others.
     text = hint.lower()
@@ -231,6 +264,26 @@ class OVRuntime(Runtime):
     layer_counters: ClassVar[str | None] = "OpenVINO PERF_COUNT"
     precisions: ClassVar[frozenset[str]] = frozenset(_PRECISION_HINTS)
     ov_device: ClassVar[str] = "CPU"
+    tunable_names: ClassVar[frozenset[str]] = _TUNABLE
+
+    @classmethod
+    def tunables(  # noqa: D102
+        cls, hardware: HardwareProfile, objective: str
+    ) -> dict[str, tuple[str, ...]]:
+        cpu = hardware.cpu
+        space: dict[str, tuple[str, ...]] = {
+            "INFERENCE_NUM_THREADS": thread_counts(cpu.usable_threads),
+            "ENABLE_CPU_PINNING": ("YES", "NO"),
+        }
+        if objective == "throughput":  # the THROUGHPUT hint's stream count is a guess
+            streams = [n for n in (1, 2, 4, 8, 16) if n <= cpu.usable_threads]
+            space["NUM_STREAMS"] = tuple(map(str, streams))
+        if cpu.logical_threads > cpu.physical_cores:
+            space["ENABLE_HYPER_THREADING"] = ("YES", "NO")
+        known = ov.Core().get_property(cls.ov_device, "SUPPORTED_PROPERTIES")
+        if "TBB_PARTITIONER" in known:  # OpenVINO 2025.2 and later
+            space["TBB_PARTITIONER"] = ("STATIC", "AUTO")
+        return {key: values for key, values in space.items() if len(values) > 1}
 
     @classmethod
     def probe(cls) -> Availability:  # noqa: D102

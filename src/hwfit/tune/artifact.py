@@ -20,7 +20,14 @@ from hwfit.errors import InternalError
 from hwfit.tune.prune import PRUNE_DETAILS
 
 if TYPE_CHECKING:
-    from hwfit.records import BenchResult, ModelInfo, OptimizeResult, Outcome, PairedRatio
+    from hwfit.records import (
+        BenchResult,
+        Executed,
+        ModelInfo,
+        OptimizeResult,
+        Outcome,
+        PairedRatio,
+    )
     from hwfit.tune._run import Reference, RunSetup
 
 __all__ = ["CHECK_FILE", "Shipment", "write_artifact", "write_report"]
@@ -38,6 +45,9 @@ class Shipment:
         claim: Winner vs baseline, re-measured paired at the end (None: the candidate's own
             paired figure is recorded).
         vs_runner_up: Winner vs runner-up, measured paired.
+        settings: The runtime settings the knob tuner kept (empty: the runtime's defaults).
+        executed: What the winner ran with those settings, read back from the runtime (None:
+            as it was measured among the candidates).
     """
 
     winner: Outcome
@@ -45,6 +55,8 @@ class Shipment:
     outputs: np.ndarray
     claim: PairedRatio | None = None
     vs_runner_up: PairedRatio | None = None
+    settings: tuple[tuple[str, str], ...] = ()
+    executed: Executed | None = None
 
 
 def write_artifact(setup: RunSetup, reference: Reference, shipment: Shipment) -> Path:
@@ -66,7 +78,8 @@ def _manifest(setup: RunSetup, reference: Reference, shipment: Shipment, model: 
     winner, info, baseline = shipment.winner, shipment.info, reference.outcome
     if winner.bench is None:
         raise InternalError("Only a measured candidate is shipped.")
-    bench, executed = winner.bench, winner.bench.executed
+    bench = winner.bench
+    executed = shipment.executed or bench.executed
     source = setup.artifact.info
     hardware = setup.hardware
     return Manifest(
@@ -85,6 +98,9 @@ def _manifest(setup: RunSetup, reference: Reference, shipment: Shipment, model: 
             "threads_executed": executed.threads if executed else None,
             "precision": winner.candidate.precision,
             **(executed.details if executed else {}),
+            # Settings the knob tuner kept, measured faster than the defaults; hwfit.load
+            # applies them (their read-back values are among the details above).
+            **({"tuned": dict(shipment.settings)} if shipment.settings else {}),
         },
         input={
             "name": info.input.name,
@@ -169,6 +185,7 @@ def write_report(setup: RunSetup, result: OptimizeResult) -> Path | None:
         versions=tool_versions(),
         notes=result.notes,
         profiles=result.profiles,
+        knobs=result.knobs,
     )
     path = setup.out_dir / "report.html"
     write_page(path, html)

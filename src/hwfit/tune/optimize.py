@@ -9,8 +9,9 @@ an interrupted or time-boxed run still leaves a deployable result.
 
 The parts: :mod:`~hwfit.tune.space` (the candidates), :mod:`~hwfit.tune.strategy` (the order
 they are tried in), ``_evaluate`` (prepare, measure, check one), :mod:`~hwfit.tune.select`
-(the winner), :mod:`~hwfit.tune.explain` (why a precision paid off or not) and
-:mod:`~hwfit.tune.artifact` (the folder and its report).
+(the winner), :mod:`~hwfit.tune.knobs` (the winner's runtime settings, tuned by measurement),
+:mod:`~hwfit.tune.explain` (why a precision paid off or not) and :mod:`~hwfit.tune.artifact`
+(the folder and its report).
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ from hwfit.hardware import probe
 from hwfit.models import load_model
 from hwfit.records import (
     Candidate,
+    Executed,
+    KnobTuning,
     LayerProfile,
     OptimizeResult,
     Outcome,
@@ -51,9 +54,10 @@ from hwfit.records import (
     RowState,
 )
 from hwfit.tune._evaluate import Evaluator, measure_reference
-from hwfit.tune._run import Reference, Rows, RunSetup, pair
+from hwfit.tune._run import Reference, Rows, RunSetup, Side, pair
 from hwfit.tune.artifact import Shipment, write_artifact, write_report
 from hwfit.tune.explain import explain, structure_of
+from hwfit.tune.knobs import DEFAULT_TRIALS, tune_knobs
 from hwfit.tune.profiles import profile_outcomes
 from hwfit.tune.prune import DEFAULT_RATIOS, checked_ratios, prune_sources
 from hwfit.tune.select import against, runner_up_of, select
@@ -108,6 +112,7 @@ def optimize(
     prune_epochs: float = 3.0,
     prune_time_s: float = 300.0,
     train_size: int = 2000,
+    tune_trials: int = DEFAULT_TRIALS,
 ) -> OptimizeResult:
     """Find the fastest configuration of ``model`` within an accuracy budget and ship it.
 
@@ -148,6 +153,10 @@ def optimize(
         prune_epochs: Fine-tune epochs at most, per ratio.
         prune_time_s: Fine-tune seconds at most, per ratio.
         train_size: Training images used at most.
+        tune_trials: Settings of the winner's runtime (threads, streams, pinning, ...) to
+            measure at most, each paired against the runtime's defaults; a setting ships only
+            when it is faster beyond the noise, twice (:mod:`hwfit.tune.knobs`). 0: keep the
+            runtime's defaults.
 
     Returns:
         The result; ``winner`` is None when no candidate met the budget.
@@ -194,6 +203,7 @@ class _Request:
     prune_epochs: float
     prune_time_s: float
     train_size: int
+    tune_trials: int
 
 
 def _run(request: _Request) -> OptimizeResult:
@@ -202,6 +212,11 @@ def _run(request: _Request) -> OptimizeResult:
             f"Unknown objective {request.objective!r}.", hint="Use latency or throughput."
         )
     batches = _batches(request)
+    if request.tune_trials < 0:
+        raise UserError(
+            f"--tune-trials must be 0 or more, got {request.tune_trials}.",
+            hint="0 keeps the runtime's default settings.",
+        )
     budget = AccuracyBudget.parse(request.max_accuracy_drop)
     check_dataset_path(request.data)  # a mistyped path fails before the model is built
     ratios = _prune_ratios(request)
@@ -221,7 +236,9 @@ def _run(request: _Request) -> OptimizeResult:
     batches, candidates = _within_fixed_batch(setup, batches, candidates, notes)
     rows = Rows(store, request.db, setup.hardware, notes)
     total = len(candidates) * (1 + len(ratios)) + 1
-    run = _Optimization(request, setup, rows, notes, total=total, baseline_batch=max(batches))
+    run = _Optimization(
+        request, setup, rows, notes, total=total, baseline_batch=max(batches), started=started
+    )
     try:
         run.measure_baseline()
         try:  # Ctrl-C while pruning or measuring: finish with what was measured
@@ -354,8 +371,10 @@ class _Optimization:
         notes: list[str],
         total: int,
         baseline_batch: int = 1,
+        started: float | None = None,
     ) -> None:
         self.request = request
+        self.started = time.monotonic() if started is None else started
         self.baseline_batch = baseline_batch
         self.setup = setup
         self.rows = rows
@@ -422,10 +441,45 @@ class _Optimization:
         winner: Outcome,
         claim: PairedRatio | None = None,
         vs_runner_up: PairedRatio | None = None,
+        tuned: tuple[KnobTuning | None, Executed | None] = (None, None),
     ) -> Shipment:
         c = winner.candidate
         _, info = self.evaluator.prepared[(c.runtime, c.precision, c.batch, c.source)]
-        return Shipment(winner, info, self.evaluator.logits[c], claim, vs_runner_up)
+        tuning, executed = tuned
+        return Shipment(
+            winner,
+            info,
+            self.evaluator.logits[c],
+            claim,
+            vs_runner_up,
+            settings=tuning.chosen if tuning is not None else (),
+            executed=executed,
+        )
+
+    def _remaining_s(self) -> float | None:
+        budget_s = self.request.time_budget_s
+        return None if budget_s is None else budget_s - (time.monotonic() - self.started)
+
+    def _tune(
+        self, winner: Outcome, notes: list[str]
+    ) -> tuple[tuple[KnobTuning | None, Executed | None], Side]:
+        """Tune the winner's runtime settings; the side it ships with (tuned or not)."""
+        side = self.evaluator.side(winner)
+        if self.request.tune_trials == 0:
+            return (None, None), side
+        left = self._remaining_s()
+        if left is not None and left <= 0:
+            notes.append("The time budget ran out before the winner's runtime settings were "
+                         "tuned; it ships with the runtime's defaults.")  # fmt: skip
+            return (None, None), side
+        tuning, executed = tune_knobs(
+            self.setup, side, trials=self.request.tune_trials, remaining_s=self._remaining_s
+        )
+        if tuning is None or not tuning.chosen:
+            return (tuning, None), side
+        info, config = side
+        options = config.options + tuning.chosen
+        return (tuning, executed), (info, dataclasses.replace(config, options=options))
 
     def finish(self) -> OptimizeResult:
         """Explain every candidate, select the winner, write the artifact and the report."""
@@ -447,9 +501,15 @@ class _Optimization:
         if self.budget_hit:
             notes.append("The time budget ran out: the remaining candidates were not measured.")
         claim = runner_up = vs_runner_up = None
+        tuned: tuple[KnobTuning | None, Executed | None] = (None, None)
         if winner is not None and not self.interrupted:
             winner, explained, versus = self._head_to_head(winner, explained, notes)
-            claim, runner_up, vs_runner_up = self._final_claims(winner, explained, notes, versus)
+            tuned, side = self._tune(winner, notes)
+            if tuned[0] is not None and tuned[0].chosen:
+                versus = None  # measured with the defaults: the tuned winner is measured again
+            claim, runner_up, vs_runner_up = self._final_claims(
+                winner, explained, notes, versus, side=side
+            )
         if winner is not None and winner.candidate not in profiles and not self.interrupted:
             profiles.update(  # the head-to-head chose one not profiled yet
                 profile_outcomes(setup, [winner], self.evaluator.side, notes, first=winner)
@@ -458,7 +518,7 @@ class _Optimization:
         order += [c for c in profiles if c not in order]
         manifest_path = None
         if winner is not None:
-            shipment = self._shipment(winner, claim, vs_runner_up)
+            shipment = self._shipment(winner, claim, vs_runner_up, tuned)
             manifest_path = write_artifact(setup, self.reference, shipment)
         elif self.interrupted and not self.outcomes:
             notes.append("Interrupted before any candidate was measured; no artifact was written.")
@@ -488,6 +548,7 @@ class _Optimization:
             validation_samples=len(setup.val),
             profiles=tuple(profiles[c] for c in order if c in profiles),
             objective=setup.objective,
+            knobs=tuned[0],
         )
         report = write_report(setup, result)
         shutil.rmtree(setup.work, ignore_errors=True)
@@ -567,6 +628,7 @@ class _Optimization:
         outcomes: Sequence[Outcome],
         notes: list[str],
         versus: PairedRatio | str | None = None,
+        side: Side | None = None,
     ) -> tuple[PairedRatio | None, Outcome | None, PairedRatio | None]:
         """Re-measure the winner paired against the baseline, and against the runner-up.
 
@@ -575,12 +637,13 @@ class _Optimization:
             outcomes: Every outcome (the runner-up is found among them).
             notes: The run's notes; a figure that cannot be given adds one.
             versus: The winner vs runner-up figure when it was just measured (not again).
+            side: What the winner ships as (its tuned settings; default: as it was measured).
 
         Returns:
             (winner vs baseline, the runner-up, winner vs runner-up); a figure that could not
             be measured is None, with a note saying why.
         """
-        side = self.evaluator.side(winner)
+        side = side or self.evaluator.side(winner)
         measured = pair(self.setup, self.reference.side, side)
         claim = None if isinstance(measured, str) else measured
         if isinstance(measured, str):

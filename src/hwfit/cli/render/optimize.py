@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress as RichProgress
     from rich.progress import TaskID
 
-    from hwfit.records import OptimizeResult, Progress, ProgressEvent
+    from hwfit.records import KnobTuning, OptimizeResult, Progress, ProgressEvent
 
 __all__ = ["optimize_json", "optimize_progress", "optimize_table", "show_optimize"]
 
@@ -55,7 +55,25 @@ def optimize_json(result: OptimizeResult) -> dict[str, object]:
         "skipped_images": list(result.skipped_images),
         "interrupted": result.interrupted,
         "profiles": [to_dict(p) for p in result.profiles],
+        "knobs": to_dict(result.knobs) if result.knobs else None,
     }
+
+
+def knobs_line(tuning: KnobTuning) -> str:
+    """One line on the knob tuner: what was kept and by how much, or that the defaults won."""
+    tried = len(tuning.trials)
+    how = "every setting" if tuning.sampler == "grid" else "Optuna TPE"
+    head = f"Runtime settings ({tuning.runtime}, {tried} tried, {how}, each paired vs defaults)"
+    if tuning.chosen and tuning.confirmed is not None:
+        kept = ", ".join(f"{k}={v}" for k, v in tuning.chosen)
+        return f"{head}: kept {kept}, {tuning.confirmed.text()} the defaults' speed."
+    best = max(
+        (t for t in tuning.trials if t.ratio is not None),
+        key=lambda t: t.ratio.speedup if t.ratio else 0.0,
+        default=None,
+    )
+    fastest = f" (fastest: {best.label}, {best.ratio.text()})" if best and best.ratio else ""
+    return f"{head}: the runtime's defaults kept{fastest}. {tuning.note or ''}".rstrip()
 
 
 def show_optimize(result: OptimizeResult) -> None:
@@ -148,6 +166,8 @@ def optimize_table(result: OptimizeResult) -> tuple[Table, list[str]]:
                 f"Versus the runner-up {result.runner_up.candidate.label}: "
                 f"{result.vs_runner_up.text()} (paired)."
             )
+    if result.knobs is not None:
+        lines.append(knobs_line(result.knobs))
     for profile in result.profiles[:1]:  # the winner's (first); the report has them all
         top = ", ".join(
             f"{t.kind} {t.precision} {t.us / (profile.total_us or 1.0):.0%}"
