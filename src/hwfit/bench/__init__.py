@@ -418,6 +418,11 @@ def _with_speedup(
     return dataclasses.replace(result, speedup=figure)
 
 
+def _pair_side(side: tuple[ModelInfo, RunConfig], trust_model: bool) -> PairSide:
+    model, config = side
+    return PairSide(model, config, RUNTIMES.path(config.runtime), trust_model=trust_model)
+
+
 def pair_rows(
     a: tuple[ModelInfo, RunConfig],
     b: tuple[ModelInfo, RunConfig],
@@ -450,8 +455,8 @@ def pair_rows(
         The figure, or why there is none (one line).
     """
     job = PairJob(
-        a=PairSide(a[0], a[1], RUNTIMES.path(a[1].runtime), trust_model=trust_model),
-        b=PairSide(b[0], b[1], RUNTIMES.path(b[1].runtime), trust_model=trust_model),
+        a=_pair_side(a, trust_model),
+        b=_pair_side(b, trust_model),
         min_time_s=min_time_s,
         max_time_s=max_time_s,
         attempts=attempts,
@@ -483,13 +488,9 @@ def sweep_rows(
         A figure per variant, in order (a variant that failed has its ``error``), or why the
         sweep could not run at all (one line).
     """
-
-    def side(model: ModelInfo, config: RunConfig) -> PairSide:
-        return PairSide(model, config, RUNTIMES.path(config.runtime), trust_model=trust_model)
-
     job = SweepJob(
-        a=side(*a),
-        variants=tuple(side(*v) for v in variants),
+        a=_pair_side(a, trust_model),
+        variants=tuple(_pair_side(v, trust_model) for v in variants),
         min_time_s=min_time_s,
         max_time_s=max_time_s,
         attempts=attempts,

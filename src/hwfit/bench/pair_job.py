@@ -47,6 +47,9 @@ __all__ = [
 ]
 
 
+Runner = tuple[Callable[[], None], int]  # the timed call, and the samples it processes
+
+
 def _input(side: PairSide) -> np.ndarray:
     spec = side.model.input.with_batch(side.config.batch)
     return np.random.default_rng(0).standard_normal(spec.shape).astype(spec.dtype)
@@ -60,13 +63,21 @@ def _compile(side: PairSide) -> CompiledModel:
     return compiled
 
 
-def _runner(
-    model: CompiledModel, side: PairSide, per_sample: bool
-) -> tuple[Callable[[], None], int]:
+def _runner(model: CompiledModel, side: PairSide, per_sample: bool) -> Runner:
     """The call the paired loop times, and the samples one call processes."""
     if per_sample:
         return model.throughput_runner(_input(side))
     return model.run, 1
+
+
+def _figure(job: PairJob | SweepJob, a: Runner, b: Runner) -> PairedRatio:
+    """Warm both sides up, then B's speed-up over A from alternating windows (per sample)."""
+    for run, _ in (a, b):
+        warm_up(run, job.warmup_s)
+    figure = measure_paired(
+        a[0], b[0], min_time_s=job.min_time_s, max_time_s=job.max_time_s, attempts=job.attempts
+    )
+    return per_sample_figure(figure, a[1], b[1]) if job.per_sample else figure
 
 
 def per_sample_figure(figure: PairedRatio, a_samples: int, b_samples: int) -> PairedRatio:
@@ -95,22 +106,11 @@ def run_pair(job: PairJob) -> PairJobResult:
     try:
         for side in (job.a, job.b):
             compiled.append(_compile(side))
-        (run_a, samples_a), (run_b, samples_b) = (
+        a, b = (
             _runner(model, side, job.per_sample)
             for model, side in zip(compiled, (job.a, job.b), strict=True)
         )
-        for run in (run_a, run_b):
-            warm_up(run, job.warmup_s)
-        figure = measure_paired(
-            run_a,
-            run_b,
-            min_time_s=job.min_time_s,
-            max_time_s=job.max_time_s,
-            attempts=job.attempts,
-        )
-        if job.per_sample:
-            figure = per_sample_figure(figure, samples_a, samples_b)
-        return PairJobResult(ok=True, ratio=figure)
+        return PairJobResult(ok=True, ratio=_figure(job, a, b))
     except HwfitError as exc:
         return job.failed(exc.message)
     except Exception as exc:  # a runtime's own error: no paired figure, the run goes on
@@ -134,24 +134,12 @@ def run_sweep(job: SweepJob) -> SweepJobResult:
         return job.failed(_failure(exc))
     figures: list[SweepFigure] = []
     try:
-        run_a, samples_a = _runner(reference, job.a, job.per_sample)
-        warm_up(run_a, job.warmup_s)
+        a = _runner(reference, job.a, job.per_sample)
         for side in job.variants:
             variant: CompiledModel | None = None
             try:
                 variant = _compile(side)
-                run_b, samples_b = _runner(variant, side, job.per_sample)
-                for run in (run_a, run_b):
-                    warm_up(run, job.warmup_s)
-                figure = measure_paired(
-                    run_a,
-                    run_b,
-                    min_time_s=job.min_time_s,
-                    max_time_s=job.max_time_s,
-                    attempts=job.attempts,
-                )
-                if job.per_sample:
-                    figure = per_sample_figure(figure, samples_a, samples_b)
+                figure = _figure(job, a, _runner(variant, side, job.per_sample))
                 figures.append(SweepFigure(ratio=figure, executed=variant.executed))
             except Exception as exc:  # this variant's runtime error: the others go on
                 figures.append(SweepFigure(error=_failure(exc)))
