@@ -131,3 +131,27 @@ def test_a_negative_trial_count_is_a_one_line_error(colour_data, tmp_path, capsy
     assert "--tune-trials must be 0 or more" in err
     assert "Traceback" not in err
     assert not (tmp_path / "o").exists()  # refused before anything was built or written
+
+
+def test_ctrl_c_while_tuning_ships_the_winner_as_measured(colour_data, tmp_path, monkeypatch):
+    import importlib
+
+    optimize_module = importlib.import_module("hwfit.tune.optimize")  # the module, not the API
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt  # what Ctrl-C raises in the middle of a tuning round
+
+    monkeypatch.setattr(optimize_module, "tune_knobs", interrupted)
+    result = hwfit.optimize(
+        COLOUR, str(colour_data), out=tmp_path / "o", input_shape="1x3x32x32",
+        runtimes=["openvino"], precisions=["fp32"], **{**QUICK, "tune_trials": 4},
+    )  # fmt: skip
+    assert result.interrupted
+    assert result.winner is not None
+    assert result.knobs is None
+    assert any("Interrupted while tuning" in note for note in result.notes)
+    manifest = json.loads(result.manifest_path.read_text())
+    assert "tuned" not in manifest["runtime_options"]
+    assert result.report_path is not None
+    assert result.report_path.exists()
+    assert hwfit.load(result.out_dir).predict(np.zeros((1, 3, 32, 32), np.float32)).shape[0] == 1

@@ -472,9 +472,15 @@ class _Optimization:
             notes.append("The time budget ran out before the winner's runtime settings were "
                          "tuned; it ships with the runtime's defaults.")  # fmt: skip
             return (None, None), side
-        tuning, executed = tune_knobs(
-            self.setup, side, trials=self.request.tune_trials, remaining_s=self._remaining_s
-        )
+        try:
+            tuning, executed = tune_knobs(
+                self.setup, side, trials=self.request.tune_trials, remaining_s=self._remaining_s
+            )
+        except KeyboardInterrupt:  # Ctrl-C while tuning: ship what was measured, as measured
+            self.interrupted = True
+            notes.append("Interrupted while tuning the winner's runtime settings: it ships with "
+                         "the runtime's defaults, as it was measured.")  # fmt: skip
+            return (None, None), side
         if tuning is None or not tuning.chosen:
             return (tuning, None), side
         info, config = side
@@ -507,9 +513,10 @@ class _Optimization:
             tuned, side = self._tune(winner, notes)
             if tuned[0] is not None and tuned[0].chosen:
                 versus = None  # measured with the defaults: the tuned winner is measured again
-            claim, runner_up, vs_runner_up = self._final_claims(
-                winner, explained, notes, versus, side=side
-            )
+            if not self.interrupted:
+                claim, runner_up, vs_runner_up = self._final_claims(
+                    winner, explained, notes, versus, side=side
+                )
         if winner is not None and winner.candidate not in profiles and not self.interrupted:
             profiles.update(  # the head-to-head chose one not profiled yet
                 profile_outcomes(setup, [winner], self.evaluator.side, notes, first=winner)
