@@ -195,3 +195,17 @@ def test_nothing_to_tune_or_no_trials_gives_no_tuning(monkeypatch):
         None,
         None,
     )
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "verdict"),
+    [
+        (0.993, 0.998, "tied with the defaults"),  # printed 1.00x [0.99-1.00]: not "slower"
+        (1.002, 1.004, "tied with the defaults"),  # printed [1.00-1.00]: not "faster"
+        (0.97, 0.994, "slower than the defaults"),
+        (1.006, 1.03, "faster than the defaults"),
+    ],
+)
+def test_a_verdict_agrees_with_the_figure_as_printed(low, high, verdict):
+    figure = SweepFigure(ratio=_ratio((low + high) / 2, low, high))
+    assert knobs._verdict(figure) == verdict

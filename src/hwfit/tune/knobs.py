@@ -222,15 +222,20 @@ class _Tuner:
 _FASTER = "faster than the defaults"
 
 
+#: How far the interval must clear 1.00 for a verdict: half the last digit printed (``1.00x
+#: [0.99-1.00]`` is not called slower, and nothing shown as ``[1.00-...]`` is called faster).
+_CLEAR = 0.005
+
+
 def _verdict(figure: SweepFigure) -> str:
     ratio = figure.ratio
     if ratio is None:
         return f"failed: {figure.error}"
     if ratio.noisy:
         return f"noisy: {'; '.join(ratio.noise)}"
-    if ratio.ci_low > 1.0:
+    if ratio.ci_low > 1.0 + _CLEAR:
         return _FASTER
-    if ratio.ci_high < 1.0:
+    if ratio.ci_high < 1.0 - _CLEAR:
         return "slower than the defaults"
     return "tied with the defaults"
 
