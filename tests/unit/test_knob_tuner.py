@@ -86,11 +86,11 @@ def _tune(monkeypatch, answer, trials=8, cores=2):
     """Tune with ``answer(settings, call)`` giving each sweep's figures; return the calls too."""
     calls = []
 
-    def sweep(a, variants, **kwargs):
+    def sweep(setup, a, variants, timeout_s):
         calls.append([dict(v[1].options) for v in variants])
         return tuple(answer(dict(v[1].options), len(calls)) for v in variants)
 
-    monkeypatch.setattr(knobs, "sweep_rows", sweep)
+    monkeypatch.setattr(knobs, "sweep", sweep)
     tuning, executed = tune_knobs(
         _Setup(_profile(cores)), SIDE, trials=trials, remaining_s=lambda: None
     )
@@ -175,10 +175,10 @@ def test_the_time_budget_stops_tuning_between_rounds(monkeypatch):
     left = iter([10.0, 10.0, 0.0, 0.0, 0.0])
     monkeypatch.setattr(knobs, "ROUND", 2)
 
-    def sweep(a, variants, **kwargs):
+    def sweep(setup, a, variants, timeout_s):
         return tuple(SweepFigure(ratio=_ratio(1.0, 0.99, 1.01)) for _ in variants)
 
-    monkeypatch.setattr(knobs, "sweep_rows", sweep)
+    monkeypatch.setattr(knobs, "sweep", sweep)
     tuning, _ = tune_knobs(
         _Setup(_profile(2)), SIDE, trials=8, remaining_s=lambda: next(left, 0.0)
     )

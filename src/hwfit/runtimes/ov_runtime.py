@@ -280,8 +280,9 @@ class OVRuntime(Runtime):
             space["NUM_STREAMS"] = tuple(map(str, streams))
         if cpu.logical_threads > cpu.physical_cores:
             space["ENABLE_HYPER_THREADING"] = ("YES", "NO")
-        known = ov.Core().get_property(cls.ov_device, "SUPPORTED_PROPERTIES")
-        if "TBB_PARTITIONER" in known:  # OpenVINO 2025.2 and later
+        # Asked of the bindings, not of a Core: that would load the CPU plug-in into optimize's
+        # own process, which only measures in workers.
+        if hasattr(ov.properties.intel_cpu, "tbb_partitioner"):
             space["TBB_PARTITIONER"] = ("STATIC", "AUTO")
         return {key: values for key, values in space.items() if len(values) > 1}
 

@@ -9,25 +9,36 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hwfit._version import __version__
-from hwfit.bench import pair_rows, run_row
+from hwfit.bench import pair_rows, run_row, sweep_rows
 from hwfit.errors import HwfitError
 from hwfit.records import BenchResult, Candidate, ModelInfo, Outcome, PairedRatio, RunConfig
 
 if TYPE_CHECKING:
     from hwfit.accuracy import Dataset, Preprocess
     from hwfit.accuracy.guard import AccuracyBudget
+    from hwfit.bench.jobs import SweepFigure
     from hwfit.db import ResultStore
     from hwfit.db.fallback import FallbackFile
     from hwfit.hardware import HardwareProfile
     from hwfit.models.artifact import ModelArtifact
 
-__all__ = ["THROUGHPUT_OPTIONS", "Reference", "Rows", "RunSetup", "Side", "measure_row", "pair"]
+__all__ = [
+    "THROUGHPUT_OPTIONS",
+    "Reference",
+    "Rows",
+    "RunSetup",
+    "Side",
+    "measure_row",
+    "pair",
+    "sweep",
+]
 
 #: A model and the configuration it runs: one side of a paired measurement.
 Side = tuple[ModelInfo, RunConfig]
@@ -183,18 +194,27 @@ def measure_row(
     return result, logits
 
 
+def _paired(setup: RunSetup) -> dict[str, Any]:
+    """How every paired measurement of the run is timed, and what it may load."""
+    return {
+        "min_time_s": min(setup.min_time_s, setup.duration_s),
+        "max_time_s": max(setup.min_time_s, setup.duration_s),
+        "trust_model": setup.artifact.trust_model,
+        "per_sample": setup.objective == "throughput",
+    }
+
+
 def pair(setup: RunSetup, a: Side, b: Side) -> PairedRatio | str:
     """B's speed-up over A, measured paired (both in one worker); str: why there is none.
 
     For the throughput objective the figure is per sample, each side run its runtime's
     throughput way at its own batch size.
     """
-    return pair_rows(
-        a,
-        b,
-        timeout_s=setup.timeout_s,
-        min_time_s=min(setup.min_time_s, setup.duration_s),
-        max_time_s=max(setup.min_time_s, setup.duration_s),
-        trust_model=setup.artifact.trust_model,
-        per_sample=setup.objective == "throughput",
-    )
+    return pair_rows(a, b, timeout_s=setup.timeout_s, **_paired(setup))
+
+
+def sweep(
+    setup: RunSetup, a: Side, variants: Sequence[Side], timeout_s: float
+) -> tuple[SweepFigure, ...] | str:
+    """Each variant's speed-up over A, measured paired as :func:`pair` does, in one worker."""
+    return sweep_rows(a, variants, timeout_s=timeout_s, **_paired(setup))

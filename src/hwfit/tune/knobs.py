@@ -21,9 +21,9 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from hwfit.bench import sweep_rows
 from hwfit.records import Executed, KnobTrial, KnobTuning, PairedRatio, RunConfig
 from hwfit.runtimes import RUNTIMES
+from hwfit.tune._run import sweep
 
 if TYPE_CHECKING:
     import optuna
@@ -92,8 +92,8 @@ class _Tuner:
         self.space = space
         self.trials = trials
         self.remaining_s = remaining_s
-        self.size = math.prod(len(values) for values in space.values())
-        self.sampler = "grid" if self.size <= trials else "tpe"
+        size = math.prod(len(values) for values in space.values())
+        self.sampler = "grid" if size <= trials else "tpe"
         self.measured: dict[Settings, KnobTrial] = {}
         self.note: str | None = None
 
@@ -109,15 +109,8 @@ class _Tuner:
         return False
 
     def _sweep(self, batch: list[Settings], timeout_s: float) -> tuple[SweepFigure, ...] | str:
-        return sweep_rows(
-            self.side,
-            [(self.side[0], self._config(s)) for s in batch],
-            timeout_s=timeout_s,
-            min_time_s=min(self.setup.min_time_s, self.setup.duration_s),
-            max_time_s=max(self.setup.min_time_s, self.setup.duration_s),
-            trust_model=self.setup.artifact.trust_model,
-            per_sample=self.setup.objective == "throughput",
-        )
+        variants = [(self.side[0], self._config(s)) for s in batch]
+        return sweep(self.setup, self.side, variants, timeout_s)
 
     def run(self) -> None:
         """Measure rounds of settings until the trials, the space or the time run out."""
@@ -169,7 +162,7 @@ class _Tuner:
     def finish(self) -> tuple[KnobTuning, Executed | None]:
         """Confirm the best trial faster beyond the noise; it ships only if that holds."""
         trials = list(self.measured.values())
-        faster = [t for t in trials if t.ratio is not None and t.verdict == _FASTER]
+        faster = [t for t in trials if t.verdict == _FASTER]
         chosen: Settings = ()
         confirmed: PairedRatio | None = None
         executed: Executed | None = None
@@ -180,33 +173,29 @@ class _Tuner:
             )
         else:
             best = max(faster, key=lambda t: t.ratio.speedup if t.ratio else 0.0)
-            again = self._sweep([best.settings], self.setup.timeout(None))
-            index = trials.index(best)
-            if isinstance(again, str):
-                why = again
-            elif again[0].ratio is None or _verdict(again[0]) != _FASTER:
-                why = _verdict(again[0])
-                if again[0].ratio is not None:
-                    why = f"{again[0].ratio.text()}, {why}"
-            else:
-                chosen, confirmed, executed = best.settings, again[0].ratio, again[0].executed
-                why = None
-                trials[index] = dataclasses.replace(
-                    best, verdict=f"kept: {confirmed.text()} when measured again"
-                )
             for other in faster:  # faster too, but not the fastest: not measured again
                 if other is not best:
                     trials[trials.index(other)] = dataclasses.replace(
                         other, verdict=f"{_FASTER}, but less than {best.label}"
                     )
-            if why is not None:
-                trials[index] = dataclasses.replace(
-                    best, verdict=f"faster at first, not when measured again: {why}"
-                )
+            again = self._sweep([best.settings], self.setup.timeout(None))
+            figure = None if isinstance(again, str) else again[0]
+            if figure is not None and figure.ratio is not None and _verdict(figure) == _FASTER:
+                chosen, confirmed, executed = best.settings, figure.ratio, figure.executed
+                verdict = f"kept: {figure.ratio.text()} when measured again"
+            else:
+                if figure is None:
+                    why = str(again)
+                elif figure.ratio is None:
+                    why = _verdict(figure)
+                else:
+                    why = f"{figure.ratio.text()}, {_verdict(figure)}"
+                verdict = f"faster at first, not when measured again: {why}"
                 self.note = (
                     "The fastest setting did not hold when measured again; the runtime's "
                     "defaults were kept."
                 )
+            trials[trials.index(best)] = dataclasses.replace(best, verdict=verdict)
         tuning = KnobTuning(
             runtime=self.side[1].runtime,
             space=tuple(self.space.items()),

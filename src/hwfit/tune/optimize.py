@@ -255,7 +255,7 @@ def _run(request: _Request) -> OptimizeResult:
                 run.total = len(candidates) + 1
             strategy = make_strategy(candidates, request.n_trials)
             while (candidate := strategy.ask()) is not None:
-                outcome = run.evaluate(candidate, started)
+                outcome = run.evaluate(candidate)
                 strategy.tell(candidate, outcome)
         except KeyboardInterrupt:
             run.interrupted = True
@@ -370,11 +370,11 @@ class _Optimization:
         rows: Rows,
         notes: list[str],
         total: int,
+        started: float,
         baseline_batch: int = 1,
-        started: float | None = None,
     ) -> None:
         self.request = request
-        self.started = time.monotonic() if started is None else started
+        self.started = started  # when the run began: the time budget counts from here
         self.baseline_batch = baseline_batch
         self.setup = setup
         self.rows = rows
@@ -416,10 +416,9 @@ class _Optimization:
         self._evaluator = Evaluator(self.setup, self.rows, reference)
         self._emit("baseline", 1, candidate, reference.outcome)
 
-    def evaluate(self, candidate: Candidate, started: float) -> Outcome:
+    def evaluate(self, candidate: Candidate) -> Outcome:
         """Evaluate one candidate (or skip it past the time budget); write the best so far."""
-        budget_s = self.request.time_budget_s
-        remaining = None if budget_s is None else budget_s - (time.monotonic() - started)
+        remaining = self._remaining_s()
         if remaining is not None and remaining <= 0:
             self.budget_hit = True
             outcome = Outcome(candidate, RowState.SKIPPED, "time budget reached before it started")
@@ -457,6 +456,7 @@ class _Optimization:
         )
 
     def _remaining_s(self) -> float | None:
+        """Seconds left of ``--time-budget`` (None: no budget)."""
         budget_s = self.request.time_budget_s
         return None if budget_s is None else budget_s - (time.monotonic() - self.started)
 
