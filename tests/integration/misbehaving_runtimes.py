@@ -53,3 +53,18 @@ class EchoingRuntime(CrashingRuntime):
             f"echo={echo} threads={threads} cwd={Path.cwd()} ppid={os.getppid()} "
             f"start-method={method} "
         )
+
+
+class CrashingOnInferRuntime(CrashingRuntime):
+    """Compiles like ONNX Runtime, then crashes natively on every inference."""
+
+    name: ClassVar[str] = "test-crash-infer"
+
+    def compile(self, model, config):
+        compiled = OrtRuntime.compile(self, model, config)
+
+        def crash(x):
+            os.kill(os.getpid(), signal.SIGSEGV)
+
+        compiled.infer = crash
+        return compiled

@@ -8,6 +8,8 @@ numpy, so a deployed predictor can reuse them without PyTorch.
 * :mod:`~hwfit.accuracy.npz`: the one ``.npz`` reader (the search's training data uses it too).
 * :mod:`~hwfit.accuracy.split`: seeded class-proportional subsets and splits.
 * :mod:`~hwfit.accuracy.metrics`, :mod:`~hwfit.accuracy.guard`: top-k, fidelity, the budget.
+* :mod:`~hwfit.accuracy.evaluators`: metrics as plug-ins (:data:`METRICS`), a user's
+  evaluator ``fn(predict, data)``, and :class:`Score` (a number and its direction).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from hwfit.accuracy.datasets import (
     load_image,
     skipped_text,
 )
+from hwfit.accuracy.evaluators import METRICS, EvalData, Metric, Predict, Score
 from hwfit.accuracy.guard import AccuracyBudget, BudgetCheck
 from hwfit.accuracy.metrics import Fidelity, fidelity, topk_accuracy
 from hwfit.accuracy.npz import npz_shape, read_npz
@@ -32,11 +35,16 @@ __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "IMAGE_EXTENSIONS",
+    "METRICS",
     "AccuracyBudget",
     "BudgetCheck",
     "Dataset",
+    "EvalData",
     "Fidelity",
+    "Metric",
+    "Predict",
     "Preprocess",
+    "Score",
     "check_dataset_path",
     "count_samples",
     "fidelity",

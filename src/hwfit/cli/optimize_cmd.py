@@ -41,6 +41,15 @@ def optimize(
     max_accuracy_drop: Annotated[
         str, typer.Option(help="Accuracy budget: 1 = one point absolute, 0.5% = relative.")
     ] = "1",
+    metric: Annotated[
+        str | None,
+        typer.Option(
+            help="What the budget guards: top1, top5, agreement (fidelity to the FP32 model, no "
+            "labels needed), or your evaluator module:function[@name] - a function "
+            "fn(predict, data) returning numbers (hwfit.accuracy.Score for lower-is-better). "
+            "Default: top1 with labels, else agreement."
+        ),
+    ] = None,
     runtime: Annotated[
         str | None,
         runtime_option("Runtimes to try, comma-separated (default: onnxruntime,openvino)."),
@@ -186,6 +195,7 @@ def optimize(
             prune_time_s=prune_time,
             train_size=train_size,
             tune_trials=tune_trials,
+            metric=metric,
         )
     if json_out:
         print_json(optimize_json(result))

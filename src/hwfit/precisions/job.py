@@ -71,8 +71,8 @@ def _quant_data(job: PrepareJob) -> QuantData:
     reference = data.get("reference", None)
 
     def metric(logits: np.ndarray) -> float:
-        if job.metric == "top1" and labels is not None:
-            return topk_accuracy(logits, labels)["top1"]
+        if job.metric in ("top1", "top5") and labels is not None:
+            return topk_accuracy(logits, labels)[job.metric]
         if reference is None:
             raise HwfitError("No FP32 reference outputs to compare with.")
         return fidelity(reference, logits).top1_agreement

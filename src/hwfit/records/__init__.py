@@ -37,6 +37,7 @@ from hwfit.records.core import (
 from hwfit.records.gap import GapReport, GapSide, GapStep
 from hwfit.records.hardware import ISA_FEATURES, CpuInfo, GpuInfo, HardwareProfile
 from hwfit.records.optimize import (
+    PERCENT_METRICS,
     Candidate,
     Explanation,
     KnobTrial,
@@ -60,6 +61,7 @@ from hwfit.records.search import (
 
 __all__ = [
     "ISA_FEATURES",
+    "PERCENT_METRICS",
     "ArchResult",
     "Availability",
     "BenchResult",

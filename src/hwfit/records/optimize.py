@@ -10,6 +10,7 @@ from typing import Protocol
 from hwfit.records.core import BenchResult, LayerTime, ModelInfo, PairedRatio, RowState
 
 __all__ = [
+    "PERCENT_METRICS",
     "Candidate",
     "Explanation",
     "KnobTrial",
@@ -51,8 +52,10 @@ class Outcome:
     Attributes:
         accuracy: Top-1/top-5 (percent) with labels; without labels the fidelity to the FP32
             reference: ``agreement`` (top-1 agreement, percent), ``cosine``, ``max_abs_error``.
-        metric: The key of ``accuracy`` the budget applies to ("top1" or "agreement").
-        drop: Points lost against the FP32 reference on ``metric`` (negative: gained).
+        metric: The key of ``accuracy`` the budget applies to ("top1", "agreement", or the
+            name of a number a user's evaluator returned).
+        drop: How much worse than the FP32 reference on ``metric``, in its units (points for
+            the built-in metrics); negative: better. For a lower-is-better metric, its rise.
         explanation: Why the precision did or did not pay off on this hardware and model.
     """
 
@@ -193,6 +196,10 @@ class PreprocessRecord(Protocol):
         """The settings as JSON-friendly values (the manifest records them)."""
 
 
+#: The built-in accuracy keys, all percentages: their drops are "points".
+PERCENT_METRICS = frozenset({"agreement", "top1", "top5"})
+
+
 @dataclasses.dataclass(frozen=True)
 class OptimizeResult:
     """What ``optimize`` measured and chose, and where it wrote the artifact."""
@@ -202,7 +209,7 @@ class OptimizeResult:
     baseline: Outcome
     outcomes: tuple[Outcome, ...]
     winner: Outcome | None
-    metric: str  # "top1" (labelled data) or "agreement" (fidelity to the FP32 reference)
+    metric: str  # the accuracy key the budget applies to: "top1", "agreement", a user's name
     budget_text: str
     allowed_drop: float
     labelled: bool
@@ -222,6 +229,13 @@ class OptimizeResult:
     # "latency" (speed-ups per call at one batch) or "throughput" (per sample, batches differ)
     objective: str = "latency"
     knobs: KnobTuning | None = None  # the winner's runtime settings, tuned (None: not tuned)
+    higher_is_better: bool = True  # the direction of ``metric`` (False: an error, a loss)
+    evaluator: str | None = None  # the metric the user chose (--metric); None: the default
+
+    @property
+    def percent_metric(self) -> bool:
+        """``metric`` is a percentage (a built-in), so drops are in points."""
+        return self.metric in PERCENT_METRICS
 
     @property
     def speedup(self) -> PairedRatio | None:

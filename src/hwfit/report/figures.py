@@ -181,6 +181,7 @@ def accuracy_figure(
     metric: str,
     *,
     winner: Outcome | None = None,
+    higher_is_better: bool = True,
 ) -> go.Figure:
     """The budgeted accuracy metric per candidate, against the baseline and the budget line.
 
@@ -194,6 +195,8 @@ def accuracy_figure(
         budget_points: How many points of ``metric`` a candidate may lose.
         metric: The key of :attr:`Outcome.accuracy` the budget applies to ("top1", "agreement").
         winner: The chosen candidate, highlighted; None when nothing met the budget.
+        higher_is_better: False for an error metric: the budget line is then a ceiling
+            (baseline + ``budget_points``), the region above it shaded.
 
     Returns:
         A dot chart; a figure with a note when no candidate has the metric.
@@ -222,14 +225,15 @@ def accuracy_figure(
                 },
                 customdata=[_hover_note(o) for o in group],
                 hovertemplate=(
-                    f"<b>%{{x}}</b><br>{html.escape(metric)} %{{y:.2f}}"
+                    f"<b>%{{x}}</b><br>{html.escape(metric)} %{{y:.4g}}"
                     "<br>%{customdata}<extra></extra>"
                 ),
             )
         )
     reference = metric_value(baseline, metric)
     if reference is not None:
-        threshold = reference - budget_points
+        sign = 1.0 if higher_is_better else -1.0
+        threshold = reference - sign * budget_points
         fig.add_hline(
             y=reference,
             line={"color": _BASELINE_COLOUR, "width": 1.5},
@@ -239,14 +243,16 @@ def accuracy_figure(
         fig.add_hline(
             y=threshold,
             line={"color": "#dc2626", "dash": "dash", "width": 1.5},
-            name=f"budget floor {threshold:.2f} (baseline - {budget_points:g})",
+            name=f"budget {'floor' if higher_is_better else 'ceiling'} {threshold:.4g} "
+            f"(baseline {'-' if higher_is_better else '+'} {budget_points:g})",
             showlegend=True,
         )
         values = [v for o in rows if (v := metric_value(o, metric)) is not None]
-        low = min([*values, threshold])
-        high = max([*values, reference])
-        pad = max((high - low) * 0.15, 0.05)
-        fig.add_hrect(y0=low - pad, y1=threshold, fillcolor="#fee2e2", opacity=0.5, line_width=0)
+        low = min([*values, threshold, reference])
+        high = max([*values, reference, threshold])
+        pad = max((high - low) * 0.15, 1e-3 if not higher_is_better else 0.05)
+        beyond = low - pad if higher_is_better else high + pad
+        fig.add_hrect(y0=beyond, y1=threshold, fillcolor="#fee2e2", opacity=0.5, line_width=0)
         fig.update_yaxes(range=[low - pad, high + pad])
     _category_axis(fig, [o.candidate.label for o in rows])
     fig.update_yaxes(title_text=metric)

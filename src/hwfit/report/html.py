@@ -44,6 +44,8 @@ def render_optimize_page(
     notes: Sequence[str],
     profiles: Sequence[LayerProfile] = (),
     knobs: KnobTuning | None = None,
+    percent: bool = True,
+    higher_is_better: bool = True,
 ) -> str:
     """Return the whole report page of one ``optimize`` run as a self-contained HTML string.
 
@@ -63,6 +65,9 @@ def render_optimize_page(
         notes: Findings to list under the verdict, e.g. why INT8 did not pay off.
         profiles: Per-layer-type times of the profiled candidates, the winner first.
         knobs: The knob tuner's trials on the winner's runtime settings (None: not tuned).
+        percent: ``metric`` is a percentage, its drops points (False: a user's metric, shown
+            in its own units).
+        higher_is_better: The direction of ``metric`` (False: an error, whose rise is a drop).
 
     Returns:
         The HTML document, plotly.js inlined exactly once.
@@ -71,9 +76,17 @@ def render_optimize_page(
         latency_figure(outcomes, baseline, winner=winner),
         speedup_figure(outcomes, baseline, winner=winner),
         size_figure(outcomes, baseline, winner=winner),
-        accuracy_figure(outcomes, baseline, budget_points, metric, winner=winner),
+        accuracy_figure(
+            outcomes,
+            baseline,
+            budget_points,
+            metric,
+            winner=winner,
+            higher_is_better=higher_is_better,
+        ),
     ]
-    body = f"""{_verdict(winner, baseline, metric, budget_text)}
+    fmt = _Format(percent)
+    body = f"""{_verdict(winner, baseline, metric, budget_text, fmt)}
 {notes_section(notes)}
 <section class="figures">
 <h2>Figures</h2>
@@ -81,7 +94,7 @@ def render_optimize_page(
 </section>
 <section>
 <h2>Candidates</h2>
-{_table(outcomes, baseline, winner, metric)}
+{_table(outcomes, baseline, winner, metric, fmt)}
 </section>
 {_knobs(knobs)}
 {_profiles(profiles)}"""
@@ -191,7 +204,9 @@ def _model_line(model: Mapping[str, Any]) -> str:
     return " &middot; ".join(parts)
 
 
-def _verdict(winner: Outcome | None, baseline: Outcome, metric: str, budget_text: str) -> str:
+def _verdict(
+    winner: Outcome | None, baseline: Outcome, metric: str, budget_text: str, fmt: _Format
+) -> str:
     budget = f'<p class="budget">Accuracy budget: {escape(budget_text)}</p>'
     if winner is None:
         return (
@@ -207,8 +222,8 @@ def _verdict(winner: Outcome | None, baseline: Outcome, metric: str, budget_text
         ("threads", _threads(winner)),
         ("p50 latency", ms(winner.p50_ms)),
         ("speed-up vs baseline", _speedup(winner, baseline)),
-        (metric, "-" if accuracy is None else f"{accuracy:.2f}"),
-        ("drop", _drop(winner.drop)),
+        (metric, fmt.value(accuracy)),
+        ("drop", fmt.drop(winner.drop)),
     ]
     items = "".join(f"<div><dt>{escape(k)}</dt><dd>{escape(v)}</dd></div>" for k, v in facts)
     return (
@@ -218,7 +233,11 @@ def _verdict(winner: Outcome | None, baseline: Outcome, metric: str, budget_text
 
 
 def _table(
-    outcomes: Sequence[Outcome], baseline: Outcome, winner: Outcome | None, metric: str
+    outcomes: Sequence[Outcome],
+    baseline: Outcome,
+    winner: Outcome | None,
+    metric: str,
+    fmt: _Format,
 ) -> str:
     rows = with_baseline(outcomes, baseline)
     measured = sorted((o for o in rows if has_latency(o)), key=lambda o: o.p50_ms or 0.0)
@@ -227,16 +246,18 @@ def _table(
         "<tr><th>candidate</th><th>state</th><th>precision<br>executed</th><th>threads</th>"
         '<th class="num">p50 ms<br>(95% CI)</th><th class="num">p99 ms</th>'
         '<th class="num">throughput<br>samples/s</th><th class="num">size</th>'
-        f'<th class="num">{escape(metric)}</th><th class="num">drop<br>points</th>'
+        f'<th class="num">{escape(metric)}</th><th class="num">drop{fmt.unit_head}</th>'
         "<th>why it won, lost or was rejected</th></tr>"
     )
-    body = "\n".join(_row(o, baseline, winner, metric) for o in ordered)
+    body = "\n".join(_row(o, baseline, winner, metric, fmt) for o in ordered)
     return (
         f'<div class="table-wrap"><table><thead>{head}</thead><tbody>{body}</tbody></table></div>'
     )
 
 
-def _row(outcome: Outcome, baseline: Outcome, winner: Outcome | None, metric: str) -> str:
+def _row(
+    outcome: Outcome, baseline: Outcome, winner: Outcome | None, metric: str, fmt: _Format
+) -> str:
     role = role_of(outcome, baseline, winner)
     bench = outcome.bench
     latency = bench.latency if bench is not None else None
@@ -263,8 +284,8 @@ def _row(outcome: Outcome, baseline: Outcome, winner: Outcome | None, metric: st
         f'<td class="num">{escape(ms(latency.p99_ms if latency else None, unit=False))}</td>',
         f'<td class="num">{throughput}</td>',
         f'<td class="num">{escape(_mb(size_bytes(outcome)))}</td>',
-        f'<td class="num">{"-" if accuracy is None else f"{accuracy:.2f}"}</td>',
-        f'<td class="num">{escape(_drop(outcome.drop, unit=False))}</td>',
+        f'<td class="num">{escape(fmt.value(accuracy))}</td>',
+        f'<td class="num">{escape(fmt.drop(outcome.drop, unit=False))}</td>',
         f'<td class="why">{_why(outcome, role, winner)}</td>',
     ]
     return f'<tr class="{role}">{"".join(cells)}</tr>'
@@ -303,11 +324,23 @@ def _mb(size_bytes: int | None) -> str:
     return "-" if size_bytes is None else f"{size_bytes / 1e6:.1f} MB"
 
 
-def _drop(drop: float | None, *, unit: bool = True) -> str:
-    if drop is None:
-        return "-"
-    text = f"{drop:+.2f}".replace("-", "\u2212")
-    return f"{text} points" if unit else text
+class _Format:
+    """Accuracy figures as text: percentages to two places, a user's metric to four digits."""
+
+    def __init__(self, percent: bool) -> None:
+        self.percent = percent
+        self.unit_head = "<br>points" if percent else ""
+
+    def value(self, value: float | None) -> str:
+        if value is None:
+            return "-"
+        return f"{value:.2f}" if self.percent else f"{value:.4g}"
+
+    def drop(self, drop: float | None, *, unit: bool = True) -> str:
+        if drop is None:
+            return "-"
+        text = (f"{drop:+.2f}" if self.percent else f"{drop:+.4g}").replace("-", "\u2212")
+        return f"{text} points" if unit and self.percent else text
 
 
 def _speedup(outcome: Outcome, baseline: Outcome) -> str:

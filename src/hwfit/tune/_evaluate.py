@@ -3,29 +3,42 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from hwfit.accuracy.evaluators import EvalData, EvaluatorError, Metric, Score
 from hwfit.accuracy.metrics import fidelity, topk_accuracy
 from hwfit.bench import spawn_worker
-from hwfit.errors import HwfitError, RuntimeFailure, UserError
+from hwfit.bench.serve import ServedModel
+from hwfit.errors import HwfitError, InputShapeError, RuntimeFailure, UserError
 from hwfit.models import load_model
 from hwfit.precisions import RECIPES, Precision, recipe_key
 from hwfit.precisions.base import PrecisionRecipe, PreparedModel
 from hwfit.precisions.job import PrepareJob, prepared_from_worker, write_quant_data
-from hwfit.records import Candidate, ModelInfo, Outcome, RowState, to_dict
+from hwfit.records import PERCENT_METRICS, Candidate, ModelInfo, Outcome, RowState, to_dict
 from hwfit.tune._run import Reference, Rows, RunSetup, Side, measure_row, pair
 
 if TYPE_CHECKING:
     from hwfit.models.artifact import ModelArtifact
     from hwfit.records import BenchResult
 
-__all__ = ["CHECK_SAMPLES", "Evaluator", "measure_reference"]
+__all__ = ["CHECK_SAMPLES", "Evaluator", "eval_data", "measure_reference"]
 
 CHECK_SAMPLES = 8  # validation inputs and the winner's outputs shipped for a self-check
 _FIDELITY = {"agreement": 100.0, "cosine": 1.0, "max_abs_error": 0.0}  # the reference's own
+#: A quantizer's own accuracy control cannot run a user's evaluator: it keeps top-1 agreement
+#: with the FP32 outputs within this many points, and the user's metric guards the result.
+PROXY_AGREEMENT_DROP = 1.0
+
+
+def _amount(value: float, reference: Reference) -> str:
+    """A drop as text: points for the built-in (percent) metrics, the metric's units otherwise."""
+    if reference.metric in PERCENT_METRICS:
+        return f"{value:.2f} points"
+    return f"{value:.4g}"
 
 
 def measure_reference(
@@ -35,8 +48,17 @@ def measure_reference(
 
     Raises:
         RuntimeFailure: The reference could not be measured.
-        UserError: The data's labels do not fit the model's outputs.
+        UserError: The data's labels do not fit the model's outputs, the chosen metric needs
+            labels the data lacks, or the user's evaluator failed on the reference.
     """
+    metric = setup.metric
+    if metric is not None and metric.needs_labels and setup.val.y is None:
+        raise UserError(
+            f"The metric {metric.spec} needs labelled data, and {setup.val.source!r} has no "
+            "labels.",
+            hint="Give labelled data (a sub-folder per class), or --metric agreement to guard "
+            "fidelity to the FP32 model.",
+        )
     if candidate.runtime != "torch":
         notes.append("The model is not a PyTorch model: the FP32 reference is ONNX Runtime FP32.")
     result, logits = measure_row(setup, rows, setup.artifact.info, candidate, None)
@@ -45,8 +67,26 @@ def measure_reference(
             f"The FP32 reference ({candidate.runtime}) could not be measured: {result.reason}"
         )
     labels = setup.val.y
+    if metric is not None:
+        data = eval_data(setup, None)
+        try:
+            scores = _scores(setup, metric, result.model, candidate, logits, data)
+        except EvaluatorError as exc:
+            raise UserError(
+                f"On the FP32 reference, {exc}.",
+                hint="Fix the evaluator: it must return numbers for the reference model too.",
+            ) from exc
+        accuracy = {**dict(_FIDELITY), **{k: v.value for k, v in scores.items()}}
+        direction = scores[metric.key].higher_is_better
+        if not metric.from_outputs:
+            way = "higher" if direction else "lower"
+            notes.append(
+                f"Accuracy is {metric.key} ({way} is better) from your evaluator {metric.spec}; "
+                f"the budget {setup.budget_text} is in its units."
+            )
+        return _reference(setup, candidate, result, logits, accuracy, metric.key, direction)
     if labels is None:
-        metric, accuracy = "agreement", dict(_FIDELITY)
+        metric_key, accuracy = "agreement", dict(_FIDELITY)
         notes.append(
             "The data has no labels: accuracy is fidelity to the FP32 reference (top-1 "
             "agreement, cosine similarity, max abs error), not correctness."
@@ -60,7 +100,7 @@ def measure_reference(
                 hint="Use a model whose classifier matches the data's classes (--weights), "
                 "or unlabelled data (a flat folder) to measure fidelity instead.",
             )
-        metric, accuracy = "top1", topk_accuracy(logits, labels)
+        metric_key, accuracy = "top1", topk_accuracy(logits, labels)
         chance = 100.0 / max(2, len(np.unique(labels)))
         if accuracy["top1"] <= chance:
             # Labels a model was not trained for say nothing about what quantization costs;
@@ -71,7 +111,19 @@ def measure_reference(
                 "labels (random weights? pass --weights). The budget is applied to top-1 "
                 "agreement with the FP32 reference instead."
             )
-            metric, accuracy = "agreement", {**accuracy, **_FIDELITY}
+            metric_key, accuracy = "agreement", {**accuracy, **_FIDELITY}
+    return _reference(setup, candidate, result, logits, accuracy, metric_key, True)
+
+
+def _reference(
+    setup: RunSetup,
+    candidate: Candidate,
+    result: BenchResult,
+    logits: np.ndarray,
+    accuracy: dict[str, float],
+    metric: str,
+    higher_is_better: bool,
+) -> Reference:
     outcome = Outcome(
         candidate,
         RowState.COMPLETE,
@@ -81,8 +133,60 @@ def measure_reference(
         drop=0.0,
         artifact_size_bytes=result.artifact_size_bytes,
     )
-    allowed = setup.budget.allowed_drop(accuracy[metric])
-    return Reference(outcome, result, logits, accuracy, metric, allowed)
+    value = accuracy[metric]
+    if not math.isfinite(value):
+        raise UserError(
+            f"The FP32 reference scores {value} on {metric}: no budget can be applied to it.",
+            hint="Fix the metric: it must give the unoptimized model a finite number.",
+        )
+    allowed = setup.budget.allowed_drop(abs(value))
+    return Reference(outcome, result, logits, accuracy, metric, allowed, higher_is_better)
+
+
+def eval_data(setup: RunSetup, reference: np.ndarray | None) -> EvalData:
+    """The validation split as a metric sees it (``reference``: the FP32 outputs, if known)."""
+    val = setup.val
+    return EvalData(
+        x=val.x,
+        y=val.y,
+        classes=val.classes,
+        path=Path(val.source) if val.source else None,
+        reference=reference,
+    )
+
+
+def _scores(
+    setup: RunSetup,
+    metric: Metric,
+    info: ModelInfo,
+    candidate: Candidate,
+    logits: np.ndarray,
+    data: EvalData,
+) -> dict[str, Score]:
+    """``metric`` on one model: from its measured outputs, or through a served predictor.
+
+    Raises:
+        EvaluatorError: The metric, or the model it ran, failed (its first line).
+    """
+    if metric.from_outputs:
+        try:
+            return metric.score(logits, data)
+        except HwfitError as exc:
+            raise EvaluatorError(f"the metric {metric.spec} failed: {exc.message}") from exc
+    served = ServedModel(
+        info,
+        setup.config(candidate),
+        trust_model=setup.artifact.trust_model,
+        timeout_s=setup.timeout_s,
+        label=candidate.label,
+    )
+    with served:
+        try:
+            return metric.evaluate(served, data)
+        except HwfitError as exc:  # the predictor's own errors (a crash, a wrong shape)
+            if isinstance(exc, UserError) and not isinstance(exc, InputShapeError):
+                raise  # the evaluator's contract broken (no key chosen): the run stops
+            raise EvaluatorError(f"the evaluator {metric.spec} failed: {exc.message}") from exc
 
 
 class Evaluator:
@@ -148,7 +252,11 @@ class Evaluator:
             result.reason,
             bench=result,
             prepare_s=prepared.seconds,
-            prepare_details={**self._source(candidate)[1], **prepared.details},
+            prepare_details={
+                **self._source(candidate)[1],
+                **prepared.details,
+                **self._proxy_detail(recipe),
+            },
             artifact_path=str(prepared.path) if prepared.path else None,
             artifact_size_bytes=result.artifact_size_bytes,
             forced=not verdict.ok,
@@ -156,18 +264,24 @@ class Evaluator:
         if result.state is not RowState.COMPLETE or logits is None:
             return outcome
         self.logits[candidate] = logits[:CHECK_SAMPLES]
-        return self._checked(outcome, logits)
+        return self._checked(outcome, info, logits)
 
-    def _checked(self, outcome: Outcome, logits: np.ndarray) -> Outcome:
-        """``outcome`` with its accuracy, REJECTED when the drop exceeds the budget."""
+    def _checked(self, outcome: Outcome, info: ModelInfo, logits: np.ndarray) -> Outcome:
+        """``outcome`` with its accuracy, REJECTED when the drop exceeds the budget.
+
+        A metric that fails on this candidate (a user's evaluator raising) fails it alone.
+        """
         ref = self.reference
-        accuracy = self._accuracy(logits)
-        drop = ref.accuracy[ref.metric] - accuracy[ref.metric]
+        try:
+            accuracy = self._accuracy(outcome.candidate, info, logits)
+        except EvaluatorError as exc:
+            return dataclasses.replace(outcome, state=RowState.FAILED, reason=str(exc))
+        drop = ref.drop(accuracy)
         outcome = dataclasses.replace(outcome, accuracy=accuracy, metric=ref.metric, drop=drop)
-        if drop > ref.allowed + 1e-9:
+        if not drop <= ref.allowed + 1e-9:  # NaN fails too
             reason = (
-                f"accuracy drop {drop:.2f} points on {ref.metric} > allowed {ref.allowed:.2f} "
-                f"(--max-accuracy-drop {self.setup.budget_text})"
+                f"accuracy drop {_amount(drop, ref)} on {ref.metric} > allowed "
+                f"{_amount(ref.allowed, ref)} (--max-accuracy-drop {self.setup.budget_text})"
             )
             return dataclasses.replace(outcome, state=RowState.REJECTED, reason=reason)
         return outcome
@@ -181,15 +295,30 @@ class Evaluator:
             return dataclasses.replace(result, speedup_reason=figure)
         return dataclasses.replace(result, speedup=figure)
 
-    def _accuracy(self, logits: np.ndarray) -> dict[str, float]:
+    def _accuracy(
+        self, candidate: Candidate, info: ModelInfo, logits: np.ndarray
+    ) -> dict[str, float]:
+        """Fidelity to the FP32 outputs always; then the run's metric.
+
+        Raises:
+            EvaluatorError: The metric failed on this candidate.
+        """
         fid = fidelity(self.reference.logits, logits)
         acc = {
             "agreement": fid.top1_agreement,
             "cosine": fid.cosine,
             "max_abs_error": fid.max_abs_error,
         }
-        if self.setup.val.y is not None:
-            acc.update(topk_accuracy(logits, self.setup.val.y))
+        metric = self.setup.metric
+        if metric is None:
+            if self.setup.val.y is not None:
+                acc.update(topk_accuracy(logits, self.setup.val.y))
+            return acc
+        data = eval_data(self.setup, self.reference.logits)
+        scores = _scores(self.setup, metric, info, candidate, logits, data)
+        if metric.key not in scores:
+            raise EvaluatorError(f"the evaluator {metric.spec} returned no {metric.key!r}")
+        acc.update({k: v.value for k, v in scores.items()})
         return acc
 
     def _prepare(
@@ -231,6 +360,7 @@ class Evaluator:
                 return recipe.prepare(artifact, spec, folder, None)
             except HwfitError as exc:
                 return exc.message
+        metric, max_drop = self._quantizer_metric()
         job = PrepareJob(
             recipe_path=RECIPES.path(recipe_key(candidate.runtime, candidate.precision)),
             model=artifact.info,
@@ -240,13 +370,34 @@ class Evaluator:
             spec=spec,
             out_dir=str(folder),
             data=str(self._quant_data_path()),
-            metric=self.reference.metric,
-            max_drop=self.reference.allowed,
+            metric=metric,
+            max_drop=max_drop,
         )
         result, why = spawn_worker(
             {"task": "prepare", **to_dict(job)}, self.setup.timeout(remaining_s)
         )
         return why if result is None else prepared_from_worker(result)
+
+    def _quantizer_metric(self) -> tuple[str, float]:
+        """The metric a quantizer's own accuracy control keeps, and by how much.
+
+        Top-1/top-5 and agreement are computed from outputs there too; a user's metric is not:
+        the quantizer then keeps agreement with FP32 within :data:`PROXY_AGREEMENT_DROP`.
+        """
+        ref = self.reference
+        if ref.metric in PERCENT_METRICS:
+            return ref.metric, ref.allowed
+        return "agreement", PROXY_AGREEMENT_DROP
+
+    def _proxy_detail(self, recipe: PrecisionRecipe) -> dict[str, str]:
+        """Say so when a quantizer's accuracy control kept agreement instead of the metric."""
+        if not recipe.needs_validation or self.reference.metric in PERCENT_METRICS:
+            return {}
+        return {
+            "accuracy_control_metric": f"top-1 agreement with FP32 within "
+            f"{PROXY_AGREEMENT_DROP:g} point (the quantizer cannot run "
+            f"{self.reference.metric}; the budget on it is checked afterwards)"
+        }
 
     def _source(self, candidate: Candidate) -> tuple[ModelArtifact, dict[str, str]]:
         """The model ``candidate`` runs, and what was done to it (empty: the user's model)."""

@@ -22,6 +22,7 @@ from hwfit.records import BenchResult, Candidate, ModelInfo, Outcome, PairedRati
 
 if TYPE_CHECKING:
     from hwfit.accuracy import Dataset, Preprocess
+    from hwfit.accuracy.evaluators import Metric
     from hwfit.accuracy.guard import AccuracyBudget
     from hwfit.bench.jobs import SweepFigure
     from hwfit.db import ResultStore
@@ -56,6 +57,8 @@ class RunSetup:
     Attributes:
         work: Scratch folder (validation inputs, logits, quantization data); removed at the end.
         budget_text: The accuracy budget as the user gave it (``--max-accuracy-drop``).
+        metric: The metric the user chose (``--metric``); None: top-1 with labels, else
+            agreement with the FP32 reference.
     """
 
     artifact: ModelArtifact
@@ -71,6 +74,7 @@ class RunSetup:
     duration_s: float
     min_time_s: float
     timeout_s: float
+    metric: Metric | None = None
 
     @property
     def val_path(self) -> Path:
@@ -112,7 +116,10 @@ class Reference:
         row: Its bench row (the A side of every paired measurement).
         logits: Its outputs on the validation inputs.
         accuracy: Its accuracy; ``metric`` is the key the budget applies to.
-        allowed: The largest drop on ``metric`` the budget allows, in points.
+        allowed: The largest drop on ``metric`` the budget allows, in the metric's units
+            (points for the built-in metrics, which are percentages).
+        higher_is_better: The direction of ``metric``: False for an error or a loss, whose
+            rise is the drop.
     """
 
     outcome: Outcome
@@ -121,6 +128,12 @@ class Reference:
     accuracy: dict[str, float]
     metric: str
     allowed: float
+    higher_is_better: bool = True
+
+    def drop(self, accuracy: dict[str, float]) -> float:
+        """How much worse ``accuracy`` is than the reference's on ``metric`` (negative: better)."""
+        delta = self.accuracy[self.metric] - accuracy[self.metric]
+        return delta if self.higher_is_better else -delta
 
     @property
     def side(self) -> Side:

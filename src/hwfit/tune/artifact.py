@@ -120,6 +120,8 @@ def _manifest(setup: RunSetup, reference: Reference, shipment: Shipment, model: 
         },
         accuracy={
             "metric": reference.metric,
+            "higher_is_better": reference.higher_is_better,
+            "evaluator": None if setup.metric is None else setup.metric.spec,
             "winner": winner.accuracy,
             "baseline": baseline.accuracy,
             "drop": winner.drop,
@@ -186,6 +188,8 @@ def write_report(setup: RunSetup, result: OptimizeResult) -> Path | None:
         notes=result.notes,
         profiles=result.profiles,
         knobs=result.knobs,
+        percent=result.percent_metric,
+        higher_is_better=result.higher_is_better,
     )
     path = setup.out_dir / "report.html"
     write_page(path, html)

@@ -35,6 +35,7 @@ from hwfit.accuracy import (
     skipped_text,
     split,
 )
+from hwfit.accuracy.evaluators import Evaluate, Metric, resolve_metric
 from hwfit.accuracy.guard import AccuracyBudget
 from hwfit.artifacts.manifest import MANIFEST_NAME
 from hwfit.errors import UserError
@@ -113,6 +114,8 @@ def optimize(
     prune_time_s: float = 300.0,
     train_size: int = 2000,
     tune_trials: int = DEFAULT_TRIALS,
+    metric: str | None = None,
+    evaluate: Evaluate | None = None,
 ) -> OptimizeResult:
     """Find the fastest configuration of ``model`` within an accuracy budget and ship it.
 
@@ -157,6 +160,14 @@ def optimize(
             measure at most, each paired against the runtime's defaults; a setting ships only
             when it is faster beyond the noise, twice (:mod:`hwfit.tune.knobs`). 0: keep the
             runtime's defaults.
+        metric: What the budget guards: ``top1``, ``top5``, ``agreement`` (fidelity to the FP32
+            model, no labels needed) or a user's evaluator ``module:function`` (optionally
+            ``@name`` of the number to guard); with ``evaluate``, only that name. Default:
+            top-1 with labels, else agreement.
+        evaluate: A user's evaluator ``fn(predict, data)``: ``predict`` runs the candidate (in
+            a worker process), ``data`` is an :class:`~hwfit.accuracy.EvalData`; it returns a
+            number, a :class:`~hwfit.accuracy.Score` or a mapping of names to them. An
+            exception in it fails that candidate only (:mod:`hwfit.accuracy.evaluators`).
 
     Returns:
         The result; ``winner`` is None when no candidate met the budget.
@@ -204,6 +215,8 @@ class _Request:
     prune_time_s: float
     train_size: int
     tune_trials: int
+    metric: str | None
+    evaluate: Evaluate | None
 
 
 def _run(request: _Request) -> OptimizeResult:
@@ -218,6 +231,7 @@ def _run(request: _Request) -> OptimizeResult:
             hint="0 keeps the runtime's default settings.",
         )
     budget = AccuracyBudget.parse(request.max_accuracy_drop)
+    metric = resolve_metric(request.metric, request.evaluate)
     check_dataset_path(request.data)  # a mistyped path fails before the model is built
     ratios = _prune_ratios(request)
     candidates = candidate_space(
@@ -232,7 +246,7 @@ def _run(request: _Request) -> OptimizeResult:
 
     started = time.monotonic()
     notes: list[str] = []
-    setup = _setup(request, out_dir, budget, notes)
+    setup = _setup(request, out_dir, budget, metric, notes)
     batches, candidates = _within_fixed_batch(setup, batches, candidates, notes)
     rows = Rows(store, request.db, setup.hardware, notes)
     total = len(candidates) * (1 + len(ratios)) + 1
@@ -324,7 +338,13 @@ def _prune_ratios(request: _Request) -> tuple[float, ...]:
     return checked_ratios(request.prune if request.prune is not None else DEFAULT_RATIOS)
 
 
-def _setup(request: _Request, out_dir: Path, budget: AccuracyBudget, notes: list[str]) -> RunSetup:
+def _setup(
+    request: _Request,
+    out_dir: Path,
+    budget: AccuracyBudget,
+    metric: Metric | None,
+    notes: list[str],
+) -> RunSetup:
     """Probe the machine, load the model and the data, and write the validation inputs."""
     hardware = probe(include_runtimes=False)
     artifact = load_model(
@@ -349,6 +369,7 @@ def _setup(request: _Request, out_dir: Path, budget: AccuracyBudget, notes: list
         duration_s=request.duration_s,
         min_time_s=request.min_time_s,
         timeout_s=request.timeout_s,
+        metric=metric,
     )
     setup.work.mkdir(parents=True, exist_ok=True)
     np.savez(setup.val_path, x=val.x)
@@ -538,6 +559,8 @@ class _Optimization:
             outcomes=tuple(explained),
             winner=winner,
             metric=self.reference.metric,
+            higher_is_better=self.reference.higher_is_better,
+            evaluator=None if setup.metric is None else setup.metric.spec,
             budget_text=setup.budget_text,
             allowed_drop=self.reference.allowed,
             labelled=setup.val.y is not None,

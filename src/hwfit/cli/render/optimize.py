@@ -48,6 +48,8 @@ def optimize_json(result: OptimizeResult) -> dict[str, object]:
         "vs_runner_up": to_dict(result.vs_runner_up) if result.vs_runner_up else None,
         "objective": result.objective,
         "metric": result.metric,
+        "higher_is_better": result.higher_is_better,
+        "evaluator": result.evaluator,
         "allowed_drop": result.allowed_drop,
         "candidates": [to_dict(o) for o in result.outcomes],
         "notes": list(result.notes),
@@ -76,6 +78,13 @@ def knobs_line(tuning: KnobTuning) -> str:
     return f"{head}: the runtime's defaults kept{fastest}. {tuning.note or ''}".rstrip()
 
 
+def _accuracy_formats(result: OptimizeResult) -> tuple[str, str]:
+    """Format strings of the budgeted metric and its drop: points, or the metric's own units."""
+    if result.percent_metric:
+        return "{:.2f}", "{:+.2f}"
+    return "{:.4g}", "{:+.4g}"
+
+
 def show_optimize(result: OptimizeResult) -> None:
     """Print the candidates' table and the lines under it on stdout."""
     out_console = console()
@@ -89,6 +98,7 @@ def optimize_table(result: OptimizeResult) -> tuple[Table, list[str]]:
     """Every candidate with its numbers and why it lost, and the lines to print under it."""
     base = result.baseline
     metric = result.metric
+    value, drop = _accuracy_formats(result)
     throughput = result.objective == "throughput"
     batches = sorted({o.candidate.batch for o in result.outcomes} | {base.candidate.batch})
     where = (
@@ -99,7 +109,7 @@ def optimize_table(result: OptimizeResult) -> tuple[Table, list[str]]:
     table = compact_table(
         f"{result.model.source}: {where} (baseline {base.candidate.runtime} fp32 "
         f"{ms(base.p50_ms)} ms at batch {base.candidate.batch}, "
-        f"{metric} {(base.accuracy or {}).get(metric, 0.0):.2f})"
+        f"{metric} {value.format((base.accuracy or {}).get(metric, 0.0))})"
     )
     for h, right in (
         ("candidate", False),
@@ -134,8 +144,8 @@ def optimize_table(result: OptimizeResult) -> tuple[Table, list[str]]:
             ms(lat.p99_ms) if lat else "-",
             speedup_text(figure) if o is not base else "1.00x",
             fmt_bytes(o.artifact_size_bytes),
-            f"{o.accuracy[metric]:.2f}" if o.accuracy and metric in o.accuracy else "-",
-            f"{o.drop:+.2f}" if o.drop is not None else "-",
+            value.format(o.accuracy[metric]) if o.accuracy and metric in o.accuracy else "-",
+            drop.format(o.drop) if o.drop is not None else "-",
             o.reason or "",
         )
     lines: list[str] = []
@@ -156,10 +166,13 @@ def optimize_table(result: OptimizeResult) -> tuple[Table, list[str]]:
                 f"paired ({ms(claim.a_ms)} vs {ms(claim.b_ms)} ms in the paired loop)"
             )
         tint = "yellow" if claim is None or claim.noisy else "bold green"
+        unit = " points" if result.percent_metric else ""
+        direction = "" if result.higher_is_better else f"; lower {metric} is better"
         at = f" at batch {w.candidate.batch}" if throughput else ""
         lines.append(
             f"[{tint}]Winner: {w.candidate.runtime} {w.candidate.precision}{at}, {speed}; "
-            f"{metric} drop {w.drop or 0.0:+.2f} points (allowed {result.allowed_drop:.2f}).[/]"
+            f"{metric} drop {drop.format(w.drop or 0.0)}{unit} (allowed "
+            f"{value.format(result.allowed_drop)}{direction}).[/]"
         )
         if result.runner_up is not None and result.vs_runner_up is not None:
             lines.append(

@@ -1,0 +1,349 @@
+"""Metrics as plug-ins: what ``optimize`` guards with its accuracy budget.
+
+A :class:`Metric` scores one model on the evaluation data and returns named numbers, each with
+its direction (:class:`Score`). The built-in metrics (``top1``, ``top5``, ``agreement``) score
+the outputs the measuring worker already computed; a user's evaluator, a function named
+``module:function`` on the command line or passed as a callable to the API, gets a *predictor*
+instead, the candidate as it will run (:class:`Predict`), and the data, so it can score any task:
+detection, segmentation, regression, a business metric.
+
+A user's evaluator::
+
+    # myeval.py
+    from hwfit.accuracy import Score
+
+    def score(predict, data):
+        outputs = predict(data.x)          # the candidate, on the validation inputs
+        error = my_error(outputs, data.y)  # data.y: labels, or None
+        return {"quality": my_quality(outputs), "error": Score(error, higher_is_better=False)}
+
+``hwfit optimize MODEL --data DIR --metric myeval:score@quality`` then applies the budget to
+``quality``; ``--metric myeval:score`` is enough when the function returns one number.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import importlib
+import math
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from hwfit.accuracy.metrics import fidelity, topk_accuracy
+from hwfit.errors import UserError, first_line
+from hwfit.registry import Registry
+
+__all__ = [
+    "METRICS",
+    "EvalData",
+    "EvaluatorError",
+    "FunctionMetric",
+    "Metric",
+    "Predict",
+    "Score",
+    "resolve_metric",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class Score:
+    """One number a metric returns, and which way is better.
+
+    Attributes:
+        value: The number, in the metric's own units (percent for the built-ins).
+        higher_is_better: False for errors and losses (WER, MSE): a rise is then a drop.
+    """
+
+    value: float
+    higher_is_better: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalData:
+    """What a metric scores a model on: the run's validation split.
+
+    Attributes:
+        x: Validation inputs ``(N, C, H, W)`` float32, preprocessed as the model expects.
+        y: Their class indices, or None when the data has no labels.
+        classes: Class names by index (image-folder names), or ``()``.
+        path: The data as the user gave it (``--data``), for evaluators that read their own
+            annotations; ``x`` is a subset of it (calibration samples are held out).
+        reference: The FP32 reference's outputs on ``x``; None while the reference itself is
+            scored.
+    """
+
+    x: npt.NDArray[np.float32]
+    y: npt.NDArray[np.int64] | None
+    classes: tuple[str, ...] = ()
+    path: Path | None = None
+    reference: npt.NDArray[np.float32] | None = None
+
+
+class Predict(Protocol):
+    """A candidate as a function: preprocessed inputs ``(N, C, H, W)`` in, outputs out.
+
+    It also says what it runs (``runtime``, ``precision``, ``batch``, ``label``), for logging.
+    """
+
+    runtime: str
+    precision: str
+    batch: int
+    label: str
+
+    def __call__(self, x: npt.ArrayLike) -> npt.NDArray[np.float32]:
+        """The model's outputs for any number of samples."""
+        ...
+
+
+class EvaluatorError(Exception):
+    """A metric failed on one model; the message is the evaluator's first error line."""
+
+
+class Metric(abc.ABC):
+    """A way to score a model; the accuracy budget applies to one of its numbers.
+
+    Contract:
+        * :meth:`evaluate` returns at least :attr:`key` among its names, and only finite or NaN
+          numbers (NaN fails the budget).
+        * A metric with ``from_outputs`` True scores the outputs alone (:meth:`score`):
+          ``optimize`` then gives it the outputs its measuring worker computed instead of
+          running the model again.
+        * The same model and data give the same scores (no sampling).
+
+    Attributes:
+        name: How the user names it (``--metric``).
+        key: The number the budget applies to.
+        needs_labels: It cannot score unlabelled data.
+    """
+
+    name: ClassVar[str]
+    needs_labels: ClassVar[bool] = False
+    from_outputs: ClassVar[bool] = True
+
+    def __init__(self, key: str | None = None) -> None:
+        self.key = key or self.name
+
+    def evaluate(self, predict: Predict, data: EvalData) -> dict[str, Score]:
+        """Score the model ``predict`` runs on ``data``.
+
+        Raises:
+            EvaluatorError: The metric failed on this model.
+        """
+        return self.score(np.asarray(predict(data.x)), data)
+
+    def score(self, outputs: np.ndarray, data: EvalData) -> dict[str, Score]:
+        """Score a model's outputs on ``data.x`` (metrics with ``from_outputs``).
+
+        Raises:
+            UserError: Outputs or labels that the metric cannot score.
+        """
+        raise NotImplementedError(f"The metric {self.name!r} scores a predictor, not outputs.")
+
+    @property
+    def spec(self) -> str:
+        """How the user named it, with the key when it is not the metric's only number."""
+        return self.name if self.key == self.name else f"{self.name}@{self.key}"
+
+
+class TopKMetric(Metric):
+    """Top-1 and top-5 accuracy in percent (``top1`` guards the first, ``top5`` the second)."""
+
+    name: ClassVar[str] = "top1"
+    needs_labels: ClassVar[bool] = True
+
+    def score(self, outputs: np.ndarray, data: EvalData) -> dict[str, Score]:
+        if data.y is None:
+            raise UserError(f"The metric {self.key} needs labelled data.")
+        return {k: Score(v) for k, v in topk_accuracy(outputs, data.y).items()}
+
+
+class Top5Metric(TopKMetric):
+    """Top-5 accuracy guarded (the top-1 figure is reported too)."""
+
+    name: ClassVar[str] = "top5"
+
+
+class AgreementMetric(Metric):
+    """Fidelity to the FP32 reference: top-1 agreement (percent), cosine, max abs error.
+
+    The label-free guard: what a model computes compared with what it computed before it was
+    optimized, with no labels needed.
+    """
+
+    name: ClassVar[str] = "agreement"
+
+    def score(self, outputs: np.ndarray, data: EvalData) -> dict[str, Score]:
+        if data.reference is None:  # the reference itself
+            return {
+                "agreement": Score(100.0),
+                "cosine": Score(1.0),
+                "max_abs_error": Score(0.0, higher_is_better=False),
+            }
+        fid = fidelity(data.reference, outputs)
+        return {
+            "agreement": Score(fid.top1_agreement),
+            "cosine": Score(fid.cosine),
+            "max_abs_error": Score(fid.max_abs_error, higher_is_better=False),
+        }
+
+
+#: The built-in metrics; register your own ``Metric`` subclass with ``METRICS.register``.
+METRICS: Registry[Metric] = Registry(
+    kind="metric",
+    builtins={
+        "agreement": "hwfit.accuracy.evaluators:AgreementMetric",
+        "top1": "hwfit.accuracy.evaluators:TopKMetric",
+        "top5": "hwfit.accuracy.evaluators:Top5Metric",
+    },
+)
+
+Evaluate = Callable[[Predict, EvalData], Any]
+
+
+class FunctionMetric(Metric):
+    """A user's evaluator function as a metric: ``fn(predict, data)`` returns its numbers.
+
+    The function may return one number (its name is the function's), a :class:`Score`, or a
+    mapping of names to numbers or Scores; plain numbers are higher-is-better. An exception in
+    it becomes :class:`EvaluatorError` with its first line, so it fails one candidate only.
+
+    Args:
+        fn: The function.
+        name: How it was named (``module:function``, or its qualified name).
+        key: The number the budget applies to (default: the only one it returns).
+    """
+
+    from_outputs: ClassVar[bool] = False
+
+    def __init__(self, fn: Evaluate, name: str, key: str | None = None) -> None:
+        self.fn = fn
+        self.name = name  # type: ignore[misc]  # per instance: the user's function
+        self.key = key or ""  # known once the function returned its names
+        self._given_key = key
+
+    @property
+    def spec(self) -> str:  # noqa: D102
+        return f"{self.name}@{self._given_key}" if self._given_key else self.name
+
+    def evaluate(self, predict: Predict, data: EvalData) -> dict[str, Score]:  # noqa: D102
+        try:
+            returned = self.fn(predict, data)
+        except Exception as exc:  # the user's code: its error fails this model only
+            raise EvaluatorError(
+                f"the evaluator {self.name} raised {type(exc).__name__}: {first_line(exc, 300)}"
+            ) from exc
+        scores = self._scores(returned)
+        if not self.key:
+            if len(scores) != 1:
+                names = ", ".join(scores)
+                raise UserError(
+                    f"The evaluator {self.name} returned {len(scores)} numbers ({names}); the "
+                    "accuracy budget needs one.",
+                    hint=f"Name the one it applies to: --metric {self.name}@"
+                    f"{next(iter(scores), 'NAME')}.",
+                )
+            self.key = next(iter(scores))
+        if self.key not in scores:
+            raise UserError(
+                f"The evaluator {self.name} returned {', '.join(scores) or 'nothing'}, not "
+                f"{self.key!r}.",
+                hint=f"Name one of the numbers it returns: --metric {self.name}@NAME.",
+            )
+        return scores
+
+    def _scores(self, returned: object) -> dict[str, Score]:
+        short = self.name.rpartition(":")[2].rpartition(".")[2] or "score"
+        items: Mapping[object, object] = (
+            returned if isinstance(returned, Mapping) else {short: returned}
+        )
+        scores: dict[str, Score] = {}
+        for name, value in items.items():
+            if isinstance(value, Score):
+                score = Score(_number(self.name, name, value.value), bool(value.higher_is_better))
+            else:
+                score = Score(_number(self.name, name, value))
+            scores[str(name)] = score
+        if not scores:
+            raise EvaluatorError(f"the evaluator {self.name} returned no numbers")
+        return scores
+
+
+def _number(fn_name: str, name: object, value: object) -> float:
+    """``value`` as a float, or the evaluator's error naming what it returned."""
+    scalar = isinstance(value, int | float | np.number) or (
+        isinstance(value, np.ndarray) and value.size == 1
+    )
+    if isinstance(value, bool) or not scalar:
+        raise EvaluatorError(
+            f"the evaluator {fn_name} returned {type(value).__name__} {str(value)[:40]!r} "
+            f"for {name!r}; return numbers, or hwfit.accuracy.Score"
+        )
+    number = float(value)  # type: ignore[arg-type]
+    if math.isinf(number):
+        raise EvaluatorError(f"the evaluator {fn_name} returned {number} for {name!r}")
+    return number
+
+
+def resolve_metric(spec: str | None = None, evaluate: Evaluate | None = None) -> Metric | None:
+    """The metric a run guards with: a built-in name, ``module:function[@key]``, or a callable.
+
+    Args:
+        spec: ``--metric``: a :data:`METRICS` name, or ``module:function`` optionally followed by
+            ``@key``, the number the budget applies to. With ``evaluate``, only the key.
+        evaluate: A callable evaluator (the API's ``evaluate=``).
+
+    Returns:
+        The metric, or None for the default (top-1 with labels, else agreement).
+
+    Raises:
+        UserError: An unknown name, a module that cannot be imported, or no such function.
+    """
+    if evaluate is not None:
+        if not callable(evaluate):
+            raise UserError(f"evaluate= must be a function, got {type(evaluate).__name__}.")
+        name = f"{getattr(evaluate, '__module__', '?')}:{getattr(evaluate, '__qualname__', '?')}"
+        return FunctionMetric(evaluate, name, spec or None)
+    if spec is None or not spec.strip():
+        return None
+    spec = spec.strip()
+    if ":" not in spec:
+        return METRICS.load(spec)()
+    target, _, key = spec.partition("@")
+    module_name, _, attr = target.partition(":")
+    fn = _import_function(module_name, attr, spec)
+    return FunctionMetric(fn, target, key or None)
+
+
+def _import_function(module_name: str, attr: str, spec: str) -> Evaluate:
+    """Import the user's evaluator; the current folder is searched too, as ``python -m`` does."""
+    if not module_name or not attr:
+        raise UserError(
+            f"Cannot read --metric {spec!r}.",
+            hint="Name a built-in metric (" + ", ".join(METRICS.names()) + ") or your "
+            "evaluator as module:function (optionally @name of the number to guard).",
+        )
+    cwd = str(Path.cwd())
+    if cwd not in sys.path:
+        sys.path.append(cwd)
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # not found, or the user's module raised while importing
+        raise UserError(
+            f"Cannot import {module_name!r} for --metric {spec!r}: {first_line(exc, 200)}",
+            hint="Make the module importable: run from its folder, install it, or add its "
+            "folder to PYTHONPATH.",
+        ) from exc
+    fn = getattr(module, attr, None)
+    if not callable(fn):
+        raise UserError(
+            f"{module_name!r} has no function {attr!r} (--metric {spec!r}).",
+            hint="--metric module:function names a function fn(predict, data) that returns "
+            "numbers.",
+        )
+    return fn  # type: ignore[no-any-return]

@@ -1,0 +1,274 @@
+"""A user's evaluator guards optimize: it drives the choice, and its failures fail one candidate.
+
+Real runtimes, real images, the evaluators of ``user_evaluators.py`` as a user writes them.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import user_evaluators
+from PIL import Image
+
+import hwfit
+from hwfit.accuracy import Score
+from hwfit.artifacts import read_manifest
+from hwfit.errors import UnknownNameError, UserError
+from hwfit.records import RowState
+
+COLOUR = "colour_model:colour_classifier"
+QUICK = {
+    "duration_s": 0.3,
+    "min_time_s": 0.1,
+    "save": False,
+    "tune_trials": 0,
+    "input_shape": "1x3x32x32",
+}
+HERE = Path(__file__).parent
+
+
+def _write_images(folder: Path, per_class: int, labelled: bool = True) -> Path:
+    rng = np.random.default_rng(0)
+    for index, name in enumerate(("red", "green", "blue")):
+        target = folder / name if labelled else folder
+        target.mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 90, size=(40, 48, 3))
+            pixels[..., index] += 160
+            Image.fromarray(pixels.astype(np.uint8)).save(target / f"{name}_{i}.png")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def colour_data(tmp_path_factory):
+    return _write_images(tmp_path_factory.mktemp("colours"), per_class=10)
+
+
+@pytest.fixture(scope="module")
+def error_run(colour_data, tmp_path_factory):
+    """Guarded by the user's max_error (lower is better), budget 0.001 in its own units."""
+    user_evaluators.SEEN.clear()
+    result = hwfit.optimize(
+        COLOUR,
+        str(colour_data),
+        out=tmp_path_factory.mktemp("out") / "err",
+        runtimes=["openvino"],
+        precisions=["fp32", "int8"],
+        max_accuracy_drop="0.001",
+        metric="user_evaluators:max_error@max_error",
+        **QUICK,
+    )
+    return result, list(user_evaluators.SEEN)
+
+
+def test_a_users_lower_is_better_metric_drives_the_choice(error_run):
+    result, seen = error_run
+    assert result.metric == "max_error"
+    assert result.higher_is_better is False
+    assert result.evaluator == "user_evaluators:max_error@max_error"
+    by_precision = {o.candidate.precision: o for o in result.outcomes}
+    int8, fp32 = by_precision["int8"], by_precision["fp32"]
+    # INT8 keeps every class (the default top-1 guard would pass it) but moves the outputs:
+    assert int8.accuracy["agreement"] == 100.0
+    assert int8.accuracy["max_error"] > 0.001
+    assert int8.state is RowState.REJECTED
+    assert "accuracy drop" in int8.reason
+    assert "on max_error" in int8.reason
+    assert int8.drop == pytest.approx(int8.accuracy["max_error"])  # its rise is the drop
+    assert result.winner is fp32
+    assert fp32.accuracy["max_error"] <= 0.001
+    assert fp32.accuracy["accuracy"] == 100.0  # the evaluator's second number is kept too
+    # The evaluator ran in this process on the baseline and on each measured candidate.
+    assert seen[0].startswith("torch fp32")
+    assert {"openvino fp32 t-default b1", "openvino int8 t-default b1"} <= set(seen)
+
+
+def test_the_artifact_and_report_record_the_users_metric(error_run):
+    result, _ = error_run
+    manifest = read_manifest(result.out_dir)
+    assert manifest.accuracy["metric"] == "max_error"
+    assert manifest.accuracy["higher_is_better"] is False
+    assert manifest.accuracy["evaluator"] == "user_evaluators:max_error@max_error"
+    page = (result.out_dir / "report.html").read_text()
+    assert "budget ceiling" in page
+    assert "drop<br>points" not in page  # its units are the metric's own, not points
+
+
+def test_a_crashing_evaluator_fails_only_its_candidate(colour_data, tmp_path):
+    result = hwfit.optimize(
+        COLOUR,
+        str(colour_data),
+        out=tmp_path / "out",
+        runtimes=["openvino", "onnxruntime"],
+        precisions=["fp32"],
+        metric="user_evaluators:fails_on_onnxruntime",
+        **QUICK,
+    )
+    by_runtime = {o.candidate.runtime: o for o in result.outcomes}
+    ort = by_runtime["onnxruntime"]
+    assert ort.state is RowState.FAILED
+    assert ort.reason == (
+        "the evaluator user_evaluators:fails_on_onnxruntime raised RuntimeError: "
+        "no boxes in this output"
+    )
+    assert ort.bench is not None
+    assert ort.bench.latency is not None
+    assert result.winner is by_runtime["openvino"]
+    assert result.metric == "fails_on_onnxruntime"  # one number: named after the function
+    assert result.winner.accuracy["fails_on_onnxruntime"] == 100.0
+
+
+def test_a_closure_guards_unlabelled_data(colour_data, tmp_path):
+    """The API takes any callable, closures included: it runs here, the model in a worker."""
+    flat = _write_images(tmp_path / "flat", per_class=6, labelled=False)
+    calls = []
+
+    def mse(predict, data):
+        assert data.y is None
+        assert data.path == flat
+        outputs = predict(data.x)
+        calls.append((predict.precision, outputs.shape))
+        reference = outputs if data.reference is None else data.reference
+        return Score(float(np.mean((outputs - reference) ** 2)), higher_is_better=False)
+
+    result = hwfit.optimize(
+        COLOUR,
+        str(flat),
+        out=tmp_path / "out",
+        runtimes=["openvino"],
+        precisions=["fp32"],
+        max_accuracy_drop="0.01",
+        evaluate=mse,
+        **QUICK,
+    )
+    assert result.metric == "mse"
+    assert result.winner is not None
+    assert [c[0] for c in calls] == ["fp32", "fp32"]  # the reference, then the candidate
+    assert calls[0][1] == calls[1][1] == (result.validation_samples, 3)  # every sample, 3 classes
+
+
+@pytest.mark.parametrize(
+    ("metric", "message"),
+    [
+        ("user_evaluators:always_raises", "On the FP32 reference, the evaluator "
+         "user_evaluators:always_raises raised ValueError: cannot read the annotations."),
+        ("user_evaluators:two_numbers", "The evaluator user_evaluators:two_numbers returned 2 "
+         "numbers (a, b)"),
+        ("user_evaluators:two_numbers@c", "The evaluator user_evaluators:two_numbers returned "
+         "a, b, not 'c'."),
+        ("user_evaluators:not_a_number", "On the FP32 reference, the evaluator "
+         "user_evaluators:not_a_number returned str 'high' for 'score'"),
+    ],
+    ids=["raises", "two-numbers", "missing-key", "not-a-number"],
+)  # fmt: skip
+def test_an_evaluator_that_fails_on_the_reference_stops_the_run_in_one_line(
+    metric, message, colour_data, tmp_path
+):
+    with pytest.raises(UserError) as info:
+        hwfit.optimize(
+            COLOUR,
+            str(colour_data),
+            out=tmp_path / "out",
+            runtimes=["openvino"],
+            precisions=["fp32"],
+            metric=metric,
+            **QUICK,
+        )
+    assert info.value.message.startswith(message), info.value.message
+    assert "\n" not in info.value.message
+
+
+def test_metric_names_are_checked_before_anything_runs(colour_data, tmp_path):
+    with pytest.raises(
+        UnknownNameError, match=r"Unknown metric 'top2'\. Did you mean 'top5' or 'top1'"
+    ):
+        hwfit.optimize(COLOUR, str(colour_data), out=tmp_path / "a", metric="top2", **QUICK)
+    with pytest.raises(UserError, match="Cannot import 'no_such_module'"):
+        hwfit.optimize(
+            COLOUR, str(colour_data), out=tmp_path / "b", metric="no_such_module:f", **QUICK
+        )
+    with pytest.raises(UserError, match="has no function 'nope'"):
+        hwfit.optimize(
+            COLOUR, str(colour_data), out=tmp_path / "c", metric="user_evaluators:nope", **QUICK
+        )
+    assert not (tmp_path / "a").exists()  # nothing was written
+
+
+def test_top5_guards_top5(colour_data, tmp_path):
+    result = hwfit.optimize(
+        COLOUR,
+        str(colour_data),
+        out=tmp_path / "out",
+        runtimes=["openvino"],
+        precisions=["fp32"],
+        metric="top5",
+        **QUICK,
+    )
+    assert result.metric == "top5"
+    assert result.winner.accuracy["top5"] == 100.0
+    assert result.evaluator == "top5"
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "hwfit.cli.main", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_cli_imports_the_evaluator_from_the_current_folder(colour_data, tmp_path):
+    (tmp_path / "myeval.py").write_text(
+        "import numpy as np\n"
+        "def agree(predict, data):\n"
+        "    out = predict(data.x)\n"
+        "    ref = out if data.reference is None else data.reference\n"
+        "    return float(np.mean(out.argmax(1) == ref.argmax(1)) * 100)\n"
+    )
+    proc = _cli(
+        "optimize", COLOUR, "--data", str(colour_data), "--out", str(tmp_path / "out"),
+        "--input-shape", "1x3x32x32", "-r", "openvino", "-p", "fp32", "--metric",
+        "myeval:agree", "--duration", "0.3", "--no-save", "--tune-trials", "0", "--json",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["metric"] == "agree"
+    assert report["evaluator"] == "myeval:agree"
+    assert report["higher_is_better"] is True
+    assert report["winner"]["accuracy"]["agree"] == 100.0
+
+
+@pytest.mark.parametrize(
+    ("metric", "message"),
+    [
+        ("top1", "Error: The metric top1 needs labelled data"),
+        ("top2", "Error: Unknown metric 'top2'. Did you mean 'top5' or 'top1'?"),
+        ("nowhere:fn", "Error: Cannot import 'nowhere' for --metric 'nowhere:fn'"),
+    ],
+    ids=["labels-needed", "unknown", "not-importable"],
+)
+def test_cli_metric_errors_are_one_line(metric, message, tmp_path):
+    flat = _write_images(tmp_path / "flat", per_class=4, labelled=False)
+    proc = _cli(
+        "optimize", COLOUR, "--data", str(flat), "--out", str(tmp_path / "out"),
+        "--input-shape", "1x3x32x32", "-r", "openvino", "-p", "fp32", "--metric", metric,
+        "--no-save", cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert lines[0].startswith(message), proc.stderr
+    assert len(lines) <= 2
