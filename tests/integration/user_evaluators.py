@@ -40,3 +40,15 @@ def not_a_number(predict, data):
 
 def always_raises(predict, data):
     raise ValueError("cannot read the annotations")
+
+
+def feature_error(predict, data):
+    """For a two-output model: the mean squared error of the second output against FP32."""
+    outputs = predict(data.x)
+    assert isinstance(outputs, tuple), type(outputs)
+    assert len(outputs) == 2
+    reference = outputs if data.reference is None else data.reference
+    assert isinstance(reference, tuple)
+    assert len(reference) == 2
+    error = float(np.mean((outputs[1] - reference[1]) ** 2))
+    return Score(error, higher_is_better=False)

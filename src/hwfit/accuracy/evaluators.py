@@ -74,21 +74,23 @@ class EvalData:
         classes: Class names by index (image-folder names), or ``()``.
         path: The data as the user gave it (``--data``), for evaluators that read their own
             annotations; ``x`` is a subset of it (calibration samples are held out).
-        reference: The FP32 reference's outputs on ``x``; None while the reference itself is
-            scored.
+        reference: The FP32 reference's outputs on ``x`` (a tuple, in the model's order, when
+            the model has several outputs); None while the reference itself is scored.
     """
 
     x: npt.NDArray[np.float32]
     y: npt.NDArray[np.int64] | None
     classes: tuple[str, ...] = ()
     path: Path | None = None
-    reference: npt.NDArray[np.float32] | None = None
+    reference: npt.NDArray[np.float32] | tuple[npt.NDArray[Any], ...] | None = None
 
 
 class Predict(Protocol):
     """A candidate as a function: preprocessed inputs ``(N, C, H, W)`` in, outputs out.
 
-    It also says what it runs (``runtime``, ``precision``, ``batch``, ``label``), for logging.
+    A model with one output gives an array; one with several (a detector's boxes and scores)
+    a tuple of arrays in the model's order. It also says what it runs (``runtime``,
+    ``precision``, ``batch``, ``label``), for logging.
     """
 
     runtime: str
@@ -96,7 +98,7 @@ class Predict(Protocol):
     batch: int
     label: str
 
-    def __call__(self, x: npt.ArrayLike) -> npt.NDArray[np.float32]:
+    def __call__(self, x: npt.ArrayLike) -> npt.NDArray[np.float32] | tuple[npt.NDArray[Any], ...]:
         """The model's outputs for any number of samples."""
         ...
 
@@ -135,7 +137,8 @@ class Metric(abc.ABC):
         Raises:
             EvaluatorError: The metric failed on this model.
         """
-        return self.score(np.asarray(predict(data.x)), data)
+        outputs = predict(data.x)
+        return self.score(np.asarray(outputs[0] if isinstance(outputs, tuple) else outputs), data)
 
     def score(self, outputs: np.ndarray, data: EvalData) -> dict[str, Score]:
         """Score a model's outputs on ``data.x`` (metrics with ``from_outputs``).
@@ -185,7 +188,8 @@ class AgreementMetric(Metric):
                 "cosine": Score(1.0),
                 "max_abs_error": Score(0.0, higher_is_better=False),
             }
-        fid = fidelity(data.reference, outputs)
+        reference = data.reference
+        fid = fidelity(reference[0] if isinstance(reference, tuple) else reference, outputs)
         return {
             "agreement": Score(fid.top1_agreement),
             "cosine": Score(fid.cosine),

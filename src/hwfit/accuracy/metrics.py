@@ -11,7 +11,7 @@ import numpy.typing as npt
 
 from hwfit.errors import UserError
 
-__all__ = ["Fidelity", "fidelity", "topk_accuracy"]
+__all__ = ["Fidelity", "fidelity", "outputs_fidelity", "topk_accuracy"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,44 +95,109 @@ def topk_accuracy(
 def fidelity(reference_logits: npt.ArrayLike, logits: npt.ArrayLike) -> Fidelity:
     """Compare a model's outputs with a reference's on the same inputs.
 
-    Cosine similarity of a row pair is 1 when both rows are zero and 0 when only one is.
-    Computed in float64.
+    Outputs are ``(N, classes)`` scores, or any ``(N, C, ...)`` map of class scores per position
+    (a segmenter's): agreement is then the share of positions whose top class is the
+    reference's. Cosine similarity is per sample over all its values; it is 1 when both are
+    zero and 0 when only one is. Computed in float64.
 
     Args:
-        reference_logits: ``(N, classes)`` outputs of the reference (e.g. FP32) model.
-        logits: ``(N, classes)`` outputs of the model under test.
+        reference_logits: Outputs of the reference (e.g. FP32) model.
+        logits: Outputs of the model under test, shaped the same.
 
     Raises:
-        UserError: The two are shaped differently, or there are no samples.
+        UserError: The two are shaped differently, there are no samples, or the outputs have no
+            class axis (axis 1 with two or more entries) to agree on.
 
     Example:
         >>> f = fidelity([[1.0, 2.0], [3.0, 1.0]], [[1.0, 2.5], [1.0, 3.0]])
         >>> f.top1_agreement, round(f.cosine, 3), f.max_abs_error
         (50.0, 0.798, 2.0)
     """
-    ref = _as_2d("reference outputs", reference_logits)
-    out = _as_2d("outputs", logits)
+    ref, out = _paired_outputs(reference_logits, logits)
+    if ref.ndim < 2 or ref.shape[1] < 2:
+        raise UserError(
+            f"Model outputs shaped {ref.shape} have no class axis to agree on.",
+            hint="Guard this model with your own metric: --metric module:function.",
+        )
+    agree = np.argmax(ref, axis=1) == np.argmax(out, axis=1)
+    cosine, max_abs = _closeness(ref, out)
+    return Fidelity(
+        n=int(ref.shape[0]),
+        top1_agreement=float(100.0 * np.mean(agree)),
+        cosine=cosine,
+        max_abs_error=max_abs,
+    )
+
+
+def outputs_fidelity(
+    reference: Sequence[npt.ArrayLike], outputs: Sequence[npt.ArrayLike]
+) -> dict[str, float]:
+    """Fidelity of every output of a model to the reference's: the label-free guard.
+
+    Returns:
+        ``agreement`` (percent, from the first output: :func:`fidelity`; left out when that
+        output has no class axis), ``cosine`` (the lowest over the outputs) and
+        ``max_abs_error`` (the largest); with several outputs also ``cosine_<i>`` and
+        ``max_abs_error_<i>`` per output, counted from 0.
+
+    Raises:
+        UserError: The outputs differ in number or shape.
+
+    Example:
+        >>> ref = ([[1.0, 2.0]], [[0.5, 0.5, 1.0]])
+        >>> got = outputs_fidelity(ref, ([[1.0, 2.0]], [[0.5, 0.5, 0.0]]))
+        >>> got["agreement"], round(got["cosine_0"], 3), round(got["cosine_1"], 3)
+        (100.0, 1.0, 0.577)
+        >>> got["cosine"] == got["cosine_1"], got["max_abs_error"]
+        (True, 1.0)
+    """
+    if len(reference) != len(outputs) or not outputs:
+        raise UserError(
+            f"The model gives {len(outputs)} outputs, the reference {len(reference)}.",
+            hint="Compare models with the same outputs.",
+        )
+    result: dict[str, float] = {}
+    first = np.asarray(reference[0])
+    if first.ndim >= 2 and first.shape[1] >= 2:  # a class axis to agree on
+        result["agreement"] = fidelity(first, outputs[0]).top1_agreement
+    per_output = [
+        _closeness(*_paired_outputs(r, o)) for r, o in zip(reference, outputs, strict=True)
+    ]
+    result["cosine"] = min(c for c, _ in per_output)
+    result["max_abs_error"] = max(m for _, m in per_output)
+    if len(per_output) > 1:
+        for index, (cosine, max_abs) in enumerate(per_output):
+            result[f"cosine_{index}"] = cosine
+            result[f"max_abs_error_{index}"] = max_abs
+    return result
+
+
+def _paired_outputs(
+    reference: npt.ArrayLike, outputs: npt.ArrayLike
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    ref = np.asarray(reference, dtype=np.float64)
+    out = np.asarray(outputs, dtype=np.float64)
     if ref.shape != out.shape:
         raise UserError(
             f"Outputs shaped {out.shape} cannot be compared with reference outputs {ref.shape}.",
             hint="Run both models on the same inputs.",
         )
-    n = ref.shape[0]
-    if n == 0:
+    if ref.ndim == 0 or ref.shape[0] == 0:
         raise UserError("No samples to compare outputs on.", hint="Give a non-empty dataset.")
-    agree = np.argmax(ref, axis=1) == np.argmax(out, axis=1)
-    dot = np.sum(ref * out, axis=1)
-    norms = np.linalg.norm(ref, axis=1) * np.linalg.norm(out, axis=1)
-    both_zero = (np.linalg.norm(ref, axis=1) == 0) & (np.linalg.norm(out, axis=1) == 0)
+    return ref, out
+
+
+def _closeness(ref: npt.NDArray[np.float64], out: npt.NDArray[np.float64]) -> tuple[float, float]:
+    """Mean per-sample cosine similarity and the largest absolute difference."""
+    a, b = ref.reshape(len(ref), -1), out.reshape(len(out), -1)
+    dot = np.sum(a * b, axis=1)
+    norm_a, norm_b = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
+    norms = norm_a * norm_b
     with np.errstate(divide="ignore", invalid="ignore"):
         cosine = np.where(norms > 0, dot / np.where(norms > 0, norms, 1.0), 0.0)
-    cosine = np.where(both_zero, 1.0, cosine)
-    return Fidelity(
-        n=int(n),
-        top1_agreement=float(100.0 * np.mean(agree)),
-        cosine=float(np.mean(cosine)),
-        max_abs_error=float(np.max(np.abs(ref - out))),
-    )
+    cosine = np.where((norm_a == 0) & (norm_b == 0), 1.0, cosine)
+    max_abs = float(np.max(np.abs(a - b))) if a.size else 0.0
+    return float(np.mean(cosine)), max_abs
 
 
 def _as_2d(name: str, values: npt.ArrayLike) -> npt.NDArray[np.float64]:

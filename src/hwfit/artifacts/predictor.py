@@ -51,15 +51,20 @@ class Predictor:
         self.batch = int(manifest.runtime_options["batch"])
         self.input_shape = tuple(manifest.input["shape"])
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """Return the model's outputs for preprocessed inputs ``(N, C, H, W)``, any N."""
+    def predict(self, x: np.ndarray) -> np.ndarray | tuple[np.ndarray, ...]:
+        """Return the model's outputs for preprocessed inputs ``(N, C, H, W)``, any N.
+
+        One array for a model with one output; a tuple of arrays, in the model's order, for a
+        model with several (a detector's raw boxes and scores, say).
+        """
         x = np.asarray(x, dtype=np.float32)
         if x.shape[1:] != self.input_shape[1:]:
             raise InputShapeError(
                 f"Input of shape {x.shape} does not fit the model's {self.input_shape}.",
                 hint="Preprocess images with Predictor.preprocess (or classify()).",
             )
-        return self._compiled.infer_all(x, self.batch)  # the artifact has a static batch
+        outputs = self._compiled.infer_all_outputs(x, self.batch)  # the artifact's static batch
+        return outputs[0] if len(outputs) == 1 else outputs
 
     def runner(self, x: np.ndarray) -> Callable[[], None]:
         """Bind one input batch of the artifact's shape once; return a call that runs it.
@@ -106,7 +111,7 @@ class Predictor:
         if path is None or path.suffix != ".npz" or not path.is_file():
             raise ModelSourceError(f"No self-check data in {str(self.folder)!r}.")
         data = np.load(path, allow_pickle=False)
-        diff = float(np.max(np.abs(self.predict(data["x"]) - data["outputs"])))
+        diff = float(np.max(np.abs(_first(self.predict(data["x"])) - data["outputs"])))
         if diff > atol:
             raise ModelSourceError(
                 f"The artifact's outputs differ from those measured by optimize by {diff:.3g} "
@@ -124,7 +129,7 @@ class Predictor:
         self, image_paths: Sequence[str | Path], top_k: int = 5
     ) -> list[list[tuple[str, float]]]:
         """Top-k ``(class, probability)`` per image (class indices when no names are known)."""
-        logits = self.predict(self.preprocess(image_paths))
+        logits = _first(self.predict(self.preprocess(image_paths)))
         shifted = logits - logits.max(axis=1, keepdims=True)
         probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
         names = self.manifest.classes
@@ -135,6 +140,11 @@ class Predictor:
                 [(names[i] if i < len(names) else str(int(i)), float(row[i])) for i in top]
             )
         return results
+
+
+def _first(outputs: np.ndarray | tuple[np.ndarray, ...]) -> np.ndarray:
+    """The first output (the one the self-check and ``classify`` read)."""
+    return outputs[0] if isinstance(outputs, tuple) else outputs
 
 
 def load(folder: str | Path) -> Predictor:

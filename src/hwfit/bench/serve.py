@@ -33,7 +33,7 @@ _COMPILED: dict[str, Any] = {}  # in the worker: the compiled model, and its bat
 class _Reply:
     ok: bool
     error: str | None = None
-    outputs: npt.NDArray[np.float32] | None = None
+    outputs: tuple[npt.NDArray[Any], ...] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,8 +96,10 @@ class ServedModel:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def __call__(self, x: npt.ArrayLike) -> npt.NDArray[np.float32]:
+    def __call__(self, x: npt.ArrayLike) -> npt.NDArray[np.float32] | tuple[npt.NDArray[Any], ...]:
         """The model's outputs for preprocessed inputs ``(N, ...)``, any N.
+
+        One array for a model with one output, else a tuple of arrays in the model's order.
 
         Raises:
             InputShapeError: ``x`` does not have the model's sample shape.
@@ -114,9 +116,9 @@ class ServedModel:
             self._reply(self._pool.run(self._load, self._timeout_s), "compiling")
             self._loaded = True
         reply = self._reply(self._pool.run(_InferJob(array), self._timeout_s), "running")
-        if reply.outputs is None:
+        if not reply.outputs:
             raise RuntimeFailure(f"{self.label} returned no outputs.")
-        return reply.outputs
+        return reply.outputs[0] if len(reply.outputs) == 1 else reply.outputs
 
     def close(self) -> None:
         """End the worker."""
@@ -149,4 +151,4 @@ def _infer(job: _InferJob) -> _Reply:
     compiled = _COMPILED.get("model")
     if compiled is None:
         return _Reply(ok=False, error="no model compiled in this worker")
-    return _Reply(ok=True, outputs=compiled.infer_all(job.x, int(_COMPILED["batch"])))
+    return _Reply(ok=True, outputs=compiled.infer_all_outputs(job.x, int(_COMPILED["batch"])))

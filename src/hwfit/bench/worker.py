@@ -41,7 +41,7 @@ from hwfit.records import (
 from hwfit.registry import import_path
 from hwfit.runtimes.base import Runtime
 
-__all__ = ["run_job"]
+__all__ = ["read_outputs", "run_job"]
 
 
 def run_job(job: RowJob) -> BenchResult:
@@ -147,8 +147,23 @@ def _measure(
 
 
 def _evaluate(compiled: Any, batch: int, data: Path, out: Path) -> None:
-    """Run the compiled model over ``x`` of an ``.npz``; save the outputs as ``logits``."""
-    np.savez(out, logits=compiled.infer_all(np.load(data)["x"], batch))
+    """Run the compiled model over ``x`` of an ``.npz``; save its outputs.
+
+    The first output is saved as ``logits``, any further ones as ``output_1``, ``output_2``, ...
+    (:func:`read_outputs` reads them back in order).
+    """
+    outputs = compiled.infer_all_outputs(np.load(data)["x"], batch)
+    more = {f"output_{i}": o for i, o in enumerate(outputs[1:], start=1)}
+    np.savez(out, logits=outputs[0], **more)
+
+
+def read_outputs(path: Path) -> tuple[np.ndarray, ...]:
+    """The outputs :func:`_evaluate` saved, the first one first."""
+    with np.load(path) as data:
+        extra = sorted(
+            (k for k in data.files if k.startswith("output_")), key=lambda k: int(k[7:])
+        )
+        return (data["logits"], *(data[k] for k in extra))
 
 
 #: Worker jobs other than a benchmark row, by their ``task``: ``"module:function"``, imported

@@ -44,6 +44,14 @@ def summed_by_kind(
     return tuple(sorted(layers, key=lambda layer: -layer.us))
 
 
+def as_output(value: object) -> np.ndarray:
+    """A runtime's output as a NumPy array: floating point as float32, other types unchanged."""
+    import numpy as np
+
+    array = np.asarray(value)
+    return array.astype(np.float32, copy=False) if array.dtype.kind == "f" else array
+
+
 class CompiledModel(abc.ABC):
     """A model prepared by one runtime for repeated inference on one input shape.
 
@@ -75,18 +83,34 @@ class CompiledModel(abc.ABC):
     def infer(self, x: np.ndarray) -> np.ndarray:
         """Return the (first) output for ``x`` as a NumPy array."""
 
+    def infer_outputs(self, x: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Every output for ``x``, in the model's order (the default: the first only).
+
+        Runtimes that run models with several outputs (a detector's boxes and scores) override
+        this; :meth:`infer` stays the first output.
+        """
+        return (self.infer(x),)
+
     def infer_all(self, x: np.ndarray, batch: int) -> np.ndarray:
-        """Return the outputs for any number of samples, in chunks of the static ``batch``.
+        """Return the (first) output for any number of samples: see :meth:`infer_all_outputs`."""
+        return self.infer_all_outputs(x, batch)[0]
+
+    def infer_all_outputs(self, x: np.ndarray, batch: int) -> tuple[np.ndarray, ...]:
+        """Return every output for any number of samples, in chunks of the static ``batch``.
 
         The last chunk is padded with copies of its first sample and the padding dropped.
+        Floating-point outputs come back as float32; others (class indices) as they are.
         """
         import numpy as np
 
-        outputs = []
+        per_output: list[list[np.ndarray]] = []
         for chunk, n in padded_chunks(x, batch):
-            result = np.asarray(self.infer(chunk), dtype=np.float32)
-            outputs.append(result[:n])
-        return np.concatenate(outputs)
+            results = self.infer_outputs(chunk)
+            if not per_output:
+                per_output = [[] for _ in results]
+            for store, result in zip(per_output, results, strict=True):
+                store.append(as_output(result)[:n])
+        return tuple(np.concatenate(store) for store in per_output)
 
     def throughput_runner(self, x: np.ndarray) -> tuple[Callable[[], None], int]:
         """A call that runs inferences of ``x`` the runtime's throughput way, and its samples.

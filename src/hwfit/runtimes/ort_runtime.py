@@ -72,6 +72,9 @@ class OrtCompiledModel(CompiledModel):
     def infer(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(self._session.run(self._outputs[:1], {self._input: x})[0])
 
+    def infer_outputs(self, x: np.ndarray) -> tuple[np.ndarray, ...]:
+        return tuple(np.asarray(o) for o in self._session.run(self._outputs, {self._input: x}))
+
     #: Makes a second session with the profiler on (set by :meth:`OrtRuntime.compile`).
     profiled_session: Callable[[str], ort.InferenceSession] | None = None
 

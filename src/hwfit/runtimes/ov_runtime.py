@@ -20,6 +20,7 @@ from hwfit.records import Availability, Executed, LayerTime
 from hwfit.runtimes.base import (
     CompiledModel,
     Runtime,
+    as_output,
     padded_chunks,
     summed_by_kind,
     thread_counts,
@@ -99,6 +100,10 @@ class OVCompiledModel(CompiledModel):
 
     def infer(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(self._request.infer({0: x}, share_inputs=False)[0]).copy()
+
+    def infer_outputs(self, x: np.ndarray) -> tuple[np.ndarray, ...]:
+        result = self._request.infer({0: x}, share_inputs=False)
+        return tuple(np.asarray(result[i]).copy() for i in range(len(self._compiled.outputs)))
 
     def executed_info(self) -> Executed:
         """Read back what the compiled model runs with."""
@@ -187,25 +192,30 @@ class OVCompiledModel(CompiledModel):
 
         return run, requests * int(x.shape[0])
 
-    def infer_all(self, x: np.ndarray, batch: int) -> np.ndarray:
+    def infer_all_outputs(self, x: np.ndarray, batch: int) -> tuple[np.ndarray, ...]:
         """With the THROUGHPUT hint, chunks go through an ``AsyncInferQueue`` (every stream)."""
         chunks = -(-len(x) // batch)
         if not self._throughput_hint or chunks < 2:
-            return super().infer_all(x, batch)
+            return super().infer_all_outputs(x, batch)
         queue = self._predict_queue
         if queue is None:  # made once: predict may be called for every batch of a stream
             jobs = int(self._compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
             queue = self._predict_queue = ov.AsyncInferQueue(self._compiled, jobs)
-        outputs: list[np.ndarray | None] = [None] * chunks
+        n_outputs = len(self._compiled.outputs)
+        outputs: list[tuple[np.ndarray, ...]] = [()] * chunks
 
         def done(request: ov.InferRequest, index: int) -> None:
-            outputs[index] = np.asarray(request.get_output_tensor(0).data, np.float32).copy()
+            outputs[index] = tuple(
+                as_output(request.get_output_tensor(i).data).copy() for i in range(n_outputs)
+            )
 
         queue.set_callback(done)
         for index, (chunk, _) in enumerate(padded_chunks(x.astype(np.float32, copy=False), batch)):
             queue.start_async({0: chunk}, index)
         queue.wait_all()
-        return np.concatenate(outputs)[: len(x)]  # type: ignore[arg-type]
+        return tuple(
+            np.concatenate([chunk[i] for chunk in outputs])[: len(x)] for i in range(n_outputs)
+        )
 
     def async_throughput(
         self, x: np.ndarray, seconds: float

@@ -65,11 +65,23 @@ class TorchCompiledModel(CompiledModel):
         self._sync()
 
     def infer(self, x: np.ndarray) -> np.ndarray:
+        return self.infer_outputs(x)[0]
+
+    def infer_outputs(self, x: np.ndarray) -> tuple[np.ndarray, ...]:
         with torch.inference_mode():
             out = self._fn(torch.from_numpy(np.ascontiguousarray(x)).to(self._device, self._dtype))
-        if not isinstance(out, torch.Tensor):  # a tuple or list of outputs: the first
-            out = out[0]
-        return np.asarray(out.float().cpu().numpy())
+        outputs = (out,) if isinstance(out, torch.Tensor) else tuple(out)
+        if not all(isinstance(o, torch.Tensor) for o in outputs):
+            kinds = ", ".join(sorted({type(o).__name__ for o in outputs}))
+            raise UnsupportedModelError(
+                f"The model returns {kinds}; hwfit runs models whose outputs are tensors or "
+                "tuples of tensors.",
+                hint="Wrap it so that forward() returns tensors (a detector's raw head outputs, "
+                "with the post-processing outside the model).",
+            )
+        return tuple(
+            np.asarray((o.float() if o.is_floating_point() else o).cpu().numpy()) for o in outputs
+        )
 
 
 class TorchEagerRuntime(Runtime):

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from hwfit.accuracy.evaluators import EvalData, EvaluatorError, Metric, Score
-from hwfit.accuracy.metrics import fidelity, topk_accuracy
+from hwfit.accuracy.metrics import outputs_fidelity, topk_accuracy
 from hwfit.bench import spawn_worker
 from hwfit.bench.serve import ServedModel
 from hwfit.errors import HwfitError, InputShapeError, RuntimeFailure, UserError
@@ -61,12 +61,14 @@ def measure_reference(
         )
     if candidate.runtime != "torch":
         notes.append("The model is not a PyTorch model: the FP32 reference is ONNX Runtime FP32.")
-    result, logits = measure_row(setup, rows, setup.artifact.info, candidate, None)
-    if result.state is not RowState.COMPLETE or logits is None:
+    result, outputs = measure_row(setup, rows, setup.artifact.info, candidate, None)
+    if result.state is not RowState.COMPLETE or outputs is None:
         raise RuntimeFailure(
             f"The FP32 reference ({candidate.runtime}) could not be measured: {result.reason}"
         )
+    logits = outputs[0]
     labels = setup.val.y
+    classes = logits.ndim >= 2 and logits.shape[1] >= 2  # the first output has a class axis
     if metric is not None:
         data = eval_data(setup, None)
         try:
@@ -84,12 +86,27 @@ def measure_reference(
                 f"Accuracy is {metric.key} ({way} is better) from your evaluator {metric.spec}; "
                 f"the budget {setup.budget_text} is in its units."
             )
-        return _reference(setup, candidate, result, logits, accuracy, metric.key, direction)
-    if labels is None:
+        return _reference(setup, candidate, result, outputs, accuracy, metric.key, direction)
+    if not classes:
+        raise UserError(
+            f"The model's output is shaped {logits.shape[1:]} per sample, with no class axis: "
+            "neither top-1 nor agreement with the FP32 model applies to it.",
+            hint="Guard it with your own metric: --metric module:function (see the README).",
+        )
+    several = f" (for each of its {len(outputs)} outputs)" if len(outputs) > 1 else ""
+    if labels is not None and logits.ndim > 2:
+        notes.append(
+            f"The model's first output is a map shaped {logits.shape[1:]} per sample, not one "
+            "score per class: the labels are not used. Accuracy is fidelity to the FP32 "
+            f"reference{several}; --metric module:function guards it with your own metric."
+        )
+        labels = None
+        metric_key, accuracy = "agreement", dict(_FIDELITY)
+    elif labels is None:
         metric_key, accuracy = "agreement", dict(_FIDELITY)
         notes.append(
             "The data has no labels: accuracy is fidelity to the FP32 reference (top-1 "
-            "agreement, cosine similarity, max abs error), not correctness."
+            f"agreement, cosine similarity, max abs error{several}), not correctness."
         )
     else:
         n_out = logits.shape[1]
@@ -112,14 +129,14 @@ def measure_reference(
                 "agreement with the FP32 reference instead."
             )
             metric_key, accuracy = "agreement", {**accuracy, **_FIDELITY}
-    return _reference(setup, candidate, result, logits, accuracy, metric_key, True)
+    return _reference(setup, candidate, result, outputs, accuracy, metric_key, True)
 
 
 def _reference(
     setup: RunSetup,
     candidate: Candidate,
     result: BenchResult,
-    logits: np.ndarray,
+    outputs: tuple[np.ndarray, ...],
     accuracy: dict[str, float],
     metric: str,
     higher_is_better: bool,
@@ -140,10 +157,12 @@ def _reference(
             hint="Fix the metric: it must give the unoptimized model a finite number.",
         )
     allowed = setup.budget.allowed_drop(abs(value))
-    return Reference(outcome, result, logits, accuracy, metric, allowed, higher_is_better)
+    return Reference(
+        outcome, result, outputs[0], accuracy, metric, allowed, higher_is_better, outputs
+    )
 
 
-def eval_data(setup: RunSetup, reference: np.ndarray | None) -> EvalData:
+def eval_data(setup: RunSetup, reference: np.ndarray | tuple[np.ndarray, ...] | None) -> EvalData:
     """The validation split as a metric sees it (``reference``: the FP32 outputs, if known)."""
     val = setup.val
     return EvalData(
@@ -244,7 +263,7 @@ class Evaluator:
         if isinstance(prepared_or_why, str):
             return Outcome(candidate, RowState.FAILED, f"preparing failed: {prepared_or_why}")
         prepared, info = prepared_or_why
-        result, logits = measure_row(self.setup, self.rows, info, candidate, remaining_s)
+        result, outputs = measure_row(self.setup, self.rows, info, candidate, remaining_s)
         result = self._paired(info, candidate, result)
         outcome = Outcome(
             candidate,
@@ -261,19 +280,23 @@ class Evaluator:
             artifact_size_bytes=result.artifact_size_bytes,
             forced=not verdict.ok,
         )
-        if result.state is not RowState.COMPLETE or logits is None:
+        if result.state is not RowState.COMPLETE or outputs is None:
             return outcome
-        self.logits[candidate] = logits[:CHECK_SAMPLES]
-        return self._checked(outcome, info, logits)
+        self.logits[candidate] = outputs[0][:CHECK_SAMPLES]
+        return self._checked(outcome, info, outputs)
 
-    def _checked(self, outcome: Outcome, info: ModelInfo, logits: np.ndarray) -> Outcome:
+    def _checked(
+        self, outcome: Outcome, info: ModelInfo, outputs: tuple[np.ndarray, ...]
+    ) -> Outcome:
         """``outcome`` with its accuracy, REJECTED when the drop exceeds the budget.
 
         A metric that fails on this candidate (a user's evaluator raising) fails it alone.
         """
         ref = self.reference
         try:
-            accuracy = self._accuracy(outcome.candidate, info, logits)
+            accuracy = self._accuracy(outcome.candidate, info, outputs)
+        except UserError as exc:  # outputs that cannot be compared (another shape, say)
+            return dataclasses.replace(outcome, state=RowState.FAILED, reason=exc.message)
         except EvaluatorError as exc:
             return dataclasses.replace(outcome, state=RowState.FAILED, reason=str(exc))
         drop = ref.drop(accuracy)
@@ -296,25 +319,23 @@ class Evaluator:
         return dataclasses.replace(result, speedup=figure)
 
     def _accuracy(
-        self, candidate: Candidate, info: ModelInfo, logits: np.ndarray
+        self, candidate: Candidate, info: ModelInfo, outputs: tuple[np.ndarray, ...]
     ) -> dict[str, float]:
-        """Fidelity to the FP32 outputs always; then the run's metric.
+        """Fidelity of every output to the FP32 outputs always; then the run's metric.
 
         Raises:
             EvaluatorError: The metric failed on this candidate.
+            UserError: Outputs that cannot be compared with the reference's.
         """
-        fid = fidelity(self.reference.logits, logits)
-        acc = {
-            "agreement": fid.top1_agreement,
-            "cosine": fid.cosine,
-            "max_abs_error": fid.max_abs_error,
-        }
+        ref = self.reference
+        acc = outputs_fidelity(ref.outputs, outputs)
+        logits = outputs[0]
         metric = self.setup.metric
         if metric is None:
-            if self.setup.val.y is not None:
+            if "top1" in ref.accuracy and self.setup.val.y is not None:
                 acc.update(topk_accuracy(logits, self.setup.val.y))
             return acc
-        data = eval_data(self.setup, self.reference.logits)
+        data = eval_data(self.setup, ref.logits if len(ref.outputs) < 2 else ref.outputs)
         scores = _scores(self.setup, metric, info, candidate, logits, data)
         if metric.key not in scores:
             raise EvaluatorError(f"the evaluator {metric.spec} returned no {metric.key!r}")

@@ -114,12 +114,14 @@ class Reference:
     Attributes:
         outcome: The baseline as the run reports it.
         row: Its bench row (the A side of every paired measurement).
-        logits: Its outputs on the validation inputs.
+        logits: Its (first) output on the validation inputs.
         accuracy: Its accuracy; ``metric`` is the key the budget applies to.
         allowed: The largest drop on ``metric`` the budget allows, in the metric's units
             (points for the built-in metrics, which are percentages).
         higher_is_better: The direction of ``metric``: False for an error or a loss, whose
             rise is the drop.
+        outputs: Every output on the validation inputs (``logits`` first), for the label-free
+            guard of models with several outputs.
     """
 
     outcome: Outcome
@@ -129,6 +131,7 @@ class Reference:
     metric: str
     allowed: float
     higher_is_better: bool = True
+    outputs: tuple[np.ndarray, ...] = ()
 
     def drop(self, accuracy: dict[str, float]) -> float:
         """How much worse ``accuracy`` is than the reference's on ``metric`` (negative: better)."""
@@ -181,12 +184,15 @@ class Rows:
 
 def measure_row(
     setup: RunSetup, rows: Rows, info: ModelInfo, candidate: Candidate, remaining_s: float | None
-) -> tuple[BenchResult, np.ndarray | None]:
+) -> tuple[BenchResult, tuple[np.ndarray, ...] | None]:
     """Measure ``candidate`` in a worker and evaluate it on the validation inputs.
 
     Returns:
-        The stored row, and the model's outputs on the validation inputs (None when it failed).
+        The stored row, and the model's outputs on the validation inputs, every output in the
+        model's order (None when it failed).
     """
+    from hwfit.bench.worker import read_outputs
+
     logits_path = setup.work / "logits.npz"
     logits_path.unlink(missing_ok=True)
     result = run_row(
@@ -203,8 +209,8 @@ def measure_row(
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
     rows.save(result)
-    logits = np.load(logits_path)["logits"] if logits_path.exists() else None
-    return result, logits
+    outputs = read_outputs(logits_path) if logits_path.exists() else None
+    return result, outputs
 
 
 def _paired(setup: RunSetup) -> dict[str, Any]:

@@ -1,0 +1,165 @@
+"""Models that are not classifiers: several outputs, per-pixel maps, one number per sample.
+
+Real runtimes: every output comes back from each runtime, the label-free guard compares every
+output with the FP32 model's, and an artifact's predictor returns them all.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import hwfit
+from hwfit.errors import UserError
+from hwfit.models import load_model
+from hwfit.records import RowState, RunConfig
+from hwfit.runtimes import get_runtime
+
+QUICK = {
+    "duration_s": 0.3,
+    "min_time_s": 0.1,
+    "save": False,
+    "tune_trials": 0,
+    "input_shape": "1x3x32x32",
+}
+
+
+def _write_images(folder: Path, per_class: int, labelled: bool) -> Path:
+    rng = np.random.default_rng(1)
+    for index, name in enumerate(("red", "green", "blue")):
+        target = folder / name if labelled else folder
+        target.mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 90, size=(36, 36, 3))
+            pixels[..., index] += 160
+            Image.fromarray(pixels.astype(np.uint8)).save(target / f"{name}_{i}.png")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def flat(tmp_path_factory):
+    return _write_images(tmp_path_factory.mktemp("flat"), per_class=8, labelled=False)
+
+
+@pytest.fixture(scope="module")
+def labelled(tmp_path_factory):
+    return _write_images(tmp_path_factory.mktemp("labelled"), per_class=8, labelled=True)
+
+
+@pytest.mark.parametrize("runtime", ["torch", "onnxruntime", "openvino"])
+def test_every_runtime_returns_every_output(runtime):
+    model = load_model("colour_model:colour_two_heads", input_shape="1x3x32x32")
+    x = np.random.default_rng(0).standard_normal((3, 3, 32, 32)).astype(np.float32)
+    expected = get_runtime("torch")().compile(model, RunConfig(runtime="torch")).infer_outputs(x)
+    assert [e.shape for e in expected] == [(3, 3), (3, 4, 32, 32)]
+    compiled = get_runtime(runtime)().compile(model, RunConfig(runtime=runtime, precision="fp32"))
+    outputs = compiled.infer_all_outputs(x, 1)  # three chunks of the static batch
+    assert len(outputs) == 2
+    for got, want in zip(outputs, expected, strict=True):
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(compiled.infer_all(x, 1), outputs[0])
+
+
+def test_openvino_throughput_queue_returns_every_output():
+    model = load_model("colour_model:colour_two_heads", input_shape="2x3x32x32")
+    x = np.random.default_rng(0).standard_normal((5, 3, 32, 32)).astype(np.float32)
+    plain = get_runtime("openvino")().compile(model, RunConfig(runtime="openvino", batch=2))
+    queued = get_runtime("openvino")().compile(
+        model,
+        RunConfig(runtime="openvino", batch=2, options=(("PERFORMANCE_HINT", "THROUGHPUT"),)),
+    )
+    for got, want in zip(
+        queued.infer_all_outputs(x, 2), plain.infer_all_outputs(x, 2), strict=True
+    ):
+        assert got.shape[0] == 5
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def two_heads_run(flat, tmp_path_factory):
+    return hwfit.optimize(
+        "colour_model:colour_two_heads",
+        str(flat),
+        out=tmp_path_factory.mktemp("out") / "two",
+        runtimes=["openvino"],
+        precisions=["fp32", "int8"],
+        max_accuracy_drop="1",
+        **QUICK,
+    )
+
+
+def test_label_free_guard_compares_every_output(two_heads_run):
+    result = two_heads_run
+    assert result.metric == "agreement"
+    assert any("for each of its 2 outputs" in n for n in result.notes)
+    by_precision = {o.candidate.precision: o for o in result.outcomes}
+    fp32, int8 = by_precision["fp32"], by_precision["int8"]
+    for outcome in (fp32, int8):
+        keys = set(outcome.accuracy)
+        assert {"cosine_0", "cosine_1", "max_abs_error_0", "max_abs_error_1"} <= keys
+        assert outcome.accuracy["cosine"] == min(
+            outcome.accuracy["cosine_0"], outcome.accuracy["cosine_1"]
+        )
+        assert outcome.accuracy["max_abs_error"] == max(
+            outcome.accuracy["max_abs_error_0"], outcome.accuracy["max_abs_error_1"]
+        )
+    assert fp32.accuracy["max_abs_error_1"] < 1e-3  # the same float computation
+    assert int8.accuracy["max_abs_error_1"] > fp32.accuracy["max_abs_error_1"]  # INT8 moved it
+
+
+def test_the_artifact_predicts_every_output(two_heads_run):
+    predictor = hwfit.load(two_heads_run.out_dir)
+    x = np.random.default_rng(2).standard_normal((3, 3, 32, 32)).astype(np.float32)
+    outputs = predictor.predict(x)
+    assert isinstance(outputs, tuple)
+    assert [o.shape for o in outputs] == [(3, 3), (3, 4, 32, 32)]
+    assert predictor.self_check() < 1e-3
+
+
+def test_a_users_evaluator_gets_every_output(flat, tmp_path):
+    result = hwfit.optimize(
+        "colour_model:colour_two_heads",
+        str(flat),
+        out=tmp_path / "out",
+        runtimes=["openvino"],
+        precisions=["fp32"],
+        max_accuracy_drop="0.01",
+        metric="user_evaluators:feature_error",
+        **QUICK,
+    )
+    assert result.metric == "feature_error"
+    assert result.winner is not None
+    assert result.winner.accuracy["feature_error"] < 1e-6
+
+
+def test_a_per_pixel_map_is_guarded_by_pixel_agreement(labelled, tmp_path):
+    result = hwfit.optimize(
+        "colour_model:colour_segmenter",
+        str(labelled),
+        out=tmp_path / "out",
+        runtimes=["onnxruntime"],
+        precisions=["fp32"],
+        **QUICK,
+    )
+    assert result.metric == "agreement"
+    assert any("is a map shaped (3, 32, 32) per sample" in n for n in result.notes)
+    winner = result.winner
+    assert winner is not None
+    assert winner.state is RowState.COMPLETE
+    assert winner.accuracy["agreement"] == 100.0
+    assert "top1" not in winner.accuracy  # the labels were not used
+
+
+def test_one_number_per_sample_needs_a_users_metric(flat, tmp_path):
+    with pytest.raises(UserError, match=r"shaped \(1,\) per sample, with no class axis") as info:
+        hwfit.optimize(
+            "colour_model:colour_brightness",
+            str(flat),
+            out=tmp_path / "out",
+            runtimes=["onnxruntime"],
+            precisions=["fp32"],
+            **QUICK,
+        )
+    assert "--metric module:function" in info.value.hint
