@@ -67,4 +67,5 @@ class CrashingOnInferRuntime(CrashingRuntime):
             os.kill(os.getpid(), signal.SIGSEGV)
 
         compiled.infer = crash
+        compiled.infer_outputs = crash
         return compiled

@@ -18,6 +18,7 @@ from hwfit.accuracy.preprocess import (
     default_stat,
 )
 from hwfit.errors import InputShapeError
+from hwfit.models.detection import detector_spec
 
 if TYPE_CHECKING:
     from torch import nn
@@ -58,6 +59,17 @@ def preprocess_for(model: ModelArtifact, input_shape: Sequence[int] | None = Non
         module = model.torch_module()
         if source.startswith("timm:") or isinstance(getattr(module, "pretrained_cfg", None), dict):
             return _from_timm(module, size)
+    detector = detector_spec(source)
+    if detector is not None:  # its transform: resize to the fixed size, aspect not kept
+        return Preprocess.create(
+            size,
+            crop_pct=1.0,
+            interpolation="bilinear",
+            mean=detector.mean,
+            std=detector.std,
+            crop_mode="squash",
+            source=SOURCE_TORCHVISION,
+        )
     if source.startswith("torchvision:"):
         found = _from_torchvision(source.removeprefix("torchvision:"), size)
         if found is not None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from hwfit.accuracy.coco import read_coco
 from hwfit.accuracy.npz import npz_shape, read_npz
 from hwfit.accuracy.preprocess import Preprocess
 from hwfit.accuracy.split import choose, sample_order
@@ -57,6 +58,9 @@ class Dataset:
         source: Where the data came from (the path given).
         skipped: Image files of the source that could not be decoded and were left out
             (paths relative to the folder, in folder order); subsets keep the list.
+        image_ids: For COCO data, each sample's image id in ``annotations``.
+        image_sizes: For COCO data, each sample's original ``(height, width)``.
+        annotations: For COCO data, the annotation file (detection boxes to find).
     """
 
     x: npt.NDArray[np.float32]
@@ -64,6 +68,9 @@ class Dataset:
     classes: tuple[str, ...] = ()
     source: str = ""
     skipped: tuple[str, ...] = ()
+    image_ids: tuple[int, ...] = ()
+    image_sizes: tuple[tuple[int, int], ...] = ()
+    annotations: str | None = None
 
     def __post_init__(self) -> None:
         if self.x.ndim != 4 or self.x.dtype != np.float32:
@@ -97,7 +104,14 @@ class Dataset:
         idx = np.asarray(indices, dtype=np.int64)
         y = None if self.y is None else self.y[idx]
         return Dataset(
-            x=self.x[idx], y=y, classes=self.classes, source=self.source, skipped=self.skipped
+            x=self.x[idx],
+            y=y,
+            classes=self.classes,
+            source=self.source,
+            skipped=self.skipped,
+            image_ids=tuple(self.image_ids[i] for i in idx) if self.image_ids else (),
+            image_sizes=tuple(self.image_sizes[i] for i in idx) if self.image_sizes else (),
+            annotations=self.annotations,
         )
 
 
@@ -114,6 +128,9 @@ def load_dataset(
     * A folder with one sub-folder per class: sorted folder names are the class indices (as
       torchvision's ``ImageFolder``); images are found recursively in each class folder.
     * A flat folder of images: unlabelled (``y`` is None).
+    * A COCO folder (``instances.json``, or ``annotations/instances_<split>.json``): its
+      annotated images, unlabelled, with their ids, original sizes and the annotation file
+      (a detector's mAP reads the boxes).
     * A ``.npz`` with ``x`` and optionally ``y`` (and ``classes``): float ``x`` is taken as
       already preprocessed and must be ``(N, C, H, W)`` equal to the model input; uint8 ``x``
       (``N, H, W, C`` or ``N, C, H, W``) is raw images and is preprocessed like image files.
@@ -213,7 +230,14 @@ def check_dataset_path(path: str | os.PathLike[str]) -> Path:
 def _scan_folder(
     folder: Path,
 ) -> tuple[list[Path], npt.NDArray[np.int64] | None, tuple[str, ...]]:
-    """List a dataset folder's images (sorted), their labels and the class names."""
+    """List a dataset folder's images (sorted), their labels and the class names.
+
+    A COCO folder (:func:`~hwfit.accuracy.coco.read_coco`) lists its annotated images, in the
+    annotation file's order, unlabelled (its boxes are the detection metric's business).
+    """
+    coco = read_coco(folder)
+    if coco is not None:
+        return list(coco.files), None, ()
     subdirs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     per_class = {d.name: _image_files(d, recursive=True) for d in subdirs}
     if any(per_class.values()):
@@ -298,6 +322,7 @@ def _load_folder(
         )
     index = np.asarray(sorted(kept), dtype=np.int64)
     labels = None if y is None else y[index]
+    coco = read_coco(folder)
     if labels is not None and skipped and len(index) > 1 and len(np.unique(labels)) < 2:
         raise UserError(
             f"Dataset folder {str(folder)!r} has readable images of one class only "
@@ -310,6 +335,9 @@ def _load_folder(
         classes=classes,
         source=str(folder),
         skipped=skipped,
+        image_ids=tuple(coco.image_ids[i] for i in index) if coco else (),
+        image_sizes=tuple(coco.sizes[i] for i in index) if coco else (),
+        annotations=str(coco.annotations) if coco else None,
     )
 
 

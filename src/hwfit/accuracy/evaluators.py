@@ -30,7 +30,7 @@ import math
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -38,6 +38,9 @@ import numpy.typing as npt
 from hwfit.accuracy.metrics import fidelity, topk_accuracy
 from hwfit.errors import UserError, first_line
 from hwfit.registry import Registry
+
+if TYPE_CHECKING:
+    from hwfit.models.detection import DetectionDecoder
 
 __all__ = [
     "METRICS",
@@ -76,6 +79,11 @@ class EvalData:
             annotations; ``x`` is a subset of it (calibration samples are held out).
         reference: The FP32 reference's outputs on ``x`` (a tuple, in the model's order, when
             the model has several outputs); None while the reference itself is scored.
+        image_ids: COCO data: each sample's image id in ``annotations``.
+        image_sizes: COCO data: each sample's original ``(height, width)``.
+        annotations: COCO data: the annotation file with the boxes to find.
+        decoder: For a detector hwfit knows: its post-processing, raw outputs to boxes
+            (``decoder.decode(*outputs, image_sizes)``).
     """
 
     x: npt.NDArray[np.float32]
@@ -83,6 +91,10 @@ class EvalData:
     classes: tuple[str, ...] = ()
     path: Path | None = None
     reference: npt.NDArray[np.float32] | tuple[npt.NDArray[Any], ...] | None = None
+    image_ids: tuple[int, ...] = ()
+    image_sizes: tuple[tuple[int, int], ...] = ()
+    annotations: Path | None = None
+    decoder: DetectionDecoder | None = None
 
 
 class Predict(Protocol):
@@ -122,10 +134,12 @@ class Metric(abc.ABC):
         name: How the user names it (``--metric``).
         key: The number the budget applies to.
         needs_labels: It cannot score unlabelled data.
+        needs_detector: It scores a detector's two raw outputs through ``data.decoder``.
     """
 
     name: ClassVar[str]
     needs_labels: ClassVar[bool] = False
+    needs_detector: ClassVar[bool] = False
     from_outputs: ClassVar[bool] = True
 
     def __init__(self, key: str | None = None) -> None:
@@ -137,11 +151,14 @@ class Metric(abc.ABC):
         Raises:
             EvaluatorError: The metric failed on this model.
         """
-        outputs = predict(data.x)
-        return self.score(np.asarray(outputs[0] if isinstance(outputs, tuple) else outputs), data)
+        return self.score(predict(data.x), data)
 
-    def score(self, outputs: np.ndarray, data: EvalData) -> dict[str, Score]:
+    def score(
+        self, outputs: np.ndarray | tuple[np.ndarray, ...], data: EvalData
+    ) -> dict[str, Score]:
         """Score a model's outputs on ``data.x`` (metrics with ``from_outputs``).
+
+        ``outputs`` is one array for a model with one output, else a tuple in its order.
 
         Raises:
             UserError: Outputs or labels that the metric cannot score.
@@ -160,10 +177,12 @@ class TopKMetric(Metric):
     name: ClassVar[str] = "top1"
     needs_labels: ClassVar[bool] = True
 
-    def score(self, outputs: np.ndarray, data: EvalData) -> dict[str, Score]:
+    def score(
+        self, outputs: np.ndarray | tuple[np.ndarray, ...], data: EvalData
+    ) -> dict[str, Score]:
         if data.y is None:
             raise UserError(f"The metric {self.key} needs labelled data.")
-        return {k: Score(v) for k, v in topk_accuracy(outputs, data.y).items()}
+        return {k: Score(v) for k, v in topk_accuracy(_first(outputs), data.y).items()}
 
 
 class Top5Metric(TopKMetric):
@@ -181,15 +200,17 @@ class AgreementMetric(Metric):
 
     name: ClassVar[str] = "agreement"
 
-    def score(self, outputs: np.ndarray, data: EvalData) -> dict[str, Score]:
+    def score(
+        self, outputs: np.ndarray | tuple[np.ndarray, ...], data: EvalData
+    ) -> dict[str, Score]:
         if data.reference is None:  # the reference itself
             return {
                 "agreement": Score(100.0),
                 "cosine": Score(1.0),
                 "max_abs_error": Score(0.0, higher_is_better=False),
             }
-        reference = data.reference
-        fid = fidelity(reference[0] if isinstance(reference, tuple) else reference, outputs)
+        axis = -1 if data.decoder is not None else 1  # a detector's classes are its last axis
+        fid = fidelity(_first(data.reference), _first(outputs), axis)
         return {
             "agreement": Score(fid.top1_agreement),
             "cosine": Score(fid.cosine),
@@ -197,15 +218,80 @@ class AgreementMetric(Metric):
         }
 
 
+class MapMetric(Metric):
+    """A detector's COCO mAP@[.5:.95] and mAP@.5, in percent (pycocotools' ``COCOeval``).
+
+    With COCO annotations (``data.annotations``) the boxes to find are the annotated ones, the
+    detections scaled to each image's original size. Without, the label-free guard: the boxes
+    to find are the FP32 model's own confident detections (score >= 0.3,
+    :func:`~hwfit.accuracy.coco.pseudo_ground_truth`), so the FP32 model scores 100 and a
+    candidate loses what it misses or moves. Needs the detector's post-processing
+    (``data.decoder``).
+    """
+
+    name: ClassVar[str] = "map"
+    needs_detector: ClassVar[bool] = True
+
+    def score(
+        self, outputs: np.ndarray | tuple[np.ndarray, ...], data: EvalData
+    ) -> dict[str, Score]:
+        from hwfit.accuracy.coco import coco_map, ground_truth, pseudo_ground_truth
+
+        decoder = data.decoder
+        if decoder is None:
+            raise UserError(
+                f"The metric {self.key} needs a detector hwfit knows (the torchvision SSDs).",
+                hint="Guard other detectors with your own metric: --metric module:function.",
+            )
+        if not isinstance(outputs, tuple) or len(outputs) != 2:
+            raise UserError(f"The metric {self.key} needs a detector's two raw outputs.")
+        if data.annotations is not None:
+            found = decoder.decode(outputs[0], outputs[1], data.image_sizes)
+            truth = ground_truth(data.annotations, data.image_ids)
+            scores = coco_map(truth, found, data.image_ids)
+        else:
+            found = decoder.decode(outputs[0], outputs[1])
+            mine = data.reference is None
+            reference = outputs if mine else data.reference
+            if not isinstance(reference, tuple):
+                raise UserError(f"The metric {self.key} needs the FP32 detector's outputs.")
+            classes = int(outputs[0].shape[-1])
+            ref_found = decoder.decode(reference[0], reference[1])
+            truth = pseudo_ground_truth(ref_found, decoder.size, classes)
+            if not truth["annotations"]:
+                raise UserError(
+                    "The FP32 detector finds no object scoring 0.3 or more in these images, so "
+                    "the label-free mAP has nothing to compare (random weights?).",
+                    hint="Pass --weights with trained weights, or COCO data with annotations "
+                    "(instances.json).",
+                )
+            scores = coco_map(truth, found, list(range(len(found))))
+        return {k: Score(v) for k, v in scores.items()}
+
+
+class Map50Metric(MapMetric):
+    """mAP@.5 guarded (mAP@[.5:.95] is reported too)."""
+
+    name: ClassVar[str] = "map50"
+
+
 #: The built-in metrics; register your own ``Metric`` subclass with ``METRICS.register``.
 METRICS: Registry[Metric] = Registry(
     kind="metric",
     builtins={
         "agreement": "hwfit.accuracy.evaluators:AgreementMetric",
+        "map": "hwfit.accuracy.evaluators:MapMetric",
+        "map50": "hwfit.accuracy.evaluators:Map50Metric",
         "top1": "hwfit.accuracy.evaluators:TopKMetric",
         "top5": "hwfit.accuracy.evaluators:Top5Metric",
     },
 )
+
+
+def _first(outputs: Any) -> Any:
+    """The first output of a model (the only one, or the first of a tuple)."""
+    return outputs[0] if isinstance(outputs, tuple) else outputs
+
 
 Evaluate = Callable[[Predict, EvalData], Any]
 

@@ -92,7 +92,9 @@ def topk_accuracy(
     return {f"top{c}": float(100.0 * np.mean((rank < c) & valid)) for c in cuts}
 
 
-def fidelity(reference_logits: npt.ArrayLike, logits: npt.ArrayLike) -> Fidelity:
+def fidelity(
+    reference_logits: npt.ArrayLike, logits: npt.ArrayLike, class_axis: int = 1
+) -> Fidelity:
     """Compare a model's outputs with a reference's on the same inputs.
 
     Outputs are ``(N, classes)`` scores, or any ``(N, C, ...)`` map of class scores per position
@@ -103,6 +105,7 @@ def fidelity(reference_logits: npt.ArrayLike, logits: npt.ArrayLike) -> Fidelity
     Args:
         reference_logits: Outputs of the reference (e.g. FP32) model.
         logits: Outputs of the model under test, shaped the same.
+        class_axis: The axis of the class scores (a detector's ``(N, boxes, classes)``: -1).
 
     Raises:
         UserError: The two are shaped differently, there are no samples, or the outputs have no
@@ -114,12 +117,12 @@ def fidelity(reference_logits: npt.ArrayLike, logits: npt.ArrayLike) -> Fidelity
         (50.0, 0.798, 2.0)
     """
     ref, out = _paired_outputs(reference_logits, logits)
-    if ref.ndim < 2 or ref.shape[1] < 2:
+    if ref.ndim < 2 or ref.shape[class_axis] < 2:
         raise UserError(
             f"Model outputs shaped {ref.shape} have no class axis to agree on.",
             hint="Guard this model with your own metric: --metric module:function.",
         )
-    agree = np.argmax(ref, axis=1) == np.argmax(out, axis=1)
+    agree = np.argmax(ref, axis=class_axis) == np.argmax(out, axis=class_axis)
     cosine, max_abs = _closeness(ref, out)
     return Fidelity(
         n=int(ref.shape[0]),
@@ -130,7 +133,7 @@ def fidelity(reference_logits: npt.ArrayLike, logits: npt.ArrayLike) -> Fidelity
 
 
 def outputs_fidelity(
-    reference: Sequence[npt.ArrayLike], outputs: Sequence[npt.ArrayLike]
+    reference: Sequence[npt.ArrayLike], outputs: Sequence[npt.ArrayLike], class_axis: int = 1
 ) -> dict[str, float]:
     """Fidelity of every output of a model to the reference's: the label-free guard.
 
@@ -158,8 +161,8 @@ def outputs_fidelity(
         )
     result: dict[str, float] = {}
     first = np.asarray(reference[0])
-    if first.ndim >= 2 and first.shape[1] >= 2:  # a class axis to agree on
-        result["agreement"] = fidelity(first, outputs[0]).top1_agreement
+    if first.ndim >= 2 and first.shape[class_axis] >= 2:  # a class axis to agree on
+        result["agreement"] = fidelity(first, outputs[0], class_axis).top1_agreement
     per_output = [
         _closeness(*_paired_outputs(r, o)) for r, o in zip(reference, outputs, strict=True)
     ]

@@ -34,6 +34,7 @@ from hwfit.errors import (
     first_line,
 )
 from hwfit.models._graph_files import describe_onnx, describe_openvino
+from hwfit.models.detection import DETECTORS, build_detector, detector_spec
 from hwfit.models.shapes import Dim, merge_shape
 from hwfit.models.trust import TRUST_HINT, check_trusted, is_pickle, torch_file_format
 from hwfit.records import InputSpec, ModelInfo
@@ -168,10 +169,14 @@ def describe(
         return describer(spec, input_shape, weights, trust_model), None
     module = build_torch_module(spec, weights, trust_model=trust_model)
     native = own = _native_torch_shape(spec, kind, module)
+    fixed_size = detector_spec(spec) is not None  # its default boxes are for one size
     if input_shape is not None and native is not None and kind in ("timm", "torchvision"):
-        # A convnet runs at any resolution: only the channels are the model's. Whether this
-        # one does (a ViT's position embeddings may not) is what the forward pass below tells.
-        native = [None, native[1], *([None] * (len(native) - 2))]
+        if fixed_size:
+            native = [None, *native[1:]]
+        else:
+            # A convnet runs at any resolution: only the channels are the model's. Whether
+            # this one does (a ViT's position embeddings may not) the forward pass tells.
+            native = [None, native[1], *([None] * (len(native) - 2))]
     shape = merge_shape(spec, native, input_shape)
     params, macs = _check_forward(spec, module, shape, own)
     info = ModelInfo(
@@ -250,6 +255,16 @@ def _build_torchvision(name: str) -> nn.Module:
     known = torchvision.models.list_models()
     if name not in known:
         raise UnknownNameError(f"Unknown torchvision model {name!r}.{_suggest(name, known)}")
+    if name in DETECTORS:
+        network: nn.Module = build_detector(name)[0]
+        return network
+    detection = torchvision.models.list_models(module=torchvision.models.detection)
+    if name in detection:
+        raise ModelSourceError(
+            f"hwfit runs the SSD detectors ({', '.join(sorted(DETECTORS))}), not {name!r} yet.",
+            hint="Export its network part to ONNX yourself and guard it with --metric "
+            "module:function.",
+        )
     model: nn.Module = torchvision.models.get_model(name, weights=None)
     return model
 
@@ -380,6 +395,9 @@ def _native_torch_shape(spec: str, kind: str, module: nn.Module) -> list[Dim] | 
     if kind == "torchvision":
         import torchvision
 
+        detector = detector_spec(spec)
+        if detector is not None:
+            return [None, 3, *detector.size]
         try:
             weights = torchvision.models.get_model_weights(spec.removeprefix("torchvision:"))
             crop = weights.DEFAULT.transforms().crop_size  # read from code: no download

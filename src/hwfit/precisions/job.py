@@ -34,6 +34,7 @@ class PrepareJob:
         data: The ``.npz`` :func:`write_quant_data` wrote.
         metric: ``"top1"`` (labels) or ``"agreement"`` (with the FP32 reference outputs).
         max_drop: The largest drop of ``metric`` allowed, in its own units.
+        class_axis: The axis of the class scores in the model's output (a detector's: -1).
     """
 
     recipe_path: str
@@ -46,6 +47,7 @@ class PrepareJob:
     metric: str
     max_drop: float
     trust_model: bool = False
+    class_axis: int = 1
 
 
 def write_quant_data(
@@ -75,7 +77,7 @@ def _quant_data(job: PrepareJob) -> QuantData:
             return topk_accuracy(logits, labels)[job.metric]
         if reference is None:
             raise HwfitError("No FP32 reference outputs to compare with.")
-        return fidelity(reference, logits).top1_agreement
+        return fidelity(reference, logits, job.class_axis).top1_agreement
 
     return QuantData(
         calibration=data["calibration"],

@@ -32,6 +32,8 @@ _FIDELITY = {"agreement": 100.0, "cosine": 1.0, "max_abs_error": 0.0}  # the ref
 #: A quantizer's own accuracy control cannot run a user's evaluator: it keeps top-1 agreement
 #: with the FP32 outputs within this many points, and the user's metric guards the result.
 PROXY_AGREEMENT_DROP = 1.0
+#: The metrics a quantizer's accuracy control computes itself (from outputs and labels).
+_QUANTIZER_METRICS = frozenset({"agreement", "top1", "top5"})
 
 
 def _amount(value: float, reference: Reference) -> str:
@@ -72,7 +74,7 @@ def measure_reference(
     if metric is not None:
         data = eval_data(setup, None)
         try:
-            scores = _scores(setup, metric, result.model, candidate, logits, data)
+            scores = _scores(setup, metric, result.model, candidate, outputs, data)
         except EvaluatorError as exc:
             raise UserError(
                 f"On the FP32 reference, {exc}.",
@@ -80,6 +82,11 @@ def measure_reference(
             ) from exc
         accuracy = {**dict(_FIDELITY), **{k: v.value for k, v in scores.items()}}
         direction = scores[metric.key].higher_is_better
+        if setup.decoder is not None and data.annotations is None:
+            notes.append(
+                f"No COCO annotations: {metric.key} is label-free, against the FP32 detector's "
+                "own detections scoring 0.3 or more (the FP32 model scores 100)."
+            )
         if not metric.from_outputs:
             way = "higher" if direction else "lower"
             notes.append(
@@ -171,6 +178,10 @@ def eval_data(setup: RunSetup, reference: np.ndarray | tuple[np.ndarray, ...] | 
         classes=val.classes,
         path=Path(val.source) if val.source else None,
         reference=reference,
+        image_ids=val.image_ids,
+        image_sizes=val.image_sizes,
+        annotations=Path(val.annotations) if val.annotations else None,
+        decoder=setup.decoder,
     )
 
 
@@ -179,7 +190,7 @@ def _scores(
     metric: Metric,
     info: ModelInfo,
     candidate: Candidate,
-    logits: np.ndarray,
+    outputs: tuple[np.ndarray, ...],
     data: EvalData,
 ) -> dict[str, Score]:
     """``metric`` on one model: from its measured outputs, or through a served predictor.
@@ -189,7 +200,7 @@ def _scores(
     """
     if metric.from_outputs:
         try:
-            return metric.score(logits, data)
+            return metric.score(outputs[0] if len(outputs) == 1 else outputs, data)
         except HwfitError as exc:
             raise EvaluatorError(f"the metric {metric.spec} failed: {exc.message}") from exc
     served = ServedModel(
@@ -328,7 +339,7 @@ class Evaluator:
             UserError: Outputs that cannot be compared with the reference's.
         """
         ref = self.reference
-        acc = outputs_fidelity(ref.outputs, outputs)
+        acc = outputs_fidelity(ref.outputs, outputs, self.setup.class_axis)
         logits = outputs[0]
         metric = self.setup.metric
         if metric is None:
@@ -336,7 +347,7 @@ class Evaluator:
                 acc.update(topk_accuracy(logits, self.setup.val.y))
             return acc
         data = eval_data(self.setup, ref.logits if len(ref.outputs) < 2 else ref.outputs)
-        scores = _scores(self.setup, metric, info, candidate, logits, data)
+        scores = _scores(self.setup, metric, info, candidate, outputs, data)
         if metric.key not in scores:
             raise EvaluatorError(f"the evaluator {metric.spec} returned no {metric.key!r}")
         acc.update({k: v.value for k, v in scores.items()})
@@ -393,6 +404,7 @@ class Evaluator:
             data=str(self._quant_data_path()),
             metric=metric,
             max_drop=max_drop,
+            class_axis=self.setup.class_axis,
         )
         result, why = spawn_worker(
             {"task": "prepare", **to_dict(job)}, self.setup.timeout(remaining_s)
@@ -406,13 +418,13 @@ class Evaluator:
         the quantizer then keeps agreement with FP32 within :data:`PROXY_AGREEMENT_DROP`.
         """
         ref = self.reference
-        if ref.metric in PERCENT_METRICS:
+        if ref.metric in _QUANTIZER_METRICS:
             return ref.metric, ref.allowed
         return "agreement", PROXY_AGREEMENT_DROP
 
     def _proxy_detail(self, recipe: PrecisionRecipe) -> dict[str, str]:
         """Say so when a quantizer's accuracy control kept agreement instead of the metric."""
-        if not recipe.needs_validation or self.reference.metric in PERCENT_METRICS:
+        if not recipe.needs_validation or self.reference.metric in _QUANTIZER_METRICS:
             return {}
         return {
             "accuracy_control_metric": f"top-1 agreement with FP32 within "

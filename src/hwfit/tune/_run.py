@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from hwfit.db.fallback import FallbackFile
     from hwfit.hardware import HardwareProfile
     from hwfit.models.artifact import ModelArtifact
+    from hwfit.models.detection import DetectionDecoder
 
 __all__ = [
     "THROUGHPUT_OPTIONS",
@@ -57,8 +58,9 @@ class RunSetup:
     Attributes:
         work: Scratch folder (validation inputs, logits, quantization data); removed at the end.
         budget_text: The accuracy budget as the user gave it (``--max-accuracy-drop``).
-        metric: The metric the user chose (``--metric``); None: top-1 with labels, else
-            agreement with the FP32 reference.
+        metric: The metric the budget guards (``--metric``; ``map`` for a detector); None:
+            top-1 with labels, else agreement with the FP32 reference.
+        decoder: A detector's post-processing (raw outputs to boxes), None for other models.
     """
 
     artifact: ModelArtifact
@@ -75,6 +77,12 @@ class RunSetup:
     min_time_s: float
     timeout_s: float
     metric: Metric | None = None
+    decoder: DetectionDecoder | None = None
+
+    @property
+    def class_axis(self) -> int:
+        """The axis of the class scores in the first output (a detector's: the last)."""
+        return -1 if self.decoder is not None else 1
 
     @property
     def val_path(self) -> Path:

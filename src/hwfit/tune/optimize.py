@@ -35,12 +35,13 @@ from hwfit.accuracy import (
     skipped_text,
     split,
 )
-from hwfit.accuracy.evaluators import Evaluate, Metric, resolve_metric
+from hwfit.accuracy.evaluators import Evaluate, MapMetric, Metric, resolve_metric
 from hwfit.accuracy.guard import AccuracyBudget
 from hwfit.artifacts.manifest import MANIFEST_NAME
 from hwfit.errors import UserError
 from hwfit.hardware import probe
 from hwfit.models import load_model
+from hwfit.models.detection import detection_decoder
 from hwfit.records import (
     Candidate,
     Executed,
@@ -355,6 +356,9 @@ def _setup(
     )
     pre = _preprocess(artifact, request.preprocess)
     calib, val = _load_data(request, pre)
+    decoder = detection_decoder(artifact.info.source) if artifact.is_torch else None
+    if metric is None and decoder is not None:
+        metric = MapMetric()  # a detector: COCO mAP, or label-free against its FP32 boxes
     setup = RunSetup(
         artifact=artifact,
         hardware=hardware,
@@ -370,6 +374,7 @@ def _setup(
         min_time_s=request.min_time_s,
         timeout_s=request.timeout_s,
         metric=metric,
+        decoder=decoder,
     )
     setup.work.mkdir(parents=True, exist_ok=True)
     np.savez(setup.val_path, x=val.x)

@@ -1,0 +1,80 @@
+"""A small synthetic COCO set (said to be synthetic: no labelled detection set ships offline).
+
+Coloured rectangles on noise, each box annotated with its colour's category; and detector
+weights that make a random-weight SSD confident, so its detections are not all below the
+score threshold (the label-free guard needs some to compare).
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+COLOURS = {1: (220, 40, 40), 2: (40, 200, 40), 3: (40, 40, 220)}
+
+
+def write_coco(folder: Path, images: int = 6, size: tuple[int, int] = (120, 160)) -> Path:
+    """``folder/images/*.png`` and ``folder/instances.json``; returns ``folder``."""
+    rng = np.random.default_rng(0)
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    entries, annotations = [], []
+    height, width = size
+    for image_id in range(1, images + 1):
+        pixels = rng.integers(0, 60, size=(height, width, 3)).astype(np.uint8)
+        for _ in range(int(rng.integers(1, 4))):
+            category = int(rng.integers(1, 4))
+            w, h = int(rng.integers(20, 60)), int(rng.integers(20, 50))
+            x, y = int(rng.integers(0, width - w)), int(rng.integers(0, height - h))
+            pixels[y : y + h, x : x + w] = COLOURS[category]
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": image_id,
+                    "category_id": category,
+                    "bbox": [x, y, w, h],
+                    "area": w * h,
+                    "iscrowd": 0,
+                }
+            )
+        name = f"{image_id:04d}.png"
+        Image.fromarray(pixels).save(folder / "images" / name)
+        entries.append({"id": image_id, "file_name": name, "height": height, "width": width})
+    categories = [{"id": c, "name": n} for c, n in ((1, "red"), (2, "green"), (3, "blue"))]
+    (folder / "instances.json").write_text(
+        json.dumps({"images": entries, "annotations": annotations, "categories": categories})
+    )
+    return folder
+
+
+def confident_ssdlite_weights(path: Path, label: int = 1) -> Path:
+    """SSDlite weights (random, seeded) whose every default box scores ``label`` highly."""
+    import torch
+    import torchvision
+
+    torch.manual_seed(0)
+    model = torchvision.models.get_model(
+        "ssdlite320_mobilenet_v3_large", weights=None, weights_backbone=None
+    )
+    # Random initial weights make vanishing features (about 1e-14): fit the batch norms'
+    # statistics to images, so that the network's outputs depend on its input.
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # a cumulative average over the batches below
+    model.train()
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for _ in range(4):
+            images = torch.rand(4, 3, 320, 320, generator=generator) * 2 - 1
+            features = model.backbone(images)
+            model.head(list(features.values()))
+    model.eval()
+    classes = 91
+    with torch.no_grad():
+        for block in model.head.classification_head.module_list:
+            bias = block[1].bias
+            bias.zero_()
+            bias[label::classes] = 6.0  # index anchor * classes + label
+    torch.save(model.state_dict(), path)
+    return path

@@ -1,0 +1,208 @@
+"""Detectors: torchvision's SSDlite as network + post-processing, COCO data, mAP as the guard.
+
+The data is synthetic (coloured rectangles with their boxes, ``coco_synth.py``): no labelled
+detection set ships offline. The detector has random weights whose batch-norm statistics were
+fitted to images, so its outputs depend on its input.
+"""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from coco_synth import confident_ssdlite_weights, write_coco
+
+import hwfit
+from hwfit.accuracy import EvalData, load_dataset, preprocess_for, split
+from hwfit.accuracy.coco import coco_map, ground_truth, pseudo_ground_truth
+from hwfit.accuracy.evaluators import MapMetric
+from hwfit.errors import ModelSourceError, UserError
+from hwfit.models import load_model
+from hwfit.models.detection import DetectionDecoder, Detections, detection_decoder
+from hwfit.records import RowState
+
+SSDLITE = "torchvision:ssdlite320_mobilenet_v3_large"
+
+
+@pytest.fixture(scope="module")
+def coco(tmp_path_factory):
+    return write_coco(tmp_path_factory.mktemp("coco"), images=6)
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    return confident_ssdlite_weights(tmp_path_factory.mktemp("w") / "ssdlite.pt")
+
+
+@pytest.fixture(scope="module")
+def detector(weights):
+    return load_model(SSDLITE, weights=str(weights))
+
+
+def test_a_coco_folder_loads_with_ids_sizes_and_annotations(coco, detector):
+    pre = preprocess_for(detector)
+    assert pre.describe().startswith("resize 320x320 (squash")
+    data = load_dataset(coco, pre)
+    assert data.x.shape == (6, 3, 320, 320)
+    assert data.y is None
+    assert data.image_ids == (1, 2, 3, 4, 5, 6)
+    assert data.image_sizes == ((120, 160),) * 6
+    assert data.annotations == str(coco / "instances.json")
+    calib, val = split(data, 2, 3)
+    assert len(val.image_ids) == 3
+    assert set(calib.image_ids).isdisjoint(val.image_ids)
+    for i, image_id in enumerate(val.image_ids):  # ids stay with their images
+        np.testing.assert_array_equal(val.x[i], data.x[image_id - 1])
+
+
+def test_cocos_own_layout_is_found(tmp_path, detector):
+    folder = write_coco(tmp_path / "c", images=2)
+    (folder / "annotations").mkdir()
+    (folder / "instances.json").rename(folder / "annotations" / "instances_val2017.json")
+    (folder / "images").rename(folder / "val2017")
+    data = load_dataset(folder, preprocess_for(detector))
+    assert data.annotations.endswith("instances_val2017.json")
+    assert len(data) == 2
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda f: (f / "images" / "0002.png").unlink(), "Image '0002.png' of"),
+        (lambda f: (f / "instances.json").write_text("{not json"), "Cannot read COCO annotations"),
+        (lambda f: (f / "instances.json").write_text('{"images": []}'), "lists no images"),
+    ],
+    ids=["missing-image", "bad-json", "no-images"],
+)
+def test_broken_coco_folders_are_one_line_errors(damage, message, tmp_path, detector):
+    folder = write_coco(tmp_path / "c", images=3)
+    damage(folder)
+    with pytest.raises(UserError) as info:
+        load_dataset(folder, preprocess_for(detector))
+    assert message in info.value.message
+    assert "\n" not in info.value.message
+
+
+def test_decoding_is_torchvisions_own_postprocessing(weights):
+    import torchvision
+    from torchvision.models.detection.image_list import ImageList
+
+    model = torchvision.models.get_model(
+        "ssdlite320_mobilenet_v3_large", weights=None, weights_backbone=None
+    ).eval()
+    model.load_state_dict(torch.load(weights, weights_only=True))
+    decoder = detection_decoder(SSDLITE)
+    x = torch.rand(2, 3, 320, 320) * 2 - 1
+    with torch.no_grad():
+        features = list(model.backbone(x).values())
+        head = model.head(features)
+        anchors = model.anchor_generator(ImageList(x, [(320, 320)] * 2), features)
+        expected = model.postprocess_detections(head, anchors, [(320, 320)] * 2)
+    np.testing.assert_allclose(decoder.anchors, anchors[0].numpy(), rtol=1e-6)
+    found = decoder.decode(head["cls_logits"].numpy(), head["bbox_regression"].numpy())
+    for mine, theirs in zip(found, expected, strict=True):
+        assert len(mine.boxes) > 0
+        np.testing.assert_allclose(mine.boxes, theirs["boxes"].numpy(), rtol=1e-5, atol=1e-3)
+        np.testing.assert_allclose(mine.scores, theirs["scores"].numpy(), rtol=1e-5)
+        np.testing.assert_array_equal(mine.labels, theirs["labels"].numpy())
+    scaled = decoder.decode(
+        head["cls_logits"].numpy(), head["bbox_regression"].numpy(), [(160, 640), (320, 320)]
+    )
+    np.testing.assert_allclose(scaled[0].boxes, found[0].boxes * [2, 0.5, 2, 0.5], rtol=1e-5)
+
+
+def test_the_decoder_file_holds_plain_arrays(tmp_path):
+    decoder = detection_decoder(SSDLITE)
+    decoder.save(tmp_path / "d.npz")
+    again = DetectionDecoder.load(tmp_path / "d.npz")
+    np.testing.assert_array_equal(again.anchors, decoder.anchors)
+    assert (again.size, again.box_weights, again.detections_per_img) == (
+        decoder.size,
+        decoder.box_weights,
+        decoder.detections_per_img,
+    )
+    np.save(tmp_path / "evil.npy", np.array([object()], dtype=object), allow_pickle=True)
+    (tmp_path / "evil.npy").rename(tmp_path / "evil.npz")
+    with pytest.raises(ModelSourceError, match="Cannot read the detection post-processing"):
+        DetectionDecoder.load(tmp_path / "evil.npz")
+
+
+def test_coco_map_known_values():
+    boxes = np.array([[10, 10, 50, 50], [60, 60, 90, 100]], np.float32)
+    mine = [Detections(boxes, np.array([0.9, 0.5], np.float32), np.array([1, 2]))]
+    truth = pseudo_ground_truth(mine, (320, 320), 91)
+    assert coco_map(truth, mine, [0]) == pytest.approx({"map": 100.0, "map50": 100.0})
+    shifted = [
+        Detections(np.array([[12, 10, 52, 50]], np.float32), np.array([0.9]), np.array([1]))
+    ]  # IoU 0.905 with the first box; the second class's box is missed
+    assert coco_map(truth, shifted, [0]) == pytest.approx({"map": 45.0, "map50": 50.0})
+    assert coco_map(truth, [Detections(np.zeros((0, 4)), np.zeros(0), np.zeros(0))], [0]) == {
+        "map": 0.0,
+        "map50": 0.0,
+    }
+
+
+def test_map_against_annotations_scales_boxes_to_each_image(coco):
+    """Detections equal to the annotated boxes score 100, in original image pixels."""
+    truth = json.loads((coco / "instances.json").read_text())
+    ids = [im["id"] for im in truth["images"]]
+    found = []
+    for image_id in ids:
+        anns = [a for a in truth["annotations"] if a["image_id"] == image_id]
+        xyxy = [[x, y, x + w, y + h] for x, y, w, h in (a["bbox"] for a in anns)]
+        found.append(
+            Detections(
+                np.array(xyxy, np.float32),
+                np.ones(len(anns), np.float32),
+                np.array([a["category_id"] for a in anns]),
+            )
+        )
+    assert coco_map(ground_truth(coco / "instances.json", ids), found, ids)["map"] == (
+        pytest.approx(100.0)
+    )
+
+
+def test_the_map_metric_needs_a_detector_and_its_two_outputs():
+    data = EvalData(x=np.zeros((1, 3, 8, 8), np.float32), y=None)
+    with pytest.raises(UserError, match="needs a detector hwfit knows"):
+        MapMetric().score((np.zeros((1, 4, 3)), np.zeros((1, 4, 4))), data)
+
+
+def test_unsupported_torchvision_detectors_say_so():
+    with pytest.raises(ModelSourceError, match="runs the SSD detectors"):
+        load_model("torchvision:fasterrcnn_mobilenet_v3_large_320_fpn")
+
+
+def test_optimize_guards_a_detector_with_label_free_map(coco, weights, tmp_path):
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for image in (coco / "images").iterdir():
+        (flat / image.name).write_bytes(image.read_bytes())
+    result = hwfit.optimize(
+        SSDLITE,
+        str(flat),
+        out=tmp_path / "out",
+        weights=str(weights),
+        runtimes=["openvino"],
+        precisions=["fp32", "int8"],
+        calib_size=3,
+        val_size=3,
+        max_accuracy_drop="5",
+        duration_s=0.3,
+        min_time_s=0.1,
+        save=False,
+        tune_trials=0,
+    )
+    assert result.metric == "map"
+    assert result.evaluator == "map"
+    assert any("No COCO annotations: map is label-free" in n for n in result.notes)
+    assert result.baseline.accuracy["map"] == pytest.approx(100.0)
+    by_precision = {o.candidate.precision: o for o in result.outcomes}
+    fp32 = by_precision["fp32"]
+    assert fp32.accuracy["map"] == pytest.approx(100.0, abs=1.0)  # the same float model
+    assert {"map", "map50", "cosine_0", "cosine_1", "agreement"} <= set(fp32.accuracy)
+    int8 = by_precision["int8"]
+    assert int8.accuracy["map"] < fp32.accuracy["map"]  # INT8 moves the boxes
+    if int8.state is RowState.REJECTED:
+        assert "on map" in int8.reason
+    assert result.winner is not None
