@@ -173,15 +173,15 @@ def test_unsupported_torchvision_detectors_say_so():
         load_model("torchvision:fasterrcnn_mobilenet_v3_large_320_fpn")
 
 
-def test_optimize_guards_a_detector_with_label_free_map(coco, weights, tmp_path):
-    flat = tmp_path / "flat"
-    flat.mkdir()
+@pytest.fixture(scope="module")
+def detector_run(coco, weights, tmp_path_factory):
+    flat = tmp_path_factory.mktemp("flat")
     for image in (coco / "images").iterdir():
         (flat / image.name).write_bytes(image.read_bytes())
-    result = hwfit.optimize(
+    return hwfit.optimize(
         SSDLITE,
         str(flat),
-        out=tmp_path / "out",
+        out=tmp_path_factory.mktemp("out") / "ssdlite",
         weights=str(weights),
         runtimes=["openvino"],
         precisions=["fp32", "int8"],
@@ -193,6 +193,10 @@ def test_optimize_guards_a_detector_with_label_free_map(coco, weights, tmp_path)
         save=False,
         tune_trials=0,
     )
+
+
+def test_optimize_guards_a_detector_with_label_free_map(detector_run):
+    result = detector_run
     assert result.metric == "map"
     assert result.evaluator == "map"
     assert any("No COCO annotations: map is label-free" in n for n in result.notes)
@@ -206,3 +210,57 @@ def test_optimize_guards_a_detector_with_label_free_map(coco, weights, tmp_path)
     if int8.state is RowState.REJECTED:
         assert "on map" in int8.reason
     assert result.winner is not None
+
+
+def test_the_detector_artifact_detects_boxes_in_image_pixels(detector_run, coco):
+    from hwfit.artifacts import read_manifest
+
+    out = detector_run.out_dir
+    manifest = read_manifest(out)
+    assert manifest.postprocess["file"] == "detection.npz"
+    assert "outside the timed graph" in manifest.postprocess["where"]
+    predictor = hwfit.load(out)
+    assert predictor.is_detector
+    images = sorted((coco / "images").iterdir())[:2]
+    found = predictor.detect(images)
+    assert len(found) == 2
+    for detections in found:
+        assert len(detections.boxes) > 0
+        assert detections.boxes[:, [0, 2]].max() <= 160 + 1e-3  # the image's own width
+        assert detections.boxes[:, [1, 3]].max() <= 120 + 1e-3
+        assert np.all(np.diff(detections.scores) <= 1e-6)  # highest first
+    with pytest.raises(ModelSourceError, match="holds a detector"):
+        predictor.classify(images)
+
+
+def test_hwfit_predict_prints_a_detectors_boxes(detector_run, coco):
+    import subprocess
+    import sys
+
+    image = str(sorted((coco / "images").iterdir())[0])
+    proc = subprocess.run(
+        [sys.executable, "-m", "hwfit.cli.main", "predict", str(detector_run.out_dir), image,
+         "--top-k", "2", "--json"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report[0]["image"] == image
+    assert len(report[0]["detections"]) == 2
+    assert set(report[0]["detections"][0]) == {"label", "score", "box"}
+
+
+def test_a_postprocess_file_outside_the_folder_is_refused(detector_run, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(detector_run.out_dir, copy)
+    manifest = json.loads((copy / "hwfit.json").read_text())
+    manifest["postprocess"]["file"] = "../elsewhere.npz"
+    (copy / "hwfit.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelSourceError):
+        hwfit.load(copy)
+    manifest["postprocess"] = {"kind": "python", "file": "x.npz"}
+    (copy / "hwfit.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelSourceError, match="postprocess"):
+        hwfit.load(copy)

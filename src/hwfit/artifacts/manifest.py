@@ -84,6 +84,9 @@ class Manifest:
         source: ``{"model", "content_hash", "params", "macs"}`` of the FP32 source.
         hardware: ``{"fingerprint", "cpu", "isa"}`` of the machine it was measured on.
         versions: Tool versions.
+        postprocess: A detector's post-processing, run after the model and outside what was
+            timed: ``{"kind": "ssd", "file": "detection.npz", "where": ...}``; the file holds
+            plain arrays (default boxes, thresholds). None for other models.
     """
 
     model_file: str
@@ -100,6 +103,7 @@ class Manifest:
     versions: dict[str, str]
     created_at: str
     schema_version: int = SCHEMA_VERSION
+    postprocess: dict[str, str] | None = None
 
     @property
     def model_kind(self) -> str:
@@ -257,6 +261,19 @@ _CHECKS: dict[str, tuple[Callable[[object], bool], str]] = {
     "versions": (lambda v: isinstance(v, dict), "an object"),
     "created_at": (lambda v: isinstance(v, str), "a string"),
     "schema_version": (lambda v: _is_int(v) and v >= 1, "a positive integer"),
+    "postprocess": (
+        lambda v: (
+            v is None
+            or (
+                isinstance(v, dict)
+                and v.get("kind") == "ssd"
+                and isinstance(v.get("file"), str)
+                and str(v["file"]).endswith(".npz")
+                and all(isinstance(x, str) for x in v.values())
+            )
+        ),
+        'null or {"kind": "ssd", "file": "<name>.npz", ...}',
+    ),
 }
 
 

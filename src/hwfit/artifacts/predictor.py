@@ -17,6 +17,7 @@ from hwfit.accuracy import Preprocess, load_image
 from hwfit.artifacts.manifest import Manifest, inside, read_manifest
 from hwfit.errors import InputShapeError, ModelSourceError
 from hwfit.models import load_model
+from hwfit.models.detection import DetectionDecoder, Detections
 from hwfit.records import RunConfig
 from hwfit.runtimes import get_runtime
 
@@ -44,12 +45,24 @@ class Predictor:
     measured it.
     """
 
-    def __init__(self, folder: Path, manifest: Manifest, compiled: CompiledModel) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        manifest: Manifest,
+        compiled: CompiledModel,
+        decoder: DetectionDecoder | None = None,
+    ) -> None:
         self.folder = folder
         self.manifest = manifest
         self._compiled = compiled
         self.batch = int(manifest.runtime_options["batch"])
         self.input_shape = tuple(manifest.input["shape"])
+        self.decoder = decoder  # a detector's post-processing (see detect)
+
+    @property
+    def is_detector(self) -> bool:
+        """The artifact is a detector: :meth:`detect` gives boxes, scores and labels."""
+        return self.decoder is not None
 
     def predict(self, x: np.ndarray) -> np.ndarray | tuple[np.ndarray, ...]:
         """Return the model's outputs for preprocessed inputs ``(N, C, H, W)``, any N.
@@ -125,10 +138,42 @@ class Predictor:
         pre = Preprocess.from_dict(self.manifest.input["preprocess"])
         return np.stack([pre.apply(load_image(Path(p))) for p in image_paths])
 
+    def detect(self, image_paths: Sequence[str | Path]) -> list[Detections]:
+        """Each image's detections (boxes in its own pixels, scores, labels), highest first.
+
+        The model runs as it was measured; its post-processing (the manifest's
+        ``postprocess``) runs after it, as ``optimize`` scored it.
+
+        Raises:
+            ModelSourceError: The artifact is not a detector.
+        """
+        if self.decoder is None:
+            raise ModelSourceError(
+                f"{str(self.folder)!r} holds a model without a detector's post-processing.",
+                hint="Use classify() or predict() for it.",
+            )
+        pre = Preprocess.from_dict(self.manifest.input["preprocess"])
+        images = [load_image(Path(p)) for p in image_paths]
+        x = np.stack([pre.apply(image) for image in images])
+        outputs = self.predict(x)
+        if not isinstance(outputs, tuple) or len(outputs) != 2:
+            raise ModelSourceError(f"The model in {str(self.folder)!r} is not an SSD detector.")
+        sizes = [(image.height, image.width) for image in images]
+        return self.decoder.decode(outputs[0], outputs[1], sizes)
+
     def classify(
         self, image_paths: Sequence[str | Path], top_k: int = 5
     ) -> list[list[tuple[str, float]]]:
-        """Top-k ``(class, probability)`` per image (class indices when no names are known)."""
+        """Top-k ``(class, probability)`` per image (class indices when no names are known).
+
+        Raises:
+            ModelSourceError: The artifact is a detector (use :meth:`detect`).
+        """
+        if self.decoder is not None:
+            raise ModelSourceError(
+                f"{str(self.folder)!r} holds a detector: it finds boxes, not one class per image.",
+                hint="Use detect() (hwfit predict prints its boxes).",
+            )
         logits = _first(self.predict(self.preprocess(image_paths)))
         shifted = logits - logits.max(axis=1, keepdims=True)
         probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
@@ -195,5 +240,10 @@ def load(folder: str | Path) -> Predictor:
         precision=str(options["precision"]),
         options=settings + tuple(sorted(tuned.items())),  # as measured: the tuned ones too
     )
+    decoder = None
+    if manifest.postprocess is not None:  # plain arrays, read without pickles, inside the folder
+        decoder = DetectionDecoder.load(
+            inside(folder, manifest.postprocess["file"], "postprocess")
+        )
     compiled = runtime_cls().compile(artifact, config)
-    return Predictor(folder, manifest, compiled)
+    return Predictor(folder, manifest, compiled, decoder)

@@ -17,6 +17,7 @@ import numpy as np
 from hwfit._version import tool_versions
 from hwfit.artifacts.manifest import Manifest, write_manifest
 from hwfit.errors import InternalError
+from hwfit.models.detection import POSTPROCESS
 from hwfit.tune.prune import PRUNE_DETAILS
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["CHECK_FILE", "Shipment", "write_artifact", "write_report"]
 
 CHECK_FILE = "check.npz"
+DECODER_FILE = "detection.npz"  # a detector's post-processing (hwfit.models.detection)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +71,8 @@ def write_artifact(setup: RunSetup, reference: Reference, shipment: Shipment) ->
     shutil.copyfile(source, target)
     checks = len(shipment.outputs)
     np.savez(out_dir / CHECK_FILE, x=setup.val.x[:checks], outputs=shipment.outputs)
+    if setup.decoder is not None:  # a detector: its post-processing ships beside the model
+        setup.decoder.save(out_dir / DECODER_FILE)
     if source.suffix == ".xml":
         shutil.copyfile(source.with_suffix(".bin"), target.with_suffix(".bin"))
     return write_manifest(out_dir, _manifest(setup, reference, shipment, target.name))
@@ -158,6 +162,11 @@ def _manifest(setup: RunSetup, reference: Reference, shipment: Shipment, model: 
         },
         versions=tool_versions(),
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        postprocess=(
+            {"kind": "ssd", "file": DECODER_FILE, "where": POSTPROCESS}
+            if setup.decoder is not None
+            else None
+        ),
     )
 
 
