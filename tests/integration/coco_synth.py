@@ -47,15 +47,16 @@ def write_coco(folder: Path, images: int = 6, size: tuple[int, int] = (120, 160)
     return folder
 
 
-def confident_ssdlite_weights(path: Path, label: int = 1) -> Path:
-    """SSDlite weights (random, seeded) whose every default box scores ``label`` highly."""
+def confident_ssdlite_weights(
+    path: Path, label: int = 1, name: str = "ssdlite320_mobilenet_v3_large"
+) -> Path:
+    """SSD weights (random, seeded) whose every default box scores ``label`` highly."""
     import torch
     import torchvision
 
     torch.manual_seed(0)
-    model = torchvision.models.get_model(
-        "ssdlite320_mobilenet_v3_large", weights=None, weights_backbone=None
-    )
+    model = torchvision.models.get_model(name, weights=None, weights_backbone=None)
+    size = 320 if "320" in name else 300
     # Random initial weights make vanishing features (about 1e-14): fit the batch norms'
     # statistics to images, so that the network's outputs depend on its input.
     norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
@@ -66,14 +67,15 @@ def confident_ssdlite_weights(path: Path, label: int = 1) -> Path:
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for _ in range(4):
-            images = torch.rand(4, 3, 320, 320, generator=generator) * 2 - 1
+            images = torch.rand(4, 3, size, size, generator=generator) * 2 - 1
             features = model.backbone(images)
             model.head(list(features.values()))
     model.eval()
     classes = 91
     with torch.no_grad():
         for block in model.head.classification_head.module_list:
-            bias = block[1].bias
+            last = [m for m in block.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+            bias = last.bias
             bias.zero_()
             bias[label::classes] = 6.0  # index anchor * classes + label
     torch.save(model.state_dict(), path)
