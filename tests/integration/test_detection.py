@@ -200,6 +200,7 @@ def test_optimize_guards_a_detector_with_label_free_map(detector_run):
     assert result.metric == "map"
     assert result.evaluator == "map"
     assert any("No COCO annotations: map is label-free" in n for n in result.notes)
+    assert any("post-processing runs outside the timed graph" in n for n in result.notes)
     assert result.baseline.accuracy["map"] == pytest.approx(100.0)
     by_precision = {o.candidate.precision: o for o in result.outcomes}
     fp32 = by_precision["fp32"]

@@ -11,6 +11,7 @@ from hwfit.accuracy.preprocess import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     INTERPOLATIONS,
+    SOURCE_DETECTOR,
     SOURCE_INPUT_SIZE,
     SOURCE_TIMM,
     SOURCE_TORCHVISION,
@@ -68,7 +69,7 @@ def preprocess_for(model: ModelArtifact, input_shape: Sequence[int] | None = Non
             mean=detector.mean,
             std=detector.std,
             crop_mode="squash",
-            source=SOURCE_TORCHVISION,
+            source=SOURCE_DETECTOR,
         )
     if source.startswith("torchvision:"):
         found = _from_torchvision(source.removeprefix("torchvision:"), size)

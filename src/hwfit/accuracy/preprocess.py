@@ -29,6 +29,7 @@ __all__ = [
     "INTERPOLATIONS",
     "OPTIONS_HELP",
     "OPTION_KEYS",
+    "SOURCE_DETECTOR",
     "SOURCE_INPUT_SIZE",
     "SOURCE_TIMM",
     "SOURCE_TORCHVISION",
@@ -50,6 +51,7 @@ OPTIONS_HELP = (
 #: Where a preprocessing came from (``Preprocess.source``); user overrides are "--preprocess".
 SOURCE_TIMM = "timm config"
 SOURCE_TORCHVISION = "torchvision weights"
+SOURCE_DETECTOR = "the detector's own transform (torchvision)"
 SOURCE_INPUT_SIZE = "the model's input size"
 SOURCE_USER = "--preprocess"
 

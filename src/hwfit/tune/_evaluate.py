@@ -15,6 +15,7 @@ from hwfit.bench import spawn_worker
 from hwfit.bench.serve import ServedModel
 from hwfit.errors import HwfitError, InputShapeError, RuntimeFailure, UserError
 from hwfit.models import load_model
+from hwfit.models.detection import POSTPROCESS
 from hwfit.precisions import RECIPES, Precision, recipe_key
 from hwfit.precisions.base import PrecisionRecipe, PreparedModel
 from hwfit.precisions.job import PrepareJob, prepared_from_worker, write_quant_data
@@ -82,6 +83,11 @@ def measure_reference(
             ) from exc
         accuracy = {**dict(_FIDELITY), **{k: v.value for k, v in scores.items()}}
         direction = scores[metric.key].higher_is_better
+        if setup.decoder is not None:
+            notes.append(
+                f"A detector: every latency is its network's; its post-processing runs "
+                f"{POSTPROCESS} (the artifact ships it as detection.npz)."
+            )
         if setup.decoder is not None and data.annotations is None:
             notes.append(
                 f"No COCO annotations: {metric.key} is label-free, against the FP32 detector's "
