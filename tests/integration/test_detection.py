@@ -265,3 +265,70 @@ def test_a_postprocess_file_outside_the_folder_is_refused(detector_run, tmp_path
     (copy / "hwfit.json").write_text(json.dumps(manifest))
     with pytest.raises(ModelSourceError, match="postprocess"):
         hwfit.load(copy)
+
+
+def test_accuracy_control_scores_a_detector_by_map(detector, tmp_path):
+    """The quantizer's own metric (NNCF's validation function) is the detector's mAP too."""
+    from hwfit.precisions.job import PrepareJob, _quant_data, write_quant_data
+
+    x = torch.rand(3, 3, 320, 320) * 2 - 1
+    with torch.no_grad():
+        reference = tuple(o.numpy() for o in detector.torch_module()(x))
+    path = tmp_path / "quant.npz"
+    write_quant_data(
+        path, calibration=x.numpy(), validation=x.numpy(), labels=None, reference=reference
+    )
+    job = PrepareJob(
+        recipe_path="", model=detector.info, runtime="openvino", precision="int8-mixed",
+        spec=detector.info.input, out_dir=str(tmp_path), data=str(path), metric="map",
+        max_drop=1.0, class_axis=-1,
+    )  # fmt: skip
+    metric = _quant_data(job).metric
+    assert metric(reference) == pytest.approx(100.0)
+    moved = (reference[0], reference[1] + 0.5)  # every box shifted
+    assert metric(moved) < 90.0
+
+
+def test_nncfs_validation_sees_every_output(tmp_path):
+    """int8-mixed's validation function gets all of a model's outputs, per item or FP32."""
+    from hwfit.precisions.ov_quant import _fp32_outputs, _SubsetValidation, read_fp32
+
+    model = load_model("colour_model:colour_two_heads", input_shape="1x3x32x32")
+    ov_model = read_fp32(model, model.info.input)
+    batches = [np.full((1, 3, 32, 32), v, np.float32) for v in (0.1, 0.5, 0.9)]
+    reference = _fp32_outputs(ov_model, batches)
+    assert [o.shape for o in reference[0]] == [(1, 3), (1, 4, 32, 32)]
+    seen = []
+
+    def metric(outputs):
+        seen.append([o.shape for o in outputs])
+        return float(np.abs(outputs[1] - np.concatenate([r[1] for r in reference])).max())
+
+    import openvino as ov
+
+    compiled = ov.Core().compile_model(ov_model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+    validate = _SubsetValidation(reference, metric, 3)
+    value, per_item = validate(compiled, [(1, batches[1])])
+    assert per_item is None
+    assert seen == [[(3, 3), (3, 4, 32, 32)]]
+    assert value < 1e-5  # the same FP32 model: its outputs are the reference's
+
+
+@pytest.mark.slow
+def test_accuracy_controlled_int8_of_a_detector_searches_by_map(coco, weights, tmp_path):
+    """NNCF's accuracy control with the label-free mAP as its metric (about 6 minutes here)."""
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for image in (coco / "images").iterdir():
+        (flat / image.name).write_bytes(image.read_bytes())
+    result = hwfit.optimize(
+        SSDLITE, str(flat), out=tmp_path / "out", weights=str(weights), runtimes=["openvino"],
+        precisions=["int8", "int8-mixed"], calib_size=3, val_size=3, max_accuracy_drop="10",
+        duration_s=0.3, min_time_s=0.1, save=False, tune_trials=0,
+    )  # fmt: skip
+    by_precision = {o.candidate.precision: o for o in result.outcomes}
+    plain, mixed = by_precision["int8"], by_precision["int8-mixed"]
+    assert mixed.state in (RowState.COMPLETE, RowState.REJECTED), mixed.reason
+    assert "accuracy_control_metric" not in mixed.prepare_details  # the mAP itself, no proxy
+    reverted = mixed.prepare_details["int8_compute_layers"]
+    assert reverted != "98 of 98" or mixed.accuracy["map"] >= plain.accuracy["map"]

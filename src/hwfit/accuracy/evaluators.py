@@ -219,7 +219,7 @@ class AgreementMetric(Metric):
 
 
 class MapMetric(Metric):
-    """A detector's COCO mAP@[.5:.95] and mAP@.5, in percent (pycocotools' ``COCOeval``).
+    """A detector's COCO mAP@[.5:.95] and mAP@.5, in percent (``COCOeval``, faster-coco-eval).
 
     With COCO annotations (``data.annotations``) the boxes to find are the annotated ones, the
     detections scaled to each image's original size. Without, the label-free guard: the boxes

@@ -38,15 +38,16 @@ class QuantData:
         calibration: Calibration inputs, ``(N, *input_shape[1:])`` float32; disjoint from
             the validation inputs.
         validation: Validation inputs (for accuracy-controlled recipes), or None.
-        metric: ``metric(logits) -> float`` on the validation inputs, higher is better (top-1
-            with labels, top-1 agreement with the FP32 reference without); None without
-            validation data.
+        metric: ``metric(outputs) -> float`` on the validation inputs, higher is better:
+            ``outputs`` is every output of the model, in its order (top-1 with labels, a
+            detector's mAP, top-1 agreement with the FP32 reference); None without validation
+            data.
         max_drop: Largest allowed drop of ``metric`` in its own units (absolute).
     """
 
     calibration: np.ndarray
     validation: np.ndarray | None = None
-    metric: Callable[[np.ndarray], float] | None = None
+    metric: Callable[[tuple[np.ndarray, ...]], float] | None = None
     max_drop: float = 0.01
 
 

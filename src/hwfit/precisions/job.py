@@ -32,9 +32,12 @@ class PrepareJob:
         recipe_path: The recipe's ``"module:Class"`` (a recipe registered in the parent process
             is found by path in the worker too).
         data: The ``.npz`` :func:`write_quant_data` wrote.
-        metric: ``"top1"`` (labels) or ``"agreement"`` (with the FP32 reference outputs).
+        metric: ``"top1"``/``"top5"`` (labels), ``"map"``/``"map50"`` (a detector's COCO mAP,
+            against ``annotations`` or, label-free, the FP32 detector's own boxes), or
+            ``"agreement"`` (with the FP32 reference outputs).
         max_drop: The largest drop of ``metric`` allowed, in its own units.
         class_axis: The axis of the class scores in the model's output (a detector's: -1).
+        annotations: A COCO annotation file the validation images are in, for ``map``.
     """
 
     recipe_path: str
@@ -48,6 +51,7 @@ class PrepareJob:
     max_drop: float
     trust_model: bool = False
     class_axis: int = 1
+    annotations: str | None = None
 
 
 def write_quant_data(
@@ -56,35 +60,76 @@ def write_quant_data(
     calibration: np.ndarray,
     validation: np.ndarray,
     labels: np.ndarray | None,
-    reference: np.ndarray | None,
+    reference: np.ndarray | tuple[np.ndarray, ...] | None,
+    image_ids: tuple[int, ...] = (),
+    image_sizes: tuple[tuple[int, int], ...] = (),
 ) -> None:
-    """Store what a recipe may need (arrays) for :func:`run_prepare` to read."""
-    arrays = {"calibration": calibration, "validation": validation}
+    """Store what a recipe may need (arrays) for :func:`run_prepare` to read.
+
+    ``reference`` is the FP32 model's outputs on the validation inputs, every output of it;
+    ``image_ids``/``image_sizes`` are a COCO validation set's (a detector's mAP needs them).
+    """
+    arrays: dict[str, np.ndarray] = {"calibration": calibration, "validation": validation}
     if labels is not None:
         arrays["labels"] = labels
-    if reference is not None:
-        arrays["reference"] = reference
+    outputs = reference if isinstance(reference, tuple) else (reference,)
+    for index, output in enumerate(o for o in outputs if o is not None):
+        arrays["reference" if index == 0 else f"reference_{index}"] = output
+    if image_ids:
+        arrays["image_ids"] = np.asarray(image_ids, np.int64)
+        arrays["image_sizes"] = np.asarray(image_sizes, np.int64).reshape(-1, 2)
     np.savez(path, **arrays)  # type: ignore[arg-type]
 
 
 def _quant_data(job: PrepareJob) -> QuantData:
     data = np.load(job.data)
     labels = data.get("labels", None)
-    reference = data.get("reference", None)
+    extra = sorted((k for k in data.files if k.startswith("reference_")), key=_index)
+    reference = (data["reference"], *(data[k] for k in extra)) if "reference" in data else None
 
-    def metric(logits: np.ndarray) -> float:
+    def metric(outputs: tuple[np.ndarray, ...]) -> float:
         if job.metric in ("top1", "top5") and labels is not None:
-            return topk_accuracy(logits, labels)[job.metric]
+            return topk_accuracy(outputs[0], labels)[job.metric]
         if reference is None:
             raise HwfitError("No FP32 reference outputs to compare with.")
-        return fidelity(reference, logits, job.class_axis).top1_agreement
+        if job.metric in ("map", "map50"):
+            return detection_map(outputs)
+        return fidelity(reference[0], outputs[0], job.class_axis).top1_agreement
 
+    def detection_map(outputs: tuple[np.ndarray, ...]) -> float:
+        from hwfit.accuracy.coco import coco_map, ground_truth, pseudo_ground_truth
+        from hwfit.models.detection import detection_decoder
+
+        if "decoder" not in cache:
+            cache["decoder"] = detection_decoder(job.model.source)
+        decoder = cache["decoder"]
+        if decoder is None or reference is None or len(outputs) != 2:
+            raise HwfitError(f"{job.metric} needs a detector hwfit knows and its two outputs.")
+        if job.annotations is not None:
+            ids = [int(i) for i in data["image_ids"]]
+            sizes = [(int(h), int(w)) for h, w in data["image_sizes"]]
+            found = decoder.decode(outputs[0], outputs[1], sizes)
+            return coco_map(ground_truth(Path(job.annotations), ids), found, ids)[job.metric]
+        if "truth" not in cache:  # the FP32 detector's own boxes, decoded once
+            found_fp32 = decoder.decode(reference[0], reference[1])
+            cache["truth"] = pseudo_ground_truth(
+                found_fp32, decoder.size, int(outputs[0].shape[-1])
+            )
+        truth = cache["truth"]
+        found = decoder.decode(outputs[0], outputs[1])
+        return coco_map(truth, found, list(range(len(found))))[job.metric]
+
+    cache: dict[str, Any] = {}  # the decoder and the boxes to find: built on the first call
     return QuantData(
         calibration=data["calibration"],
         validation=data["validation"],
         metric=metric,
         max_drop=float(job.max_drop),
     )
+
+
+def _index(key: str) -> int:
+    return int(key.rsplit("_", 1)[1])
 
 
 def run_prepare(job: dict[str, Any]) -> dict[str, Any]:

@@ -212,7 +212,10 @@ class _SubsetValidation:
     """NNCF's ``validation_fn`` over ``(index, batch)`` items (see :class:`OVMixedInt8Recipe`)."""
 
     def __init__(
-        self, reference: list[np.ndarray], metric: Callable[[np.ndarray], float], count: int
+        self,
+        reference: list[tuple[np.ndarray, ...]],
+        metric: Callable[[tuple[np.ndarray, ...]], float],
+        count: int,
     ) -> None:
         self._reference = reference
         self._metric = metric
@@ -221,13 +224,22 @@ class _SubsetValidation:
     def __call__(
         self, compiled_model: ov.CompiledModel, items: Iterable[tuple[int, np.ndarray]]
     ) -> tuple[float, None]:
-        outputs = list(self._reference)
+        per_batch = list(self._reference)
         request = compiled_model.create_infer_request()
         for index, batch in items:
-            outputs[index] = np.array(request.infer({0: batch})[0])
-        logits = np.concatenate(outputs)[: self._count]
+            per_batch[index] = _all_outputs(request, batch)
+        outputs = tuple(
+            np.concatenate([b[i] for b in per_batch])[: self._count]
+            for i in range(len(per_batch[0]))
+        )
         # (value, None) tells NNCF the metric is a score, not per-item logits.
-        return float(self._metric(logits)), None
+        return float(self._metric(outputs)), None
+
+
+def _all_outputs(request: ov.InferRequest, batch: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Every output of one inference, in the model's order."""
+    result = request.infer({0: batch})
+    return tuple(np.array(result[i]) for i in range(len(request.model_outputs)))
 
 
 def _batch_of(item: tuple[int, np.ndarray]) -> np.ndarray:
@@ -250,13 +262,13 @@ def read_fp32(model: ModelArtifact, spec: InputSpec) -> ov.Model:
     return ov_model
 
 
-def _fp32_outputs(ov_model: ov.Model, batches: list[np.ndarray]) -> list[np.ndarray]:
-    """First output of the FP32 model per batch, in FP32 as NNCF runs it (no BF16 downcast)."""
+def _fp32_outputs(ov_model: ov.Model, batches: list[np.ndarray]) -> list[tuple[np.ndarray, ...]]:
+    """Every output of the FP32 model per batch, in FP32 as NNCF runs it (no BF16 downcast)."""
     import openvino as ov
 
     compiled = ov.Core().compile_model(ov_model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
     request = compiled.create_infer_request()
-    return [np.array(request.infer({0: batch})[0]) for batch in batches]
+    return [_all_outputs(request, batch) for batch in batches]
 
 
 def save_ir(quantized: ov.Model, target: Path, source: str) -> Path:

@@ -33,8 +33,8 @@ _FIDELITY = {"agreement": 100.0, "cosine": 1.0, "max_abs_error": 0.0}  # the ref
 #: A quantizer's own accuracy control cannot run a user's evaluator: it keeps top-1 agreement
 #: with the FP32 outputs within this many points, and the user's metric guards the result.
 PROXY_AGREEMENT_DROP = 1.0
-#: The metrics a quantizer's accuracy control computes itself (from outputs and labels).
-_QUANTIZER_METRICS = frozenset({"agreement", "top1", "top5"})
+#: The metrics a quantizer's accuracy control computes itself (outputs, labels, COCO boxes).
+_QUANTIZER_METRICS = frozenset({"agreement", "map", "map50", "top1", "top5"})
 
 
 def _amount(value: float, reference: Reference) -> str:
@@ -411,6 +411,7 @@ class Evaluator:
             metric=metric,
             max_drop=max_drop,
             class_axis=self.setup.class_axis,
+            annotations=self.setup.val.annotations,
         )
         result, why = spawn_worker(
             {"task": "prepare", **to_dict(job)}, self.setup.timeout(remaining_s)
@@ -453,6 +454,8 @@ class Evaluator:
                 calibration=self.setup.calib.x,
                 validation=self.setup.val.x,
                 labels=self.setup.val.y,
-                reference=self.reference.logits,
+                reference=self.reference.outputs or self.reference.logits,
+                image_ids=self.setup.val.image_ids,
+                image_sizes=self.setup.val.image_sizes,
             )
         return path
