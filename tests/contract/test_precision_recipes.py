@@ -50,7 +50,7 @@ def _data(n: int = 8) -> QuantData:
     rng = np.random.default_rng(0)
     calibration = rng.standard_normal((n, *SHAPE[1:])).astype(np.float32)
     validation = rng.standard_normal((n, *SHAPE[1:])).astype(np.float32)
-    return QuantData(calibration, validation, metric=lambda logits: 1.0, max_drop=1.0)
+    return QuantData(calibration, validation, metric=lambda outputs: 1.0, max_drop=1.0)
 
 
 @pytest.mark.parametrize("key", ALL)

@@ -94,7 +94,7 @@ def data(calibration, validation, reference) -> QuantData:
     return QuantData(
         calibration=calibration,
         validation=validation,
-        metric=lambda logits: _agreement(reference, logits),
+        metric=lambda outputs: _agreement(reference, outputs[0]),  # every output; one here
         max_drop=0.5,  # generous: accuracy control keeps plain INT8
     )
 
@@ -197,7 +197,7 @@ def test_ov_mixed_int8_reverts_layers_when_the_budget_is_strict(
     strict = QuantData(
         calibration=calibration,
         validation=validation,
-        metric=lambda logits: _centered_agreement(reference, logits),
+        metric=lambda outputs: _centered_agreement(reference, outputs[0]),
         max_drop=0.0,
     )
 
@@ -246,7 +246,7 @@ def test_static_recipe_with_wrongly_shaped_samples_raises_input_shape_error(key,
 def test_ov_mixed_int8_failing_metric_raises_runtime_failure(
     tiny, calibration, validation, tmp_path
 ):
-    def broken(logits: np.ndarray) -> float:
+    def broken(outputs: tuple[np.ndarray, ...]) -> float:
         raise ValueError("metric exploded")
 
     data = QuantData(calibration=calibration[:8], validation=validation[:8], metric=broken)

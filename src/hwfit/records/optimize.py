@@ -230,7 +230,8 @@ class OptimizeResult:
     objective: str = "latency"
     knobs: KnobTuning | None = None  # the winner's runtime settings, tuned (None: not tuned)
     higher_is_better: bool = True  # the direction of ``metric`` (False: an error, a loss)
-    evaluator: str | None = None  # the metric the user chose (--metric); None: the default
+    # The metric that guarded: --metric's, or map for a detector; None: top-1 or agreement
+    evaluator: str | None = None
 
     @property
     def percent_metric(self) -> bool:
