@@ -210,16 +210,13 @@ def test_cli_imports_the_evaluator_from_the_current_folder(colour_data, tmp_path
     ), proc.stderr
 
 
-def test_cli_metric_errors_are_one_line(tmp_path):
-    """A metric that cannot apply; unknown and unimportable names are checked in the API."""
+def test_a_metric_that_needs_labels_refuses_unlabelled_data(tmp_path):
+    """Before anything is measured; unknown and unimportable names are checked above."""
     flat = _write_images(tmp_path / "flat", per_class=4, labelled=False)
-    proc = _cli(
-        "optimize", COLOUR, "--data", str(flat), "--out", str(tmp_path / "out"),
-        "--input-shape", "1x3x32x32", "-r", "openvino", "-p", "fp32", "--metric", "top1",
-        "--no-save", cwd=tmp_path,
-    )  # fmt: skip
-    assert proc.returncode == 2, proc.stderr
-    assert "Traceback" not in proc.stderr
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert lines[0].startswith("Error: The metric top1 needs labelled data"), proc.stderr
-    assert len(lines) <= 2
+    with pytest.raises(UserError) as info:
+        hwfit.optimize(
+            COLOUR, str(flat), out=tmp_path / "out", runtimes=["openvino"], precisions=["fp32"],
+            metric="top1", **QUICK,
+        )  # fmt: skip
+    assert info.value.message.startswith("The metric top1 needs labelled data")
+    assert "--metric agreement" in info.value.hint

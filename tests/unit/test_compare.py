@@ -103,3 +103,37 @@ def test_compare_only_named_models_or_zoo_families(tmp_path):
     assert len(named.flips) == 1
     family = compare("aaaa", "bbbb", db=db, families=["resnet"])
     assert [r.name for r in family.rows] == ["resnet50 @224"]
+
+
+def detector_row(name, p50, *, fp, size):
+    base = row(name, p50, fp=fp, size=size)
+    model = ModelInfo(f"torchvision:{name}", "torch", name, InputSpec("x", (1, 3, size, size)))
+    return BenchResult(**{**base.__dict__, "model": model})
+
+
+def test_detectors_flip_between_machines_as_classifiers_do():
+    """The seed's case: two detectors swap places between two CPUs (constructed rows)."""
+    a = machine(
+        "a",
+        [
+            detector_row("ssdlite320_mobilenet_v3_large", 9.0, fp="a", size=320),
+            detector_row("ssd300_vgg16", 60.0, fp="a", size=300),
+        ],
+    )
+    b = machine(
+        "b",
+        [
+            detector_row("ssdlite320_mobilenet_v3_large", 30.0, fp="b", size=320),
+            detector_row("ssd300_vgg16", 20.0, fp="b", size=300),
+        ],
+    )
+    report = compare_results([a, b])
+    assert [r.name for r in report.rows] == [
+        "ssd300_vgg16 @300",
+        "ssdlite320_mobilenet_v3_large @320",
+    ]
+    (flip,) = report.flips
+    assert {flip.a.name, flip.b.name} == {
+        "ssdlite320_mobilenet_v3_large @320",
+        "ssd300_vgg16 @300",
+    }
