@@ -6,6 +6,7 @@ output with the FP32 model's, and an artifact's predictor returns them all.
 
 import numpy as np
 import pytest
+from test_optimize import QUICK as OPTIMIZE_QUICK
 from test_optimize import _write_images
 
 import hwfit
@@ -14,13 +15,7 @@ from hwfit.models import load_model
 from hwfit.records import RowState, RunConfig
 from hwfit.runtimes import get_runtime
 
-QUICK = {
-    "duration_s": 0.3,
-    "min_time_s": 0.1,
-    "save": False,
-    "tune_trials": 0,
-    "input_shape": "1x3x32x32",
-}
+QUICK = {**OPTIMIZE_QUICK, "input_shape": "1x3x32x32"}  # the colour models' images
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import user_evaluators
+from test_optimize import QUICK as OPTIMIZE_QUICK
 from test_optimize import _write_images
 
 import hwfit
@@ -20,13 +21,7 @@ from hwfit.errors import UnknownNameError, UserError
 from hwfit.records import RowState
 
 COLOUR = "colour_model:colour_classifier"
-QUICK = {
-    "duration_s": 0.3,
-    "min_time_s": 0.1,
-    "save": False,
-    "tune_trials": 0,
-    "input_shape": "1x3x32x32",
-}
+QUICK = {**OPTIMIZE_QUICK, "input_shape": "1x3x32x32"}  # the colour models' images
 HERE = Path(__file__).parent
 
 
