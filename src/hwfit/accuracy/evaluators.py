@@ -232,6 +232,11 @@ class MapMetric(Metric):
     name: ClassVar[str] = "map"
     needs_detector: ClassVar[bool] = True
 
+    def __init__(self, key: str | None = None) -> None:
+        super().__init__(key)
+        # The FP32 detector's own boxes (label-free), kept with the output they came from.
+        self._truth: tuple[np.ndarray, dict[str, Any]] | None = None
+
     def score(
         self, outputs: np.ndarray | tuple[np.ndarray, ...], data: EvalData
     ) -> dict[str, Score]:
@@ -255,9 +260,15 @@ class MapMetric(Metric):
             reference = outputs if mine else data.reference
             if not isinstance(reference, tuple):
                 raise UserError(f"The metric {self.key} needs the FP32 detector's outputs.")
-            classes = int(outputs[0].shape[-1])
-            ref_found = decoder.decode(reference[0], reference[1])
-            truth = pseudo_ground_truth(ref_found, decoder.size, classes)
+            cached = self._truth
+            if cached is None or cached[0] is not reference[0]:  # decoded once per reference
+                ref_found = decoder.decode(reference[0], reference[1])
+                classes = int(outputs[0].shape[-1])
+                cached = self._truth = (
+                    reference[0],
+                    pseudo_ground_truth(ref_found, decoder.size, classes),
+                )
+            truth = cached[1]
             if not truth["annotations"]:
                 raise UserError(
                     "The FP32 detector finds no object scoring 0.3 or more in these images, so "

@@ -97,29 +97,26 @@ def _quant_data(job: PrepareJob) -> QuantData:
         return fidelity(reference[0], outputs[0], job.class_axis).top1_agreement
 
     def detection_map(outputs: tuple[np.ndarray, ...]) -> float:
-        from hwfit.accuracy.coco import coco_map, ground_truth, pseudo_ground_truth
+        """The run's own mAP metric (:class:`~hwfit.accuracy.evaluators.MapMetric`)."""
+        from hwfit.accuracy.evaluators import METRICS, EvalData
         from hwfit.models.detection import detection_decoder
 
-        if "decoder" not in cache:
-            cache["decoder"] = detection_decoder(job.model.source)
-        decoder = cache["decoder"]
-        if decoder is None or reference is None or len(outputs) != 2:
-            raise HwfitError(f"{job.metric} needs a detector hwfit knows and its two outputs.")
-        if job.annotations is not None:
-            ids = [int(i) for i in data["image_ids"]]
-            sizes = [(int(h), int(w)) for h, w in data["image_sizes"]]
-            found = decoder.decode(outputs[0], outputs[1], sizes)
-            return coco_map(ground_truth(Path(job.annotations), ids), found, ids)[job.metric]
-        if "truth" not in cache:  # the FP32 detector's own boxes, decoded once
-            found_fp32 = decoder.decode(reference[0], reference[1])
-            cache["truth"] = pseudo_ground_truth(
-                found_fp32, decoder.size, int(outputs[0].shape[-1])
+        if not detector:  # built on the first call: the decoder, the metric and its data
+            annotations = Path(job.annotations) if job.annotations else None
+            detector["metric"] = METRICS.load(job.metric)()
+            detector["data"] = EvalData(
+                x=data["validation"],
+                y=None,
+                reference=reference,
+                image_ids=tuple(int(i) for i in data.get("image_ids", ())),
+                image_sizes=tuple((int(h), int(w)) for h, w in data.get("image_sizes", ())),
+                annotations=annotations,
+                decoder=detection_decoder(job.model.source),
             )
-        truth = cache["truth"]
-        found = decoder.decode(outputs[0], outputs[1])
-        return coco_map(truth, found, list(range(len(found))))[job.metric]
+        scores = detector["metric"].score(tuple(outputs), detector["data"])
+        return float(scores[job.metric].value)
 
-    cache: dict[str, Any] = {}  # the decoder and the boxes to find: built on the first call
+    detector: dict[str, Any] = {}
     return QuantData(
         calibration=data["calibration"],
         validation=data["validation"],
