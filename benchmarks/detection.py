@@ -1,11 +1,12 @@
-"""FP32 -> INT8 on two detectors on this machine: the paired speed-up and the mAP change.
+"""FP32 -> INT8 on detectors on this machine: the paired speed-up and the mAP change.
 
-For each of torchvision's ``ssdlite320_mobilenet_v3_large`` and ``ssd300_vgg16`` (their
-network part, hwfit's detector source; post-processing outside the timed graph):
-``hwfit.optimize`` quantizes it with NNCF (OpenVINO INT8) and scores FP32 and INT8 with the
-label-free mAP (against the FP32 detector's own detections scoring >= 0.3); then the OpenVINO
-FP32 and INT8 models it measured are timed against each other paired (one worker, alternating
-windows), batch 1.
+For each detector (default: torchvision's ``ssdlite320_mobilenet_v3_large`` and
+``ssd300_vgg16``, Ultralytics' ``yolov8n``; ``--only`` picks others hwfit runs, e.g.
+``retinanet_resnet50_fpn`` at 800x800 or ``fasterrcnn_mobilenet_v3_large_320_fpn``, whose
+post-processing is inside its graph): ``hwfit.optimize`` quantizes it with NNCF (OpenVINO
+INT8) and scores FP32 and INT8 with the label-free mAP (against the FP32 detector's own
+detections scoring >= 0.3); then the OpenVINO FP32 and INT8 models it measured are timed
+against each other paired (one worker, alternating windows), batch 1.
 
 No trained detector weights can be downloaded here: the weights are random (seeded) with their
 batch-norm statistics fitted to images and the class head biased to one class (the test suite's
@@ -15,7 +16,7 @@ of a random network is a harsher test than a trained one's (its boxes are not an
 objects) and is not comparable to published figures. Published anchors (NNCF, on an Intel
 i9-10980XE, trained weights, COCO): YOLOv8 2.60x at +0.08 mAP, SSD300 3.94x at -0.8 points.
 
-    python benchmarks/detection.py [--images 12]
+    python benchmarks/detection.py [--images 12] [--only yolov8n ...]
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "integration"))
 
-DETECTORS = ("ssdlite320_mobilenet_v3_large", "ssd300_vgg16")
+DEFAULT = ("ssdlite320_mobilenet_v3_large", "ssd300_vgg16", "yolov8n")
 
 
-def main(images: int) -> None:
+def main(images: int, only: list[str]) -> None:
     from coco_synth import confident_ssdlite_weights, write_coco
 
     import hwfit
@@ -46,10 +47,13 @@ def main(images: int) -> None:
     flat.mkdir()
     for image in (coco / "images").iterdir():
         (flat / image.name).write_bytes(image.read_bytes())
-    for name in DETECTORS:
+    from hwfit.models.detection import DETECTORS
+
+    for name in only or DEFAULT:
         weights = confident_ssdlite_weights(work / f"{name}.pt", name=name)
         result = hwfit.optimize(
-            f"torchvision:{name}", str(flat), out=work / name, weights=str(weights),
+            f"{DETECTORS[name].library}:{name}", str(flat), out=work / name,
+            weights=str(weights),
             runtimes=["openvino"], precisions=["fp32", "int8"], max_accuracy_drop="100",
             calib_size=images // 2, val_size=images - images // 2, save=False, tune_trials=0,
         )  # fmt: skip
@@ -77,4 +81,6 @@ def main(images: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=12)
-    main(parser.parse_args().images)
+    parser.add_argument("--only", nargs="*", default=[], help="detector names (DETECTORS)")
+    arguments = parser.parse_args()
+    main(arguments.images, arguments.only)

@@ -50,13 +50,21 @@ def write_coco(folder: Path, images: int = 6, size: tuple[int, int] = (120, 160)
 def confident_ssdlite_weights(
     path: Path, label: int = 1, name: str = "ssdlite320_mobilenet_v3_large"
 ) -> Path:
-    """SSD weights (random, seeded) whose every default box scores ``label`` highly."""
+    """Detector weights (random, seeded) whose every default box scores ``label`` highly.
+
+    Any of hwfit's ``DETECTORS`` (``name``): an SSD, a RetinaNet, a Faster R-CNN (the state
+    dict of the torchvision model) or an Ultralytics YOLO (``DetectionModel.state_dict()``;
+    labels are its class indices, 0-79).
+    """
     import torch
-    import torchvision
+
+    from hwfit.models.detection import DETECTORS, build_detector
 
     torch.manual_seed(0)
-    model = torchvision.models.get_model(name, weights=None, weights_backbone=None)
-    size = 320 if "320" in name else 300
+    spec = DETECTORS[name]
+    network = build_detector(name)[0]
+    model = network.model if spec.head == "in_graph" else network  # the torchvision model
+    size = spec.size[0]
     # Random initial weights make vanishing features (about 1e-14): fit the batch norms'
     # statistics to images, so that the network's outputs depend on its input.
     norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
@@ -66,17 +74,37 @@ def confident_ssdlite_weights(
     model.train()
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
-        for _ in range(4):
+        for _ in range(4 if size < 512 else 2):
             images = torch.rand(4, 3, size, size, generator=generator) * 2 - 1
-            features = model.backbone(images)
-            model.head(list(features.values()))
+            if spec.head == "in_graph":
+                model.backbone(images)  # its batch norms are the backbone's
+            else:
+                network(images)
     model.eval()
-    classes = 91
+    network.eval()
     with torch.no_grad():
-        for block in model.head.classification_head.module_list:
-            last = [m for m in block.modules() if isinstance(m, torch.nn.Conv2d)][-1]
-            bias = last.bias
+        for bias, step in _class_biases(network, spec.head):
             bias.zero_()
-            bias[label::classes] = 6.0  # index anchor * classes + label
-    torch.save(model.state_dict(), path)
+            bias[label::step] = 6.0  # index anchor * classes + label
+        if spec.head == "yolo":  # its class branches' features are large: damp them
+            for branch in network.model[-1].cv3:
+                branch[-1].weight.mul_(0.01)
+                branch[-1].bias.sub_(6.0)
+    state = model.state_dict() if spec.head == "in_graph" else network.state_dict()
+    torch.save(state, path)
     return path
+
+
+def _class_biases(network, head):
+    """The biases of the layers that score classes, and the class count they step by."""
+    import torch
+
+    if head == "in_graph":  # Faster R-CNN's box predictor
+        return [(network.model.roi_heads.box_predictor.cls_score.bias, 91)]
+    if head == "yolo":  # each level's class branch (cv3), 80 classes
+        detect = network.model[-1]
+        return [(branch[-1].bias, 80) for branch in detect.cv3]
+    found = network.head.classification_head
+    blocks = getattr(found, "module_list", None) or [found.cls_logits]  # SSD, RetinaNet
+    last = [[m for m in b.modules() if isinstance(m, torch.nn.Conv2d)][-1] for b in blocks]
+    return [(conv.bias, 91) for conv in last]

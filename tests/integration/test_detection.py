@@ -99,16 +99,65 @@ def test_decoding_is_torchvisions_own_postprocessing(weights):
         anchors = model.anchor_generator(ImageList(x, [(320, 320)] * 2), features)
         expected = model.postprocess_detections(head, anchors, [(320, 320)] * 2)
     np.testing.assert_allclose(decoder.anchors, anchors[0].numpy(), rtol=1e-6)
-    found = decoder.decode(head["cls_logits"].numpy(), head["bbox_regression"].numpy())
+    found = decoder.decode((head["cls_logits"].numpy(), head["bbox_regression"].numpy()))
     for mine, theirs in zip(found, expected, strict=True):
         assert len(mine.boxes) > 0
         np.testing.assert_allclose(mine.boxes, theirs["boxes"].numpy(), rtol=1e-5, atol=1e-3)
         np.testing.assert_allclose(mine.scores, theirs["scores"].numpy(), rtol=1e-5)
         np.testing.assert_array_equal(mine.labels, theirs["labels"].numpy())
     scaled = decoder.decode(
-        head["cls_logits"].numpy(), head["bbox_regression"].numpy(), [(160, 640), (320, 320)]
+        (head["cls_logits"].numpy(), head["bbox_regression"].numpy()), [(160, 640), (320, 320)]
     )
     np.testing.assert_allclose(scaled[0].boxes, found[0].boxes * [2, 0.5, 2, 0.5], rtol=1e-5)
+
+
+def test_retinanets_decoding_is_torchvisions_own_postprocessing(tmp_path):
+    """RetinaNet's head: sigmoid per class, top-k per feature level (a smaller input: cheaper)."""
+    import torchvision
+    from torchvision.models.detection.image_list import ImageList
+
+    from hwfit.models._detector_networks import build_ssd
+
+    size = (256, 256)
+    network, settings = build_ssd("retinanet_resnet50_fpn", size, head="retinanet")
+    decoder = DetectionDecoder(**settings)
+    decoder.save(tmp_path / "d.npz")
+    decoder = DetectionDecoder.load(tmp_path / "d.npz")  # the head and levels travel too
+    assert decoder.head == "retinanet"
+    assert len(decoder.level_sizes) == 5
+    assert sum(decoder.level_sizes) == len(decoder.anchors)
+    model = torchvision.models.get_model(
+        "retinanet_resnet50_fpn", weights=None, weights_backbone=None
+    ).eval()
+    with torch.no_grad():
+        network.head.classification_head.cls_logits.bias.fill_(-2.0)  # scores above 0.05
+        model.load_state_dict(network.state_dict())
+        x = torch.rand(2, 3, *size)
+        features = list(model.backbone(x).values())
+        head = model.head(features)
+        anchors = model.anchor_generator(ImageList(x, [size] * 2), features)
+        per_level = list(decoder.level_sizes)
+        expected = model.postprocess_detections(
+            {k: list(v.split(per_level, dim=1)) for k, v in head.items()},
+            [list(a.split(per_level)) for a in anchors],
+            [size] * 2,
+        )
+        raw = network(x)
+    np.testing.assert_allclose(decoder.anchors, anchors[0].numpy(), rtol=1e-6)
+    found = decoder.decode((raw[0].numpy(), raw[1].numpy()))
+    for mine, theirs in zip(found, expected, strict=True):
+        assert len(mine.boxes) == 300  # detections_per_img
+        np.testing.assert_allclose(mine.boxes, theirs["boxes"].numpy(), rtol=1e-4, atol=1e-2)
+        np.testing.assert_allclose(mine.scores, theirs["scores"].numpy(), rtol=1e-5)
+        np.testing.assert_array_equal(mine.labels, theirs["labels"].numpy())
+
+
+def test_retinanet_runs_at_a_fixed_800_pixels_with_imagenet_normalisation():
+    model = load_model("torchvision:retinanet_resnet50_fpn")
+    assert tuple(model.info.input.shape[1:]) == (3, 800, 800)
+    pre = preprocess_for(model)
+    assert pre.describe().startswith("resize 800x800 (squash")
+    assert pre.mean == pytest.approx((0.485, 0.456, 0.406))
 
 
 def test_the_decoder_file_holds_plain_arrays(tmp_path):
@@ -169,8 +218,94 @@ def test_the_map_metric_needs_a_detector_and_its_two_outputs():
 
 
 def test_unsupported_torchvision_detectors_say_so():
-    with pytest.raises(ModelSourceError, match="runs the SSD detectors"):
-        load_model("torchvision:fasterrcnn_mobilenet_v3_large_320_fpn")
+    with pytest.raises(ModelSourceError, match="not 'maskrcnn_resnet50_fpn': its post-process"):
+        load_model("torchvision:maskrcnn_resnet50_fpn")
+
+
+def test_yolo_is_built_offline_and_decodes_as_ultralytics_validates(tmp_path, monkeypatch):
+    import socket
+
+    from ultralytics.data.converter import coco80_to_coco91_class
+    from ultralytics.utils.nms import non_max_suppression
+
+    def no_network(*args, **kwargs):
+        raise OSError("a test reached for the network")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    weights = confident_ssdlite_weights(tmp_path / "yolo.pt", name="yolov8n")
+    model = load_model("ultralytics:yolov8n", weights=str(weights))  # Ultralytics' own keys
+    assert tuple(model.info.input.shape[1:]) == (3, 640, 640)
+    decoder = detection_decoder("ultralytics:yolov8n")
+    assert decoder.label_map == tuple(coco80_to_coco91_class())
+    network = model.torch_module()
+    with torch.no_grad():  # varied scores and boxes off the anchor grid: few exact ties
+        for branch in network.model[-1].cv3:
+            branch[-1].weight.mul_(0.3)
+            branch[-1].bias.fill_(-4.0)
+        for branch in network.model[-1].cv2:
+            branch[-1].weight.mul_(0.01)
+        out = network(torch.rand(2, 3, 640, 640, generator=torch.Generator().manual_seed(0)))
+    assert out.shape == (2, 84, 8400)
+    expected = non_max_suppression(out, conf_thres=0.001, iou_thres=0.7, multi_label=True)
+    found = decoder.decode((out.numpy(),), [(320, 1280)] * 2)
+    coco_ids = np.asarray(coco80_to_coco91_class())
+    for mine, theirs in zip(found, expected, strict=True):
+        assert 0 < len(mine.boxes) == len(theirs) <= 300
+        boxes = theirs[:, :4].clamp(0, 640).numpy() * [2, 0.5, 2, 0.5]  # clipped, scaled
+        labels = coco_ids[theirs[:, 5].numpy().astype(int)]
+        scores = theirs[:, 4].numpy()
+        # Equal scores may come in either order: compare sorted by score, then box.
+        ours = np.lexsort((mine.boxes[:, 1], mine.boxes[:, 0], -mine.scores))
+        own = np.lexsort((boxes[:, 1], boxes[:, 0], -scores))
+        np.testing.assert_allclose(mine.boxes[ours], boxes[own], rtol=1e-4, atol=1e-2)
+        np.testing.assert_allclose(mine.scores[ours], scores[own], rtol=1e-5)
+        np.testing.assert_array_equal(mine.labels[ours], labels[own])
+
+
+def test_yolo_without_ultralytics_says_how_to_get_it(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ultralytics", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "ultralytics.nn.tasks", None)
+    with pytest.raises(ModelSourceError, match="needs the ultralytics package") as info:
+        load_model("ultralytics:yolov8n")
+    assert "hwfit[yolo]" in info.value.hint
+    with pytest.raises(UserError, match="Unknown Ultralytics detector 'yolov8x'"):
+        load_model("ultralytics:yolov8x")
+
+
+def test_faster_rcnn_runs_whole_with_its_detections_padded(tmp_path):
+    """A two-stage detector in one graph: torchvision's own detections, padded to 100."""
+    import torchvision
+
+    from hwfit.models.detection import DETECTORS
+
+    name = "fasterrcnn_mobilenet_v3_large_320_fpn"
+    weights = confident_ssdlite_weights(tmp_path / "frcnn.pt", name=name)
+    model = load_model(f"torchvision:{name}", weights=str(weights))  # torchvision's keys
+    assert tuple(model.info.input.shape[1:]) == (3, 320, 320)
+    assert DETECTORS[name].outputs == 3
+    theirs = torchvision.models.get_model(name, weights=None, weights_backbone=None).eval()
+    theirs.load_state_dict(torch.load(weights, weights_only=True))
+    images = torch.rand(2, 3, 320, 320)
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
+    with torch.no_grad():
+        boxes, scores, labels = model.torch_module()((images - mean) / std)  # hwfit's input
+        expected = theirs(list(images))  # torchvision normalises inside
+    assert boxes.shape == (2, 100, 4)
+    assert scores.shape == labels.shape == (2, 100)
+    decoder = detection_decoder(f"torchvision:{name}")
+    found = decoder.decode((boxes.numpy(), scores.numpy(), labels.numpy()), [(160, 640)] * 2)
+    for index, (mine, own) in enumerate(zip(found, expected, strict=True)):
+        kept = len(own["boxes"])
+        assert 0 < kept == len(mine.boxes)  # the padding (score 0) is dropped
+        np.testing.assert_array_equal(scores[index, kept:].numpy(), 0.0)
+        np.testing.assert_allclose(mine.scores, own["scores"].numpy(), rtol=1e-4)
+        np.testing.assert_array_equal(mine.labels, own["labels"].numpy())
+        np.testing.assert_allclose(
+            mine.boxes, own["boxes"].numpy() * [2, 0.5, 2, 0.5], rtol=1e-4, atol=1e-2
+        )
 
 
 @pytest.fixture(scope="module")

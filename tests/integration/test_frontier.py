@@ -45,7 +45,7 @@ def test_frontier_measures_each_arch_once_then_reuses_the_database(tmp_path):
     for p in report.points:
         if p.entry.name not in front:
             assert any(
-                q.latency_ms <= p.latency_ms and q.entry.top1 >= p.entry.top1
+                q.latency_ms <= p.latency_ms and q.entry.accuracy >= p.entry.accuracy
                 for q in report.frontier_points
             )
     assert (tmp_path / "frontier.html").is_file()
@@ -60,3 +60,34 @@ def test_frontier_measures_each_arch_once_then_reuses_the_database(tmp_path):
         fresh=True,
     )  # fmt: skip
     assert not fresh.points[0].reused
+
+
+def test_detection_frontier_measures_each_detector_at_its_own_size(monkeypatch):
+    from hwfit.models.detection import DETECTORS
+    from hwfit.zoo import load_zoo, select
+
+    ssdlite, ssd300 = select(
+        load_zoo(), models=["torchvision:ssdlite320_mobilenet_v3_large", "ssd300_vgg16"]
+    )
+    # A zoo row whose detector hwfit does not run (yet): a FAILED entry, not a crash.
+    monkeypatch.delitem(DETECTORS, "ssd300_vgg16")
+    entries = [ssdlite, ssd300, ENTRIES[-1]]  # and a (broken) classifier
+    report = frontier(
+        entries=entries, families=["detection"], runtime="onnxruntime", duration_s=0.3,
+        min_time_s=0.1, save=False,
+    )  # fmt: skip
+    assert report.metric == "box_map"
+    (point,) = report.points
+    assert point.entry == ssdlite
+    assert point.result.model.source == "torchvision:ssdlite320_mobilenet_v3_large"
+    assert point.result.model.input.shape == (1, 3, 320, 320)
+    assert point.latency_ms > 0
+    assert report.frontier == (0,)
+    (miss,) = report.missing
+    assert (miss.entry, miss.state) == (ssd300, RowState.FAILED)
+    assert "ssd300_vgg16" in miss.reason
+    assert "COCO val2017 box mAP" in report.notes[0]
+    # Without a selection: the classifiers only, never one front over mixed metrics.
+    default = frontier(entries=entries[1:], runtime="onnxruntime", save=False)
+    assert default.metric == "top1"
+    assert [m.entry.name for m in default.missing] == ["broken.x"]

@@ -137,3 +137,21 @@ def test_detectors_flip_between_machines_as_classifiers_do():
         "ssdlite320_mobilenet_v3_large @320",
         "ssd300_vgg16 @300",
     }
+
+
+def test_compare_detection_family_selects_the_detectors_rows(tmp_path):
+    db = str(tmp_path / "r.db")
+    with ResultStore(db) as store:
+        for fp, (lite, ssd, resnet) in (("aaaa", (9.0, 60.0, 10.0)), ("bbbb", (30.0, 20.0, 12.0))):
+            store.save(detector_row("ssdlite320_mobilenet_v3_large", lite, fp=fp, size=320), {})
+            store.save(detector_row("ssd300_vgg16", ssd, fp=fp, size=300), {})
+            store.save(row("resnet50", resnet, fp=fp), {})
+    family = compare("aaaa", "bbbb", db=db, families=["detection"])
+    assert [r.model for r in family.rows] == [
+        "torchvision:ssd300_vgg16",
+        "torchvision:ssdlite320_mobilenet_v3_large",
+    ]
+    assert len(family.flips) == 1
+    # A bare name matches a torchvision model as well as a timm one.
+    named = compare("aaaa", "bbbb", db=db, models=["ssd300_vgg16", "resnet50"])
+    assert sorted(r.model for r in named.rows) == ["timm:resnet50", "torchvision:ssd300_vgg16"]

@@ -83,7 +83,7 @@ class EvalData:
         image_sizes: COCO data: each sample's original ``(height, width)``.
         annotations: COCO data: the annotation file with the boxes to find.
         decoder: For a detector hwfit knows: its post-processing, raw outputs to boxes
-            (``decoder.decode(*outputs, image_sizes)``).
+            (``decoder.decode(outputs, image_sizes)``).
     """
 
     x: npt.NDArray[np.float32]
@@ -209,7 +209,13 @@ class AgreementMetric(Metric):
                 "cosine": Score(1.0),
                 "max_abs_error": Score(0.0, higher_is_better=False),
             }
-        axis = -1 if data.decoder is not None else 1  # a detector's classes are its last axis
+        axis = 1 if data.decoder is None else data.decoder.class_axis  # SSD: the last axis
+        if axis is None:
+            raise UserError(
+                f"The metric {self.key} compares class scores, and this detector's first "
+                "output holds boxes.",
+                hint="Guard it with --metric map (label-free against the FP32 boxes).",
+            )
         fid = fidelity(_first(data.reference), _first(outputs), axis)
         return {
             "agreement": Score(fid.top1_agreement),
@@ -245,28 +251,32 @@ class MapMetric(Metric):
         decoder = data.decoder
         if decoder is None:
             raise UserError(
-                f"The metric {self.key} needs a detector hwfit knows (the torchvision SSDs).",
+                f"The metric {self.key} needs a detector hwfit knows "
+                "(hwfit.models.detection.DETECTORS).",
                 hint="Guard other detectors with your own metric: --metric module:function.",
             )
-        if not isinstance(outputs, tuple) or len(outputs) != 2:
-            raise UserError(f"The metric {self.key} needs a detector's two raw outputs.")
+        outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+        if len(outputs) != decoder.outputs:
+            raise UserError(
+                f"The metric {self.key} needs the detector's {decoder.outputs} outputs, "
+                f"not {len(outputs)}."
+            )
         if data.annotations is not None:
-            found = decoder.decode(outputs[0], outputs[1], data.image_sizes)
+            found = decoder.decode(outputs, data.image_sizes)
             truth = ground_truth(data.annotations, data.image_ids)
             scores = coco_map(truth, found, data.image_ids)
         else:
-            found = decoder.decode(outputs[0], outputs[1])
-            mine = data.reference is None
-            reference = outputs if mine else data.reference
-            if not isinstance(reference, tuple):
-                raise UserError(f"The metric {self.key} needs the FP32 detector's outputs.")
+            found = decoder.decode(outputs)
+            given = data.reference
+            reference: tuple[np.ndarray, ...] = (
+                outputs if given is None else given if isinstance(given, tuple) else (given,)
+            )
             cached = self._truth
             if cached is None or cached[0] is not reference[0]:  # decoded once per reference
-                ref_found = decoder.decode(reference[0], reference[1])
-                classes = int(outputs[0].shape[-1])
+                ref_found = decoder.decode(reference)
                 cached = self._truth = (
                     reference[0],
-                    pseudo_ground_truth(ref_found, decoder.size, classes),
+                    pseudo_ground_truth(ref_found, decoder.size, decoder.num_classes),
                 )
             truth = cached[1]
             if not truth["annotations"]:

@@ -133,7 +133,9 @@ def fidelity(
 
 
 def outputs_fidelity(
-    reference: Sequence[npt.ArrayLike], outputs: Sequence[npt.ArrayLike], class_axis: int = 1
+    reference: Sequence[npt.ArrayLike],
+    outputs: Sequence[npt.ArrayLike],
+    class_axis: int | None = 1,
 ) -> dict[str, float]:
     """Fidelity of every output of a model to the reference's: the label-free guard.
 
@@ -161,7 +163,7 @@ def outputs_fidelity(
         )
     result: dict[str, float] = {}
     first = np.asarray(reference[0])
-    if first.ndim >= 2 and first.shape[class_axis] >= 2:  # a class axis to agree on
+    if class_axis is not None and first.ndim >= 2 and first.shape[class_axis] >= 2:
         result["agreement"] = fidelity(first, outputs[0], class_axis).top1_agreement
     per_output = [
         _closeness(*_paired_outputs(r, o)) for r, o in zip(reference, outputs, strict=True)

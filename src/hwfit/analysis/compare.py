@@ -73,8 +73,11 @@ def compare(
         db: Results database URL or SQLite file (default: the user's data folder); only opened
             when a machine is not a file.
         margin: Relative latency difference below which a pair is a tie, not a flip.
-        models: Only these models (``resnet50`` or ``timm:resnet50``; zoo names work too).
-        families: Only the zoo models of these families (``mobilenet``, ``efficientnet``...).
+        models: Only these models (``resnet50``, ``timm:resnet50``,
+            ``torchvision:ssd300_vgg16``; a bare name matches either library; zoo names work
+            too).
+        families: Only the zoo models of these families (``mobilenet``, ``efficientnet``...,
+            ``detection``).
         out: Folder for ``compare.html``; None writes no page.
 
     Returns:
@@ -118,11 +121,12 @@ def compare_machines(
 
 
 def _wanted_sources(models: Sequence[str] | None, families: Sequence[str] | None) -> set[str]:
-    """Model sources (``timm:<arch>``) named directly or through the zoo's families."""
-    wanted = {m if ":" in m else f"timm:{m}" for m in models or ()}
-    if families:
-        from hwfit.zoo import load_zoo, select  # the zoo's loader imports sqlalchemy
+    """Model sources (``<library>:<arch>``) named directly or through the zoo's families."""
+    from hwfit.zoo import LIBRARIES, load_zoo, select  # the zoo's loader imports sqlalchemy
 
+    wanted = {m for m in models or () if ":" in m}
+    wanted |= {f"{lib}:{m}" for m in models or () if ":" not in m for lib in LIBRARIES}
+    if families:
         wanted |= {e.spec for e in select(load_zoo(), families=families)}
     # A zoo name with a weight tag ("resnet50.a1_in1k") measures the architecture.
     return wanted | {w.split(".", 1)[0] for w in wanted}

@@ -1,9 +1,15 @@
 """``frontier()``: zoo models measured on this machine, and their accuracy-vs-latency front.
 
-Accuracy is the zoo's *published* ImageNet-1k top-1 of the FP32 weights (timm's results
-tables); hwfit cannot download those weights, so it measures latency on the same architecture
-with seeded random weights (latency does not depend on the weight values) and pairs the two.
-That pairing holds for float precisions. INT8 changes the accuracy, and nothing here measures
+Accuracy is the zoo's *published* accuracy of the FP32 weights: ImageNet-1k top-1 for the timm
+classifiers (timm's results tables), COCO val2017 box mAP for the torchvision detectors
+(torchvision's weights metadata). hwfit cannot download those weights, so it measures latency
+on the same architecture with seeded random weights (latency does not depend on the weight
+values) and pairs the two. A detector is measured at its fixed input size, as ``hwfit bench``
+times it (SSD, RetinaNet, YOLO: NMS outside the timed graph; Faster R-CNN: whole).
+
+One front holds one metric: top-1 and box mAP are not comparable, so a selection that mixes
+them is refused, and without a selection the frontier is drawn over the classifiers.
+The pairing holds for float precisions. INT8 changes the accuracy, and nothing here measures
 by how much: INT8 points are only produced when asked for and are flagged as unverified.
 """
 
@@ -19,9 +25,11 @@ from hwfit.analysis.pareto import pareto_front
 from hwfit.errors import HwfitError, UserError, first_line
 from hwfit.hardware import probe
 from hwfit.models import load_model
+from hwfit.models.detection import detector_spec
 from hwfit.precisions import Precision
 from hwfit.precisions.capability import verdict
 from hwfit.records import (
+    PUBLISHED_METRICS,
     BenchResult,
     FrontierMiss,
     FrontierPoint,
@@ -38,6 +46,7 @@ from hwfit.tune.space import candidate_space
 
 if TYPE_CHECKING:
     from hwfit.db import ResultStore
+    from hwfit.records import ZooMetric
     from hwfit.zoo import ZooEntry
 
 __all__ = [
@@ -74,10 +83,10 @@ def frontier_of(points: Sequence[FrontierPoint]) -> tuple[list[int], list[int]]:
         >>> frontier_of([])
         ([], [])
     """
-    latency = pareto_front([(p.latency_ms, p.entry.top1) for p in points], ("min", "max"))
+    latency = pareto_front([(p.latency_ms, p.entry.accuracy) for p in points], ("min", "max"))
     with_gmacs = [i for i, p in enumerate(points) if p.entry.gmacs is not None]
     gmacs = pareto_front(
-        [(points[i].entry.gmacs or 0.0, points[i].entry.top1) for i in with_gmacs],
+        [(points[i].entry.gmacs or 0.0, points[i].entry.accuracy) for i in with_gmacs],
         ("min", "max"),
     )
     return latency, [with_gmacs[i] for i in gmacs]
@@ -109,15 +118,19 @@ def frontier(
     """Benchmark zoo models on this machine and compute the accuracy-vs-latency front.
 
     Each distinct (architecture, input size) is measured once, in a worker process, at the
-    zoo entry's input size; zoo rows sharing an architecture (two weights of ResNet-50) share
-    that measurement. A model that fails to load or run becomes a FAILED entry of
+    zoo entry's input size (a detector: at its own fixed input size); zoo rows
+    sharing an architecture (two weights of ResNet-50) share that measurement. The selected
+    rows must share one metric (ImageNet top-1, or COCO box mAP for ``families=["detection"]``);
+    without ``models`` and ``families``, every classifier (top-1 row) of the zoo is measured.
+    A model that fails to load or run (a detector hwfit cannot run) becomes a FAILED entry of
     ``missing``; the run goes on. Stored rows of this machine are reused when fresh (same
     hwfit and runtime version, same configuration, younger than ``max_age_days``) unless
     ``fresh`` is set.
 
     Args:
-        models: Zoo names or architectures to measure (default: all, or ``families``).
-        families: Zoo families to measure (``mobilenet``, ``efficientnet``...).
+        models: Zoo names, architectures or specs to measure (default: ``families``, else every
+            top-1 row).
+        families: Zoo families to measure (``mobilenet``, ``efficientnet``..., ``detection``).
         entries: Zoo rows to use instead of the shipped zoo (e.g. hand-made for tests).
         runtime: Runtime of every point (ignored when ``optimized``).
         precision: Precision of every point (ignored when ``optimized``); an INT8 precision
@@ -146,8 +159,8 @@ def frontier(
         The report: points, the front, and the models that failed.
 
     Raises:
-        UserError: An unknown model or family, a bad option, or an unreachable database
-            (before anything is measured).
+        UserError: An unknown model or family, a selection that mixes metrics, a bad option,
+            or an unreachable database (before anything is measured).
     """
     report = measure_frontier(
         models,
@@ -228,9 +241,14 @@ def measure_frontier(
                 hint=f"Use one of: {', '.join(FLOAT_PRECISIONS)}.",
             )
     table = list(entries) if entries is not None else load_zoo(zoo, accuracy_file=accuracy_file)
-    chosen = select(table, models=models, families=families)
+    if models is None and families is None:
+        # The classifiers, as before the zoo held detectors; a table of detectors only: all.
+        chosen = [e for e in table if e.metric == "top1"] or table
+    else:
+        chosen = select(table, models=models, families=families)
     if not chosen:
         raise UserError("No zoo model matches the selection.", hint="See `hwfit frontier --help`.")
+    metric = _one_metric(chosen)
     store = _open_store(db) if save else None
     hardware = probe(include_runtimes=False)
     measurer = Measurer(
@@ -239,9 +257,9 @@ def measure_frontier(
     configs = _configs(
         optimized, runtime, precision, batch, threads, duration_s, min_time_s, hardware
     )
-    groups: dict[tuple[str, int], list[ZooEntry]] = {}
+    groups: dict[tuple[str, tuple[int, int]], list[ZooEntry]] = {}
     for entry in chosen:
-        groups.setdefault((entry.spec, entry.input_size), []).append(entry)
+        groups.setdefault((entry.spec, _input_size(entry)), []).append(entry)
 
     points: list[FrontierPoint] = []
     missing: list[FrontierMiss] = []
@@ -249,7 +267,10 @@ def measure_frontier(
     reused_count = 0
     try:
         for i, ((spec, size), group) in enumerate(groups.items()):
-            label = spec.removeprefix("timm:") + f" @{size}"
+            height, width = size
+            label = (
+                spec.split(":", 1)[-1] + f" @{height}" + (f"x{width}" if width != height else "")
+            )
             if progress:
                 progress(ProgressEvent("frontier", "measure", i, len(groups), label))
             best, reused, tried, why = _measure_model(spec, size, batch, configs, measurer)
@@ -281,10 +302,7 @@ def measure_frontier(
         "fresh": fresh,
         "max_age_days": max_age_days,
     }
-    notes = [
-        "Top-1 is the published ImageNet-1k accuracy of the FP32 weights (timm's results "
-        "tables); latency is measured here on the same architecture with random weights."
-    ]
+    notes = [_METRIC_NOTES[metric]]
     if reused_count:
         notes.append(
             f"{reused_count} model(s) reused fresh database rows (same hwfit and runtime "
@@ -308,7 +326,42 @@ def measure_frontier(
         db_error=measurer.storage_note(),
         interrupted=interrupted,
         notes=tuple(notes),
+        metric=metric,
     )
+
+
+_METRIC_NOTES: dict[ZooMetric, str] = {
+    "top1": "Top-1 is the published ImageNet-1k accuracy of the FP32 weights (timm's results "
+    "tables); latency is measured here on the same architecture with random weights.",
+    "box_map": "Box mAP is the published COCO val2017 box mAP (IoU 0.5:0.95) of the FP32 "
+    "weights (the zoo's source column names where from: torchvision's weights metadata, "
+    "Ultralytics' docs); latency is measured here on the same architecture with random "
+    "weights, at the detector's fixed input size, as `hwfit bench` times it: SSD, RetinaNet "
+    "and YOLO without their NMS (YOLO with its box decoding), Faster R-CNN whole, NMS included.",
+}
+
+
+def _one_metric(entries: Sequence[ZooEntry]) -> ZooMetric:
+    """The metric all ``entries`` share; a mix is refused (one front, one metric)."""
+    metrics = {e.metric for e in entries}
+    if len(metrics) == 1:
+        return metrics.pop()
+    counts = ", ".join(
+        f"{sum(e.metric == m for e in entries)} {PUBLISHED_METRICS[m].title}"
+        for m in PUBLISHED_METRICS
+        if m in metrics
+    )
+    raise UserError(
+        f"The selection mixes accuracies that are not comparable ({counts}); a front plots one.",
+        hint="Run frontier once per kind, e.g. `hwfit frontier --family detection` for the "
+        "detectors and `--family mobilenet,resnet` for the classifiers.",
+    )
+
+
+def _input_size(entry: ZooEntry) -> tuple[int, int]:
+    """The (H, W) to measure at: a detector's fixed size, else the zoo's square size."""
+    detector = detector_spec(entry.spec)
+    return detector.size if detector is not None else (entry.input_size, entry.input_size)
 
 
 def _open_store(db: str | None) -> ResultStore:
@@ -349,10 +402,10 @@ def _configs(
 
 
 def _measure_model(
-    spec: str, size: int, batch: int, configs: list[RunConfig], measurer: Measurer
+    spec: str, size: tuple[int, int], batch: int, configs: list[RunConfig], measurer: Measurer
 ) -> tuple[BenchResult | None, bool, int, str]:
     """Measure (or reuse) every config of one model; return (fastest, reused, tried, why)."""
-    shape = (batch, 3, size, size)
+    shape = (batch, 3, *size)
     found: list[tuple[BenchResult, bool]] = []
     reasons: list[str] = []
     states: set[RowState] = set()

@@ -84,9 +84,11 @@ class Manifest:
         source: ``{"model", "content_hash", "params", "macs"}`` of the FP32 source.
         hardware: ``{"fingerprint", "cpu", "isa"}`` of the machine it was measured on.
         versions: Tool versions.
-        postprocess: A detector's post-processing, run after the model and outside what was
-            timed: ``{"kind": "ssd", "file": "detection.npz", "where": ...}``; the file holds
-            plain arrays (default boxes, thresholds). None for other models.
+        postprocess: A detector's post-processing, run after the model:
+            ``{"kind": "ssd", "file": "detection.npz", "where": ...}``; ``kind`` is the
+            decoder's head (``ssd``, ``retinanet``, ``in_graph``, ``yolo``), ``where`` says
+            whether NMS is inside the timed graph or outside; the file holds plain arrays
+            (default boxes, thresholds). None for other models.
     """
 
     model_file: str

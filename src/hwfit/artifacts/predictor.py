@@ -156,10 +156,9 @@ class Predictor:
         images = [load_image(Path(p)) for p in image_paths]
         x = np.stack([pre.apply(image) for image in images])
         outputs = self.predict(x)
-        if not isinstance(outputs, tuple) or len(outputs) != 2:
-            raise ModelSourceError(f"The model in {str(self.folder)!r} is not an SSD detector.")
+        outputs = outputs if isinstance(outputs, tuple) else (outputs,)
         sizes = [(image.height, image.width) for image in images]
-        return self.decoder.decode(outputs[0], outputs[1], sizes)
+        return self.decoder.decode(outputs, sizes)
 
     def classify(
         self, image_paths: Sequence[str | Path], top_k: int = 5

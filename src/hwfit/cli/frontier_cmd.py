@@ -38,7 +38,11 @@ _ONE_CONFIG = (
 
 def frontier(
     family: Annotated[
-        str | None, family_option("Zoo families, comma-separated, e.g. mobilenet,resnet.")
+        str | None,
+        family_option(
+            "Zoo families, comma-separated, e.g. mobilenet,resnet; detection for the detectors "
+            "(COCO box mAP: not mixed with the classifiers' top-1)."
+        ),
     ] = None,
     models: Annotated[
         str | None, models_option("Zoo names or architectures, comma-separated.")
@@ -74,7 +78,10 @@ def frontier(
     out: Annotated[str, out_option("Folder for frontier.html.")] = ".",
     json_out: Annotated[bool, json_option()] = False,
 ) -> None:
-    """Benchmark zoo models here and draw published top-1 against measured latency."""
+    """Benchmark zoo models here and draw published accuracy against measured latency.
+
+    The accuracy is ImageNet top-1 for classifiers, COCO box mAP for --family detection.
+    """
     one_runtime = single(str_list(runtime) or [], "--runtime", "frontier", _ONE_CONFIG)
     one_precision = single(str_list(precision) or [], "--precision", "frontier", _ONE_CONFIG)
     one_batch = single(int_list(batch, "--batch"), "--batch", "frontier", _ONE_CONFIG)

@@ -56,8 +56,8 @@ FACTORY_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 SEED = 0  # random weights are built under this seed: same spec, same weights, same hash
 
 SOURCE_HELP = (
-    "Use timm:NAME, torchvision:NAME, a .onnx, .xml (OpenVINO IR), .pt (TorchScript) or .pt2 "
-    "(torch.export) file, or module.path:factory."
+    "Use timm:NAME, torchvision:NAME, ultralytics:NAME (a YOLO detector), a .onnx, .xml "
+    "(OpenVINO IR), .pt (TorchScript) or .pt2 (torch.export) file, or module.path:factory."
 )
 
 #: Builds a PyTorch model, runs its first forward pass and returns its info somewhere other than
@@ -93,6 +93,10 @@ def describe_torch_with(describer: TorchDescriber) -> Iterator[None]:
         _torch_describer.reset(token)
 
 
+#: Model sources built by name from a library (their input size is the library's).
+_BUILT_BY_NAME = ("timm", "torchvision", "ultralytics")
+
+
 def source_kind(spec: str) -> str:
     """Classify a model spec: timm, torchvision, onnx, openvino, torchscript, export, factory.
 
@@ -104,6 +108,8 @@ def source_kind(spec: str) -> str:
         return "timm"
     if spec.startswith("torchvision:"):
         return "torchvision"
+    if spec.startswith("ultralytics:"):
+        return "ultralytics"
     suffix = Path(spec).suffix.lower()
     by_suffix = {".onnx": "onnx", ".xml": "openvino", ".pt2": "export"}
     by_suffix.update(dict.fromkeys(TORCHSCRIPT_SUFFIXES, "torchscript"))
@@ -152,7 +158,7 @@ def describe(
         UserError: Unknown name, missing or corrupt file, bad weights, wrong or unknown shape.
     """
     kind = source_kind(spec)
-    if weights is not None and kind not in ("timm", "torchvision", "factory"):
+    if weights is not None and kind not in ("timm", "torchvision", "ultralytics", "factory"):
         raise UserError(
             f"--weights applies to timm:, torchvision: and module:factory models, not {spec!r}.",
             hint="The weights of a model file are inside the file.",
@@ -170,7 +176,7 @@ def describe(
     module = build_torch_module(spec, weights, trust_model=trust_model)
     native = own = _native_torch_shape(spec, kind, module)
     fixed_size = detector_spec(spec) is not None  # its default boxes are for one size
-    if input_shape is not None and native is not None and kind in ("timm", "torchvision"):
+    if input_shape is not None and native is not None and kind in _BUILT_BY_NAME:
         if fixed_size:
             native = [None, *native[1:]]
         else:
@@ -215,6 +221,8 @@ def build_torch_module(spec: str, weights: str | None, *, trust_model: bool = Fa
             module = _build_timm(spec.removeprefix("timm:"))
         elif kind == "torchvision":
             module = _build_torchvision(spec.removeprefix("torchvision:"))
+        elif kind == "ultralytics":
+            module = _build_ultralytics(spec.removeprefix("ultralytics:"))
         elif kind == "torchscript":
             module = _load_torch_file(spec)
         elif kind == "export":
@@ -255,18 +263,31 @@ def _build_torchvision(name: str) -> nn.Module:
     known = torchvision.models.list_models()
     if name not in known:
         raise UnknownNameError(f"Unknown torchvision model {name!r}.{_suggest(name, known)}")
-    if name in DETECTORS:
+    if detector_spec(f"torchvision:{name}") is not None:
         network: nn.Module = build_detector(name)[0]
         return network
     detection = torchvision.models.list_models(module=torchvision.models.detection)
     if name in detection:
+        known_detectors = sorted(n for n, d in DETECTORS.items() if d.library == "torchvision")
         raise ModelSourceError(
-            f"hwfit runs the SSD detectors ({', '.join(sorted(DETECTORS))}), not {name!r} yet.",
-            hint="Export its network part to ONNX yourself and guard it with --metric "
-            "module:function.",
+            f"hwfit runs the torchvision detectors {', '.join(known_detectors)}, not {name!r}: "
+            "its post-processing is not built in yet.",
+            hint="Export it to ONNX yourself and guard it with --metric module:function.",
         )
     model: nn.Module = torchvision.models.get_model(name, weights=None)
     return model
+
+
+def _build_ultralytics(name: str) -> nn.Module:
+    """An Ultralytics YOLO detector hwfit knows, built from the package's architecture file."""
+    known = sorted(n for n, d in DETECTORS.items() if d.library == "ultralytics")
+    if detector_spec(f"ultralytics:{name}") is None:
+        raise UnknownNameError(
+            f"Unknown Ultralytics detector {name!r}.{_suggest(name, known)}",
+            hint=f"hwfit runs ultralytics:{', ultralytics:'.join(known)}.",
+        )
+    network: nn.Module = build_detector(name)[0]
+    return network
 
 
 def _load_torch_file(path: str) -> nn.Module:
@@ -392,12 +413,12 @@ def _native_torch_shape(spec: str, kind: str, module: nn.Module) -> list[Dim] | 
     cfg = getattr(module, "pretrained_cfg", None)
     if isinstance(cfg, dict) and cfg.get("input_size"):
         return [None, *cfg["input_size"]]
+    detector = detector_spec(spec)
+    if detector is not None:
+        return [None, 3, *detector.size]
     if kind == "torchvision":
         import torchvision
 
-        detector = detector_spec(spec)
-        if detector is not None:
-            return [None, 3, *detector.size]
         try:
             weights = torchvision.models.get_model_weights(spec.removeprefix("torchvision:"))
             crop = weights.DEFAULT.transforms().crop_size  # read from code: no download

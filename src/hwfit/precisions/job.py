@@ -21,7 +21,18 @@ from hwfit.precisions.base import PrecisionRecipe, PreparedModel, QuantData
 from hwfit.records import InputSpec, ModelInfo, from_dict
 from hwfit.registry import import_path
 
-__all__ = ["PrepareJob", "prepared_from_worker", "run_prepare", "write_quant_data"]
+__all__ = [
+    "QUANTIZER_METRICS",
+    "PrepareJob",
+    "prepared_from_worker",
+    "run_prepare",
+    "write_quant_data",
+]
+
+#: The metrics a quantizer's accuracy control computes itself in the worker (from outputs,
+#: labels, COCO boxes: :func:`_quant_data`'s ``metric``); any other metric (a user's) cannot
+#: run there.
+QUANTIZER_METRICS = frozenset({"agreement", "map", "map50", "top1", "top5"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,7 +47,8 @@ class PrepareJob:
             against ``annotations`` or, label-free, the FP32 detector's own boxes), or
             ``"agreement"`` (with the FP32 reference outputs).
         max_drop: The largest drop of ``metric`` allowed, in its own units.
-        class_axis: The axis of the class scores in the model's output (a detector's: -1).
+        class_axis: The axis of the class scores in the model's output (an SSD's: -1; None:
+            its first output holds no class scores, as a YOLO's).
         annotations: A COCO annotation file the validation images are in, for ``map``.
     """
 
@@ -50,7 +62,7 @@ class PrepareJob:
     metric: str
     max_drop: float
     trust_model: bool = False
-    class_axis: int = 1
+    class_axis: int | None = 1
     annotations: str | None = None
 
 
@@ -87,6 +99,9 @@ def _quant_data(job: PrepareJob) -> QuantData:
     extra = sorted((k for k in data.files if k.startswith("reference_")), key=_index)
     reference = (data["reference"], *(data[k] for k in extra)) if "reference" in data else None
 
+    if job.metric not in QUANTIZER_METRICS:
+        raise HwfitError(f"A quantizer cannot compute the metric {job.metric!r} itself.")
+
     def metric(outputs: tuple[np.ndarray, ...]) -> float:
         if job.metric in ("top1", "top5") and labels is not None:
             return topk_accuracy(outputs[0], labels)[job.metric]
@@ -94,6 +109,8 @@ def _quant_data(job: PrepareJob) -> QuantData:
             raise HwfitError("No FP32 reference outputs to compare with.")
         if job.metric in ("map", "map50"):
             return detection_map(outputs)
+        if job.class_axis is None:
+            raise HwfitError("The model's first output holds no class scores to agree on.")
         return fidelity(reference[0], outputs[0], job.class_axis).top1_agreement
 
     def detection_map(outputs: tuple[np.ndarray, ...]) -> float:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import tempfile
 import time
 from typing import TYPE_CHECKING, ClassVar
 
@@ -209,8 +210,15 @@ def _preprocess(source: Path, target: Path) -> tuple[Path, str | None]:
     """
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
+    source, target = source.resolve(), target.resolve()
     try:
-        quant_pre_process(str(source), str(target))
+        # Where its shape inference is incomplete (a detector's NMS), ONNX Runtime saves a
+        # debug copy of the model into the current folder: keep that out of the user's.
+        with (
+            tempfile.TemporaryDirectory(prefix="hwfit-ort-pre-") as scratch,
+            contextlib.chdir(scratch),
+        ):
+            quant_pre_process(str(source), str(target))
     except Exception as exc:
         target.unlink(missing_ok=True)
         return source, f"skipped ({first_line(exc)})"

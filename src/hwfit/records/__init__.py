@@ -7,6 +7,7 @@ other modules by command).
 """
 
 from hwfit.records.analysis import (
+    PUBLISHED_METRICS,
     CompareReport,
     CompareRow,
     FrontierMiss,
@@ -14,8 +15,11 @@ from hwfit.records.analysis import (
     FrontierReport,
     FrontierSettings,
     MachineResults,
+    PublishedMetric,
     RankFlip,
     ZooEntry,
+    ZooLibrary,
+    ZooMetric,
     machine_label,
     machine_name,
 )
@@ -62,6 +66,7 @@ from hwfit.records.search import (
 __all__ = [
     "ISA_FEATURES",
     "PERCENT_METRICS",
+    "PUBLISHED_METRICS",
     "ArchResult",
     "Availability",
     "BenchResult",
@@ -98,6 +103,7 @@ __all__ = [
     "Progress",
     "ProgressEvent",
     "ProxyCorrelation",
+    "PublishedMetric",
     "RankFlip",
     "Record",
     "RowState",
@@ -106,6 +112,8 @@ __all__ = [
     "SearchResult",
     "TrialRecord",
     "ZooEntry",
+    "ZooLibrary",
+    "ZooMetric",
     "from_dict",
     "machine_label",
     "machine_name",

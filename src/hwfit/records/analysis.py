@@ -15,11 +15,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, Literal, TypedDict
 
 from hwfit.records.core import BenchResult, RowState, to_dict
 
 __all__ = [
+    "PUBLISHED_METRICS",
     "CompareReport",
     "CompareRow",
     "FrontierMiss",
@@ -27,8 +28,11 @@ __all__ = [
     "FrontierReport",
     "FrontierSettings",
     "MachineResults",
+    "PublishedMetric",
     "RankFlip",
     "ZooEntry",
+    "ZooLibrary",
+    "ZooMetric",
     "machine_label",
     "machine_name",
 ]
@@ -36,36 +40,75 @@ __all__ = [
 _MAX_FLIPS_SHOWN = 200  # CompareReport.to_dict lists at most this many flips
 
 
+ZooMetric = Literal["top1", "box_map"]
+"""The published accuracy a zoo row holds: ImageNet-1k top-1, or COCO val2017 box mAP."""
+
+ZooLibrary = Literal["timm", "torchvision", "ultralytics"]
+"""The library a zoo model is built from; its model spec is ``<library>:<arch>``."""
+
+
 @dataclasses.dataclass(frozen=True)
-class ZooEntry:
-    """One zoo model: a timm architecture with weights whose accuracy was published.
+class PublishedMetric:
+    """A published accuracy a zoo row can hold, and the words tables and pages use for it.
+
+    Accuracies of different metrics are not comparable: a frontier draws one metric.
 
     Attributes:
-        name: Unique name, timm's ``arch.weights_tag`` (``"resnet50.a1_in1k"``).
-        arch: The timm architecture (``"resnet50"``).
-        family: The model family (``"resnet"``); MobileNetV2 and V3 share ``"mobilenet"``.
-        top1: Published ImageNet-1k top-1 accuracy, percent.
-        top5: Published top-5 accuracy, percent, when known.
+        key: The zoo's ``metric`` value (``"top1"``).
+        column: Short column heading (``"top-1"``).
+        title: Axis title and notes (``"ImageNet-1k top-1"``).
+    """
+
+    key: ZooMetric
+    column: str
+    title: str
+
+
+PUBLISHED_METRICS: Mapping[ZooMetric, PublishedMetric] = {
+    "top1": PublishedMetric("top1", "top-1", "ImageNet-1k top-1"),
+    "box_map": PublishedMetric("box_map", "COCO box mAP", "COCO val2017 box mAP (IoU 0.5:0.95)"),
+}
+"""Every metric a zoo row may name, by key."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ZooEntry:
+    """One zoo model: an architecture with weights whose accuracy was published.
+
+    Attributes:
+        name: Unique name: timm's ``arch.weights_tag`` (``"resnet50.a1_in1k"``); for
+            torchvision, ``arch.weights`` with the weights enum's member in lower case
+            (``"ssd300_vgg16.coco_v1"``).
+        arch: The architecture as its library names it (``"resnet50"``).
+        family: The model family (``"resnet"``); MobileNetV2 and V3 share ``"mobilenet"``,
+            every detector is ``"detection"``.
+        accuracy: The published accuracy of the FP32 weights, percent, of kind ``metric``.
+        top5: Published ImageNet top-5 accuracy, percent, when known (``top1`` rows only).
         input_size: The (square) resolution the accuracy was measured at.
         params_m: Parameters, millions.
         gmacs: Multiply-accumulates of one image at ``input_size``, billions, when known.
-        source: Where the numbers come from (table and commit).
+        source: Where the numbers come from (table and commit or version).
+        metric: Which accuracy ``accuracy`` is (:data:`PUBLISHED_METRICS`).
+        library: The library that builds the model (``"timm"``, ``"torchvision"``,
+            ``"ultralytics"``).
     """
 
     name: str
     arch: str
     family: str
-    top1: float
+    accuracy: float
     top5: float | None
     input_size: int
     params_m: float
     gmacs: float | None
     source: str
+    metric: ZooMetric = "top1"
+    library: ZooLibrary = "timm"
 
     @property
     def spec(self) -> str:
-        """The model spec hwfit benchmarks this entry as: ``"timm:<arch>"``."""
-        return f"timm:{self.arch}"
+        """The model spec hwfit benchmarks this entry as: ``"<library>:<arch>"``."""
+        return f"{self.library}:{self.arch}"
 
 
 # -- compare ----------------------------------------------------------------------------
@@ -253,7 +296,7 @@ class FrontierPoint:
     """One zoo model measured here: its published accuracy and its measured latency.
 
     Attributes:
-        entry: The zoo row (name, family, published top-1, params, GMACs).
+        entry: The zoo row (name, family, published accuracy, params, GMACs).
         result: The benchmark row of the configuration plotted (the fastest when optimized).
         reused: The row came from the database, not from this run.
         tried: Configurations measured or reused for this model (1 unless optimized).
@@ -287,7 +330,9 @@ class FrontierPoint:
             "name": self.entry.name,
             "arch": self.entry.arch,
             "family": self.entry.family,
-            "top1": self.entry.top1,
+            "metric": self.entry.metric,
+            "accuracy": self.entry.accuracy,
+            "top1": self.entry.accuracy if self.entry.metric == "top1" else None,
             "top5": self.entry.top5,
             "input_size": self.entry.input_size,
             "params_m": self.entry.params_m,
@@ -339,6 +384,7 @@ class FrontierReport:
         html_path: The written ``frontier.html``, when ``out`` was given.
         interrupted: Ctrl-C ended the run; the finished models are kept.
         notes: Caveats for the reader (unverified INT8 accuracy, reused rows).
+        metric: The published accuracy of every point (one metric per front).
     """
 
     points: tuple[FrontierPoint, ...]
@@ -353,15 +399,22 @@ class FrontierReport:
     html_path: Path | None = None
     interrupted: bool = False
     notes: tuple[str, ...] = ()
+    metric: ZooMetric = "top1"
 
     @property
     def frontier_points(self) -> list[FrontierPoint]:
         """The points on the front, fastest first."""
         return [self.points[i] for i in self.frontier]
 
+    @property
+    def published_metric(self) -> PublishedMetric:
+        """The accuracy every point of this report holds, with its wording."""
+        return PUBLISHED_METRICS[self.metric]
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready report."""
         return {
+            "metric": self.metric,
             "settings": self.settings,
             "fingerprint": self.fingerprint,
             "points": [p.to_dict() for p in self.points],

@@ -1,4 +1,8 @@
-"""The page of ``hwfit frontier``: accuracy against latency (and GMACs) of the zoo models."""
+"""The page of ``hwfit frontier``: accuracy against latency (and GMACs) of the zoo models.
+
+The accuracy is the report's one metric (ImageNet-1k top-1, or COCO box mAP for detectors);
+every axis, hover and column names it.
+"""
 
 from __future__ import annotations
 
@@ -26,16 +30,18 @@ __all__ = ["frontier_figure", "render_frontier_page"]
 
 
 def frontier_figure(report: FrontierReport, *, x: str = "latency") -> go.Figure:
-    """Top-1 against latency (``x="latency"``) or GMACs (``x="gmacs"``), one colour per family.
+    """Accuracy against latency (``x="latency"``) or GMACs (``x="gmacs"``), a colour per family.
 
-    Bubble area follows the parameter count; the Pareto front is a step line through its
-    models (no model lies above and to the left of it).
+    The accuracy is the report's metric (top-1 or COCO box mAP). Bubble area follows the
+    parameter count; the Pareto front is a step line through its models (no model lies above
+    and to the left of it).
     """
     by_latency = x == "latency"
+    metric = report.published_metric
     title = (
-        "Published top-1 vs measured latency (bubble: parameters; line: Pareto front)"
+        f"Published {metric.column} vs measured latency (bubble: parameters; line: Pareto front)"
         if by_latency
-        else "Published top-1 vs GMACs (line: front by GMACs; ringed: front by latency)"
+        else f"Published {metric.column} vs GMACs (line: front by GMACs; ringed: front by latency)"
     )
     fig = base_figure(title)
     points = list(report.points)
@@ -55,7 +61,7 @@ def frontier_figure(report: FrontierReport, *, x: str = "latency") -> go.Figure:
         fig.add_trace(
             go.Scatter(
                 x=[xval(p) for p in group],
-                y=[p.entry.top1 for p in group],
+                y=[p.entry.accuracy for p in group],
                 mode="markers",
                 name=family,
                 marker={
@@ -78,7 +84,8 @@ def frontier_figure(report: FrontierReport, *, x: str = "latency") -> go.Figure:
                     for p in group
                 ],
                 hovertemplate=(
-                    "<b>%{customdata[0]}</b><br>top-1 %{y:.2f}%<br>p50 %{customdata[1]:.2f} ms"
+                    f"<b>%{{customdata[0]}}</b><br>{escape(metric.column)} %{{y:.2f}}%"
+                    "<br>p50 %{customdata[1]:.2f} ms"
                     "<br>%{customdata[2]:.1f} M params, %{customdata[3]:.2f} GMACs"
                     "<br>%{customdata[4]}<extra></extra>"
                 ),
@@ -90,7 +97,7 @@ def frontier_figure(report: FrontierReport, *, x: str = "latency") -> go.Figure:
         fig.add_trace(
             go.Scatter(
                 x=[xval(p) for p in front_points],
-                y=[p.entry.top1 for p in front_points],
+                y=[p.entry.accuracy for p in front_points],
                 mode="lines",
                 line={"shape": "hv", "color": FRONT_COLOUR, "width": 1.5, "dash": "dot"},
                 name="Pareto front",
@@ -102,7 +109,7 @@ def frontier_figure(report: FrontierReport, *, x: str = "latency") -> go.Figure:
         title_text="p50 latency per call (ms, log scale)" if by_latency else "GMACs (log scale)",
         type="log",
     )
-    fig.update_yaxes(title_text="ImageNet-1k top-1 (%), published")
+    fig.update_yaxes(title_text=f"{metric.title} (%), published")
     fig.update_layout(height=520)
     return fig
 
@@ -131,7 +138,7 @@ def render_frontier_page(report: FrontierReport) -> str:
                 [
                     f"<b>{escape(p.entry.name)}</b>" + (" &#9733;" if i in front else ""),
                     escape(p.entry.family),
-                    f"{p.entry.top1:.2f}{escape(flag)}",
+                    f"{p.entry.accuracy:.2f}{escape(flag)}",
                     escape(ms(p.latency_ms, unit=False)),
                     f"{p.entry.params_m:.1f}",
                     "-" if p.entry.gmacs is None else f"{p.entry.gmacs:.2f}",
@@ -148,7 +155,7 @@ def render_frontier_page(report: FrontierReport) -> str:
                 [
                     f"<b>{escape(m.entry.name)}</b>",
                     escape(m.entry.family),
-                    f"{m.entry.top1:.2f}",
+                    f"{m.entry.accuracy:.2f}",
                     f'<span class="tag {m.state.value}">{m.state.value}</span>',
                     f"{m.entry.params_m:.1f}",
                     "-" if m.entry.gmacs is None else f"{m.entry.gmacs:.2f}",
@@ -159,8 +166,8 @@ def render_frontier_page(report: FrontierReport) -> str:
             )
         )
     table = html_table(
-        ["model", "family", "#top-1 %", "#p50 ms", "#params M", "#GMACs", "#input", "config",
-         "source"],
+        ["model", "family", f"#{report.published_metric.column} %", "#p50 ms", "#params M",
+         "#GMACs", "#input", "config", "source"],
         rows,
     )  # fmt: skip
     body = (

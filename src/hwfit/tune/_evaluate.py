@@ -15,10 +15,14 @@ from hwfit.bench import spawn_worker
 from hwfit.bench.serve import ServedModel
 from hwfit.errors import HwfitError, InputShapeError, RuntimeFailure, UserError
 from hwfit.models import load_model
-from hwfit.models.detection import POSTPROCESS
 from hwfit.precisions import RECIPES, Precision, recipe_key
 from hwfit.precisions.base import PrecisionRecipe, PreparedModel
-from hwfit.precisions.job import PrepareJob, prepared_from_worker, write_quant_data
+from hwfit.precisions.job import (
+    QUANTIZER_METRICS,
+    PrepareJob,
+    prepared_from_worker,
+    write_quant_data,
+)
 from hwfit.records import PERCENT_METRICS, Candidate, ModelInfo, Outcome, RowState, to_dict
 from hwfit.tune._run import Reference, Rows, RunSetup, Side, measure_row, pair
 
@@ -33,8 +37,6 @@ _FIDELITY = {"agreement": 100.0, "cosine": 1.0, "max_abs_error": 0.0}  # the ref
 #: A quantizer's own accuracy control cannot run a user's evaluator: it keeps top-1 agreement
 #: with the FP32 outputs within this many points, and the user's metric guards the result.
 PROXY_AGREEMENT_DROP = 1.0
-#: The metrics a quantizer's accuracy control computes itself (outputs, labels, COCO boxes).
-_QUANTIZER_METRICS = frozenset({"agreement", "map", "map50", "top1", "top5"})
 
 
 def _amount(value: float, reference: Reference) -> str:
@@ -85,8 +87,8 @@ def measure_reference(
         direction = scores[metric.key].higher_is_better
         if setup.decoder is not None:
             notes.append(
-                f"A detector: every latency is its network's; its post-processing runs "
-                f"{POSTPROCESS} (the artifact ships it as detection.npz)."
+                f"A detector: its post-processing runs {setup.decoder.postprocess} (the "
+                "artifact ships it as detection.npz)."
             )
         if setup.decoder is not None and data.annotations is None:
             notes.append(
@@ -425,13 +427,13 @@ class Evaluator:
         the quantizer then keeps agreement with FP32 within :data:`PROXY_AGREEMENT_DROP`.
         """
         ref = self.reference
-        if ref.metric in _QUANTIZER_METRICS:
+        if ref.metric in QUANTIZER_METRICS:
             return ref.metric, ref.allowed
         return "agreement", PROXY_AGREEMENT_DROP
 
     def _proxy_detail(self, recipe: PrecisionRecipe) -> dict[str, str]:
         """Say so when a quantizer's accuracy control kept agreement instead of the metric."""
-        if not recipe.needs_validation or self.reference.metric in _QUANTIZER_METRICS:
+        if not recipe.needs_validation or self.reference.metric in QUANTIZER_METRICS:
             return {}
         return {
             "accuracy_control_metric": f"top-1 agreement with FP32 within "

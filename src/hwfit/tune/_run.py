@@ -80,9 +80,12 @@ class RunSetup:
     decoder: DetectionDecoder | None = None
 
     @property
-    def class_axis(self) -> int:
-        """The axis of the class scores in the first output (a detector's: the last)."""
-        return -1 if self.decoder is not None else 1
+    def class_axis(self) -> int | None:
+        """The axis of the class scores in the first output (an SSD's: the last).
+
+        None: the first output holds no class scores (a YOLO's, an in-graph detector's).
+        """
+        return 1 if self.decoder is None else self.decoder.class_axis
 
     @property
     def val_path(self) -> Path:

@@ -17,7 +17,6 @@ import numpy as np
 from hwfit._version import tool_versions
 from hwfit.artifacts.manifest import Manifest, write_manifest
 from hwfit.errors import InternalError
-from hwfit.models.detection import POSTPROCESS
 from hwfit.tune.prune import PRUNE_DETAILS
 
 if TYPE_CHECKING:
@@ -163,7 +162,7 @@ def _manifest(setup: RunSetup, reference: Reference, shipment: Shipment, model: 
         versions=tool_versions(),
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         postprocess=(
-            {"kind": "ssd", "file": DECODER_FILE, "where": POSTPROCESS}
+            {"kind": setup.decoder.head, "file": DECODER_FILE, "where": setup.decoder.postprocess}
             if setup.decoder is not None
             else None
         ),

@@ -1,26 +1,44 @@
-"""The model zoo: curated timm models with their published ImageNet-1k accuracy.
+"""The model zoo: curated models with their published accuracy.
 
-``zoo.csv`` (shipped with the package) holds one row per timm weight: its family, the top-1 and
-top-5 accuracy timm published for it, the square input resolution that accuracy was measured at,
-its parameters and GMACs, and where each number comes from. Columns:
+``zoo.csv`` (shipped with the package) holds one row per set of weights: its family, the accuracy
+published for it, the square input resolution that accuracy was measured at, its parameters and
+GMACs, and where each number comes from. A row's ``metric`` says which accuracy it holds:
+ImageNet-1k top-1 for the timm classifiers, COCO val2017 box mAP for the torchvision detectors.
+The two are not comparable, so a frontier draws one metric at a time. Columns:
 
 ========== ===================================================================================
-name       unique: timm's ``arch.weights_tag`` (``resnet50.a1_in1k``)
-arch       timm architecture name; the model is benchmarked as ``timm:<arch>``
-family     ``mobilenet``, ``efficientnet``, ``regnet``, ``resnet``, ``convnext``, ...
-top1       ImageNet-1k validation top-1, percent
-top5       top-5, percent (may be empty)
+name       unique: timm's ``arch.weights_tag`` (``resnet50.a1_in1k``); torchvision's
+           ``arch.weights`` (``ssd300_vgg16.coco_v1``: the weights enum member, lower case)
+arch       architecture name in its library; the model is benchmarked as ``<library>:<arch>``
+family     ``mobilenet``, ``efficientnet``, ``regnet``, ``resnet``, ``convnext``, ...,
+           ``detection`` (every detector)
+accuracy   the published accuracy of the FP32 weights, percent, of kind ``metric``
+           (a table may call this column ``top1``, as tables before detectors did)
+top5       ImageNet top-5, percent (may be empty; ``top1`` rows only)
 input_size resolution (square) the accuracy was measured at
 params_m   parameters, millions
 gmacs      multiply-accumulates of one image at ``input_size``, billions (may be empty)
-source     the published tables (and commit) the numbers were copied from
+source     the published tables (and commit or version) the numbers were copied from
+library    ``timm`` (default when empty or absent), ``torchvision`` or ``ultralytics``
+metric     ``top1`` = ImageNet-1k validation top-1 (default when empty or absent) or
+           ``box_map`` = COCO val2017 box mAP at IoU 0.5:0.95
 ========== ===================================================================================
 
-The shipped numbers are copied from timm's ``results/`` tables (commit named in ``source``):
-accuracy and parameters from ``results-imagenet.csv`` at the resolution of the weight's default
-pretrained configuration, GMACs from the PyTorch 2.4 CPU inference benchmark table at that
-resolution. The families ``mobilenet``, ``efficientnet``, ``regnet`` and ``resnet``
+The shipped classifier numbers are copied from timm's ``results/`` tables (commit named in
+``source``): accuracy and parameters from ``results-imagenet.csv`` at the resolution of the
+weight's default pretrained configuration, GMACs from the PyTorch 2.4 CPU inference benchmark
+table at that resolution. The families ``mobilenet``, ``efficientnet``, ``regnet`` and ``resnet``
 (:data:`FRONTIER_FAMILIES`) hold 21 entries, few enough to benchmark on a small CPU.
+
+The detectors (family :data:`DETECTION_FAMILY`) are copied from torchvision's weights metadata
+(``torchvision.models.get_model_weights(arch).COCO_V1.meta``, version named in ``source``):
+``_metrics["COCO-val2017"]["box_map"]`` as the accuracy, ``num_params`` (in millions, two
+decimals) and ``_ops`` as GMACs. torchvision calls ``_ops`` GFLOPS but counts one multiply-add
+as one operation: it equals hwfit's own MAC count of the network (PyTorch's FLOP counter
+halved; ResNet-50: 4.089 both), so it is copied unchanged. ``input_size`` is the fixed input
+size hwfit runs the detector at (``hwfit.models.detection.DETECTORS``: SSDlite 320, SSD 300,
+RetinaNet 800). RetinaNet's mAP was published with torchvision's own transform, which keeps the
+aspect (shorter side 800, longer at most 1333); its ``_ops`` are at 800x800.
 
 Example:
     >>> zoo = load_zoo()
@@ -28,6 +46,8 @@ Example:
     ['resnet50.tv_in1k', 'resnet50.a1_in1k']
     >>> select(zoo, models=["mobilenetv2_100"])[0].spec
     'timm:mobilenetv2_100'
+    >>> [(e.spec, e.metric) for e in select(zoo, families=["detection"])][0]
+    ('torchvision:ssdlite320_mobilenet_v3_large', 'box_map')
 """
 
 from __future__ import annotations
@@ -38,17 +58,20 @@ import difflib
 import importlib.resources
 import logging
 import math
+import typing
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from hwfit.db._cells import number, read_text, whole
 from hwfit.errors import UnknownNameError, UserError
-from hwfit.records import ZooEntry
+from hwfit.records import PUBLISHED_METRICS, ZooEntry, ZooLibrary, ZooMetric
 
 __all__ = [
     "COLUMNS",
     "CUSTOM_FAMILY",
+    "DETECTION_FAMILY",
     "FRONTIER_FAMILIES",
+    "LIBRARIES",
     "ZooEntry",
     "families",
     "load_zoo",
@@ -61,28 +84,41 @@ COLUMNS: tuple[str, ...] = (
     "name",
     "arch",
     "family",
-    "top1",
+    "accuracy",
     "top5",
     "input_size",
     "params_m",
     "gmacs",
     "source",
+    "library",
+    "metric",
 )
 """The columns of a zoo table, in the order ``zoo.csv`` writes them."""
 
-_REQUIRED: tuple[str, ...] = ("name", "arch", "family", "top1", "input_size", "params_m")
+_REQUIRED: tuple[str, ...] = ("name", "arch", "family", "input_size", "params_m")
+# The accuracy column; tables written before detectors call it "top1" (still read).
+_ACCURACY_COLUMNS: tuple[str, str] = ("accuracy", "top1")
 
 CUSTOM_FAMILY = "custom"
 """Family of the models an accuracy file adds to the zoo."""
 
-FRONTIER_FAMILIES: tuple[str, ...] = ("mobilenet", "efficientnet", "regnet", "resnet")
-"""The families a default accuracy-latency frontier is drawn from."""
+DETECTION_FAMILY = "detection"
+"""Family of the shipped torchvision detectors (their accuracy is COCO box mAP)."""
 
-_TIMM_PREFIX = "timm:"
-_ZOO_HINT = f"A zoo table is a CSV with the columns {', '.join(COLUMNS)}."
+FRONTIER_FAMILIES: tuple[str, ...] = ("mobilenet", "efficientnet", "regnet", "resnet")
+"""The families a small accuracy-latency frontier of classifiers is drawn from."""
+
+LIBRARIES: tuple[ZooLibrary, ...] = typing.get_args(ZooLibrary)
+"""The libraries a zoo row's model may come from."""
+
+_ZOO_HINT = (
+    f"A zoo table is a CSV with the columns {', '.join(COLUMNS)} (top5, gmacs, source, "
+    "library and metric may be empty or left out)."
+)
 _ACCURACY_HINT = (
-    "An accuracy file is a CSV with the columns model,top1 and optionally top5 and input_size; "
-    "model is a zoo name (resnet50.a1_in1k) or a timm architecture (resnet50)."
+    "An accuracy file is a CSV with the columns model,accuracy (or model,top1) and optionally "
+    "top5 and input_size; model is a zoo name (resnet50.a1_in1k), an architecture (resnet50) or "
+    "a spec (torchvision:ssd300_vgg16); the accuracy is of the zoo row's metric."
 )
 
 
@@ -93,24 +129,26 @@ def load_zoo(
 
     Args:
         path: A CSV with the columns of :data:`COLUMNS` that replaces the shipped table
-            (``top5``, ``gmacs`` and ``source`` may be left out or empty); default: the table
-            hwfit ships.
-        accuracy_file: A CSV with the columns ``model,top1`` and optionally ``top5`` and
-            ``input_size``. ``model`` is a zoo name or a timm architecture that is in the zoo
-            exactly once; that entry's accuracy is replaced (its top-5 too: emptied when the file
-            has none). A timm model that is not in the zoo is added with the family
-            :data:`CUSTOM_FAMILY`: its parameters are counted by building the timm model on
-            PyTorch's meta device (no weights, no download), its input size is the file's
-            ``input_size`` or timm's default for the architecture, and its GMACs stay empty (a
-            benchmark measures them).
+            (``top5``, ``gmacs``, ``source``, ``library`` and ``metric`` may be left out or
+            empty; the accuracy column may be called ``top1``); default: the table hwfit
+            ships.
+        accuracy_file: A CSV with the columns ``model,accuracy`` (or ``model,top1``) and
+            optionally ``top5`` and ``input_size``. ``model`` is a zoo name, an architecture
+            or a spec (``torchvision:ssd300_vgg16``) that is in the zoo exactly once; that
+            entry's accuracy is replaced, in the entry's own metric (its top-5 too: emptied
+            when the file has none). A timm model that is not in the zoo is added with the
+            family :data:`CUSTOM_FAMILY` and the metric ``top1``: its parameters are counted
+            by building the timm model on PyTorch's meta device (no weights, no download), its
+            input size is the file's ``input_size`` or timm's default for the architecture, and
+            its GMACs stay empty (a benchmark measures them).
 
     Returns:
         The entries in table order (added models last).
 
     Raises:
         UserError: A file is missing or unreadable, lacks a required column, has a bad number,
-            repeats a name, or an accuracy row names an architecture the zoo holds more than
-            once.
+            library or metric, repeats a name, gives a top-5 to a row that is not top-1, or
+            an accuracy row names an architecture the zoo holds more than once.
         UnknownNameError: An accuracy row names a model that is neither in the zoo nor in timm.
 
     Example:
@@ -142,9 +180,9 @@ def select(
 
     Args:
         entries: The zoo, as :func:`load_zoo` returns it.
-        models: Zoo names (``resnet50.a1_in1k``), timm architectures (``resnet50``: every
-            entry of that architecture) or specs (``timm:resnet50``).
-        families: Family names (``mobilenet``).
+        models: Zoo names (``resnet50.a1_in1k``), architectures (``resnet50``: every entry
+            of that architecture) or specs (``timm:resnet50``, ``torchvision:ssd300_vgg16``).
+        families: Family names (``mobilenet``, ``detection``).
 
     Returns:
         The selected entries.
@@ -166,14 +204,14 @@ def select(
         return list(entries)
     wanted: set[str] = set()
     for model in models or ():
-        key = model.strip().removeprefix(_TIMM_PREFIX)
-        matched = [e.name for e in entries if key in (e.name, e.arch)]
+        matched = [e.name for e in entries if _names(e, model.strip())]
         if not matched:
             names = _unique([e.name for e in entries] + [e.arch for e in entries])
+            key = _split_spec(model.strip())[1]
             raise UnknownNameError(
                 f"Unknown zoo model {model!r}.{_did_you_mean(key, names)}",
-                hint="Name a zoo entry (resnet50.a1_in1k) or a timm architecture in the zoo "
-                "(resnet50), or add the model with an accuracy file.",
+                hint="Name a zoo entry (resnet50.a1_in1k) or an architecture in the zoo "
+                "(resnet50, ssd300_vgg16), or add the model with an accuracy file.",
             )
         wanted.update(matched)
     known = _family_names(entries)
@@ -203,21 +241,39 @@ def _family_names(entries: Sequence[ZooEntry]) -> list[str]:
     return _unique(e.family for e in entries)
 
 
+def _split_spec(text: str) -> tuple[str | None, str]:
+    """``"torchvision:ssd300_vgg16"`` -> ``("torchvision", "ssd300_vgg16")``; no prefix: None."""
+    library, sep, bare = text.partition(":")
+    return (library, bare) if sep else (None, text)
+
+
+def _names(entry: ZooEntry, text: str) -> bool:
+    """Whether ``text`` (name, architecture, or either with a library prefix) is ``entry``."""
+    library, bare = _split_spec(text)
+    return bare in (entry.name, entry.arch) and library in (None, entry.library)
+
+
 # -- parsing -------------------------------------------------------------------------------
 
 
 def _rows(
     text: str, where: str, required: Sequence[str], hint: str
-) -> list[tuple[int, dict[str, str]]]:
-    """Parse CSV text into (line number, row) pairs after checking the header."""
+) -> tuple[list[tuple[int, dict[str, str]]], str]:
+    """Parse CSV text into (line number, row) pairs and the name of its accuracy column."""
     reader = csv.DictReader(text.splitlines())
     header = [h.strip() for h in reader.fieldnames or ()]
-    missing = [c for c in required if c not in header]
+    accuracy = [c for c in _ACCURACY_COLUMNS if c in header]
+    missing = [c for c in required if c not in header] + ([] if accuracy else ["accuracy"])
     if missing:
         raise UserError(
             f"The CSV {where} lacks the column(s) {', '.join(missing)} "
             f"(found: {', '.join(header) or 'nothing'}).",
             hint=hint,
+        )
+    if len(accuracy) > 1:
+        raise UserError(
+            f"The CSV {where} has both an accuracy and a top1 column.",
+            hint="Keep one: accuracy (top1 is its older name).",
         )
     reader.fieldnames = header
     rows = []
@@ -228,13 +284,14 @@ def _rows(
         rows.append((reader.line_num, clean))
     if not rows:
         raise UserError(f"The CSV {where} has no rows.", hint=hint)
-    return rows
+    return rows, accuracy[0]
 
 
 def _parse_zoo(text: str, where: str) -> list[ZooEntry]:
     entries: list[ZooEntry] = []
     seen: dict[str, int] = {}
-    for line, row in _rows(text, where, _REQUIRED, _ZOO_HINT):
+    rows, accuracy = _rows(text, where, _REQUIRED, _ZOO_HINT)
+    for line, row in rows:
         at = f"{where} line {line}"
         for column in ("name", "arch", "family"):
             if not row[column]:
@@ -246,21 +303,61 @@ def _parse_zoo(text: str, where: str) -> list[ZooEntry]:
                 hint="Give every row a unique name (timm's arch.weights_tag).",
             )
         seen[name] = line
-        top1 = _percent(row, "top1", at, _ZOO_HINT)
+        library, arch = _library_and_arch(row, at)
+        metric = _metric(row, at)
         entries.append(
             ZooEntry(
                 name=name,
-                arch=row["arch"].removeprefix(_TIMM_PREFIX),
+                arch=arch,
                 family=row["family"].lower(),
-                top1=top1,
-                top5=_optional_percent(row, "top5", at, _ZOO_HINT),
+                accuracy=_percent(row, accuracy, at, _ZOO_HINT),
+                top5=_top5(row, metric, at, _ZOO_HINT),
                 input_size=_size(row, "input_size", at, _ZOO_HINT),
                 params_m=_number(row, "params_m", at, _ZOO_HINT, positive=True),
                 gmacs=_optional_number(row, "gmacs", at, _ZOO_HINT),
                 source=row.get("source", ""),
+                metric=metric,
+                library=library,
             )
         )
     return entries
+
+
+def _library_and_arch(row: dict[str, str], at: str) -> tuple[ZooLibrary, str]:
+    """The row's library (column, else the arch's prefix, else timm) and its bare arch."""
+    prefix, arch = _split_spec(row["arch"])
+    name = row.get("library", "").lower() or prefix or "timm"
+    if prefix is not None and prefix != name:
+        raise UserError(
+            f"The arch {row['arch']!r} in {at} names the library {prefix!r}, the library "
+            f"column {name!r}.",
+            hint="Give the arch without a prefix and the library in its column.",
+        )
+    for library in LIBRARIES:
+        if library == name:
+            return library, arch
+    raise UserError(
+        f"The library {name!r} in {at} is not one of {', '.join(LIBRARIES)}.", hint=_ZOO_HINT
+    )
+
+
+def _metric(row: dict[str, str], at: str) -> ZooMetric:
+    name = row.get("metric", "").lower() or "top1"
+    for metric in PUBLISHED_METRICS:
+        if metric == name:
+            return metric
+    known = ", ".join(f"{m.key} ({m.title})" for m in PUBLISHED_METRICS.values())
+    raise UserError(f"The metric {name!r} in {at} is not one of {known}.", hint=_ZOO_HINT)
+
+
+def _top5(row: dict[str, str], metric: ZooMetric, at: str, hint: str) -> float | None:
+    top5 = _optional_percent(row, "top5", at, hint)
+    if top5 is not None and metric != "top1":
+        raise UserError(
+            f"{at} gives a top5 to a {metric} row; top-5 is an ImageNet classifier's.",
+            hint="Leave top5 empty for a detector.",
+        )
+    return top5
 
 
 def _apply_accuracy(entries: list[ZooEntry], path: Path) -> list[ZooEntry]:
@@ -268,18 +365,22 @@ def _apply_accuracy(entries: list[ZooEntry], path: Path) -> list[ZooEntry]:
     where = repr(str(path))
     result = list(entries)
     index = {e.name: i for i, e in enumerate(result)}
-    for line, row in _rows(text, where, ("model", "top1"), _ACCURACY_HINT):
+    rows, accuracy_column = _rows(text, where, ("model",), _ACCURACY_HINT)
+    for line, row in rows:
         at = f"{where} line {line}"
-        model = row["model"].removeprefix(_TIMM_PREFIX)
+        library, model = _split_spec(row["model"])
         if not model:
             raise UserError(f"The model is empty in {at}.", hint=_ACCURACY_HINT)
-        top1 = _percent(row, "top1", at, _ACCURACY_HINT)
-        top5 = _optional_percent(row, "top5", at, _ACCURACY_HINT)
+        accuracy = _percent(row, accuracy_column, at, _ACCURACY_HINT)
         size = _size(row, "input_size", at, _ACCURACY_HINT) if row.get("input_size") else None
         source = f"accuracy file {path.name} line {line}"
         position = index.get(model)
+        if position is not None and library not in (None, result[position].library):
+            position = None
         if position is None:
-            same_arch = [i for i, e in enumerate(result) if e.arch == model]
+            same_arch = [
+                i for i, e in enumerate(result) if e.arch == model and library in (None, e.library)
+            ]
             if len(same_arch) > 1:
                 names = ", ".join(result[i].name for i in same_arch)
                 raise UserError(
@@ -291,10 +392,21 @@ def _apply_accuracy(entries: list[ZooEntry], path: Path) -> list[ZooEntry]:
         if position is not None:
             old = result[position]
             result[position] = dataclasses.replace(
-                old, top1=top1, top5=top5, input_size=size or old.input_size, source=source
+                old,
+                accuracy=accuracy,
+                top5=_top5(row, old.metric, at, _ACCURACY_HINT),
+                input_size=size or old.input_size,
+                source=source,
             )
             continue
-        entry = _custom_entry(model, top1, top5, size, source, at)
+        if library not in (None, "timm"):
+            raise UnknownNameError(
+                f"{at} names {row['model']!r}, which is not in the zoo; an accuracy file adds "
+                "timm models only.",
+                hint="Add the model as a row of your own zoo table (--zoo).",
+            )
+        top5 = _optional_percent(row, "top5", at, _ACCURACY_HINT)
+        entry = _custom_entry(model, accuracy, top5, size, source, at)
         index[entry.name] = len(result)
         result.append(entry)
     return result
@@ -326,7 +438,7 @@ def _custom_entry(
         name=model,
         arch=arch,
         family=CUSTOM_FAMILY,
-        top1=top1,
+        accuracy=top1,
         top5=top5,
         input_size=size,
         params_m=round(params_m, 2),

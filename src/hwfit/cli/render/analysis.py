@@ -39,12 +39,16 @@ def gap_progress(*, quiet: bool) -> Progress:
 
 
 def frontier_table(report: FrontierReport) -> tuple[object, list[str]]:
-    """The models fastest first (front marked), and the lines to print under the table."""
+    """The models fastest first (front marked), and the lines to print under the table.
+
+    The accuracy column is named after the report's metric (``top-1``, ``COCO box mAP``).
+    """
+    accuracy = report.published_metric.column
     table = compact_table(
         f"{len(report.points)} models, {len(report.frontier)} on the accuracy-vs-latency front"
     )
-    for h in ("", "model", "family", "top-1", "p50 ms", "params M", "GMACs", "input", "config"):
-        right = h in ("top-1", "p50 ms", "params M", "GMACs", "input")
+    for h in ("", "model", "family", accuracy, "p50 ms", "params M", "GMACs", "input", "config"):
+        right = h in (accuracy, "p50 ms", "params M", "GMACs", "input")
         column(table, h, right=right)
     front = set(report.frontier)
     for i in sorted(range(len(report.points)), key=lambda k: report.points[k].latency_ms):
@@ -54,7 +58,7 @@ def frontier_table(report: FrontierReport) -> tuple[object, list[str]]:
             "*" if i in front else "",
             p.entry.name,
             p.entry.family,
-            f"{p.entry.top1:.2f}",
+            f"{p.entry.accuracy:.2f}",
             ms(p.latency_ms),
             f"{p.entry.params_m:.1f}",
             "-" if p.entry.gmacs is None else f"{p.entry.gmacs:.2f}",

@@ -14,7 +14,7 @@ from hwfit.bench.paired import MAX_CONTENTION
 from hwfit.cli.render.console import console, console_err
 from hwfit.cli.render.format import busy_line, fmt_bytes, fmt_count, ms, speedup_text
 from hwfit.cli.render.tables import column
-from hwfit.models.detection import POSTPROCESS, detector_spec
+from hwfit.models.detection import detector_spec
 from hwfit.records import BenchResult, Progress, ProgressEvent, RowState, to_dict
 
 if TYPE_CHECKING:
@@ -182,8 +182,9 @@ def show_bench(report: BenchReport, *, end_to_end: bool) -> None:
         if end_to_end
         else "inference only (input bound before timing)"
     )
-    if detector_spec(report.model.source) is not None:
-        timing += f"; a detector's network part, its post-processing {POSTPROCESS}"
+    detector = detector_spec(report.model.source)
+    if detector is not None:
+        timing += f"; a detector, its post-processing {detector.postprocess}"
     out.print(
         f"[dim]Latency per call at the given batch; timed region: {timing}. "
         "CI95 of p50: distribution-free interval of the median. "
