@@ -42,8 +42,21 @@ class _Detector(_Predict):
         return CLS + self.shift, REG + self.shift / 10
 
 
+# A segmenter's outputs: 3 classes per pixel of 4x4 maps; a shift moves some pixels' class.
+MAP = RNG.normal(size=(12, 3, 4, 4)).astype(np.float32)
+MAP_NOISE = RNG.normal(size=(12, 3, 4, 4)).astype(np.float32)
+
+
+class _Segmenter(_Predict):
+    def __call__(self, x):
+        assert np.asarray(x).shape == X.shape
+        return MAP + self.shift * MAP_NOISE
+
+
 def _data(metric, reference: bool) -> tuple[EvalData, type]:
     """Data and a model of the kind ``metric`` scores."""
+    if metric.needs_map:
+        return EvalData(x=X, y=None, reference=MAP if reference else None), _Segmenter
     if metric.needs_detector:
         ref = (CLS, REG) if reference else None
         return EvalData(x=X, y=None, reference=ref, decoder=DECODER), _Detector

@@ -127,6 +127,43 @@ def test_a_per_pixel_map_is_guarded_by_pixel_agreement(labelled, tmp_path):
     assert "top1" not in winner.accuracy  # the labels were not used
 
 
+def test_a_segmenter_with_masks_is_guarded_by_mean_iou(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((12, 3, 32, 32)).astype(np.float32)
+    masks = x.argmax(axis=1)  # what the colour segmenter finds, per pixel...
+    masks[:, :8] = (masks[:, :8] + 1) % 3  # ...but a quarter of the rows labelled otherwise
+    masks[:, -2:] = 255  # ignored
+    np.savez(tmp_path / "seg.npz", x=x, masks=masks)
+    result = hwfit.optimize(
+        "colour_model:colour_segmenter",
+        str(tmp_path / "seg.npz"),
+        out=tmp_path / "out",
+        runtimes=["onnxruntime"],
+        precisions=["fp32"],
+        calib_size=4,
+        val_size=8,
+        **QUICK,
+    )
+    assert result.metric == "miou"  # masks given: mean IoU by default
+    reference = result.baseline.accuracy
+    winner = result.winner
+    assert winner is not None
+    assert winner.state is RowState.COMPLETE
+    # 8 of the 30 labelled rows of every image disagree, whichever images validate.
+    assert reference["pixel_accuracy"] == pytest.approx(100 * 22 / 30)
+    assert 30.0 < reference["miou"] < 80.0
+    assert winner.accuracy["miou"] == pytest.approx(reference["miou"], abs=0.01)
+    assert winner.accuracy["pixel_accuracy"] == pytest.approx(
+        reference["pixel_accuracy"], abs=0.01
+    )
+    np.savez(tmp_path / "bad.npz", x=x, masks=masks[:, 0])
+    with pytest.raises(UserError, match=r"'masks' in .* shaped \(12, 32\)"):
+        hwfit.optimize(
+            "colour_model:colour_segmenter", str(tmp_path / "bad.npz"), out=tmp_path / "bad",
+            runtimes=["onnxruntime"], precisions=["fp32"], calib_size=4, val_size=8, **QUICK,
+        )  # fmt: skip
+
+
 def test_one_number_per_sample_needs_a_users_metric(flat, tmp_path):
     with pytest.raises(UserError, match=r"shaped \(1,\) per sample, with no class axis") as info:
         hwfit.optimize(

@@ -6,6 +6,9 @@ fitted to images, so its outputs depend on its input.
 """
 
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -222,6 +225,38 @@ def test_unsupported_torchvision_detectors_say_so():
         load_model("torchvision:maskrcnn_resnet50_fpn")
 
 
+@pytest.fixture
+def _environment_kept():
+    """Importing Ultralytics here (its NMS, its class map) sets OMP_NUM_THREADS=1: undo it."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def test_building_a_yolo_leaves_the_environment_as_it_was():
+    """Ultralytics' import sets OMP_NUM_THREADS=1; every worker started later would inherit it."""
+    script = (
+        "import os\n"
+        "before = dict(os.environ)\n"
+        "from hwfit.models import load_model\n"
+        "load_model('ultralytics:yolov8n')\n"
+        "import sys\n"
+        "assert 'ultralytics' in sys.modules\n"
+        "keys = {*before, *os.environ}\n"
+        "import json\n"
+        "print(json.dumps(sorted(k for k in keys if before.get(k) != os.environ.get(k))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    changed = json.loads(done.stdout.strip().splitlines()[-1])
+    # PyTorch's compiler, imported on the way, sets its cache folder: not Ultralytics' doing.
+    assert [k for k in changed if not k.startswith("TORCHINDUCTOR_")] == []
+
+
+@pytest.mark.usefixtures("_environment_kept")
 def test_yolo_is_built_offline_and_decodes_as_ultralytics_validates(tmp_path, monkeypatch):
     import socket
 

@@ -8,9 +8,11 @@ import pytest
 
 from hwfit.accuracy import EvalData, Score
 from hwfit.accuracy.evaluators import (
+    METRICS,
     AgreementMetric,
     EvaluatorError,
     FunctionMetric,
+    MeanIoUMetric,
     Top5Metric,
     TopKMetric,
     resolve_metric,
@@ -124,3 +126,49 @@ def test_bad_metric_specs_are_one_line_errors(spec, error, message):
 def test_evaluate_must_be_callable():
     with pytest.raises(UserError, match="evaluate= must be a function"):
         resolve_metric(None, evaluate="top1")  # type: ignore[arg-type]
+
+
+# -- mean IoU ----------------------------------------------------------------------------
+
+
+def _scores_for(classes_per_pixel, classes=3):
+    """Per-pixel class scores whose argmax is ``classes_per_pixel`` (N, H, W)."""
+    found = np.asarray(classes_per_pixel)
+    return np.moveaxis(np.eye(classes, dtype=np.float32)[found], -1, 1)
+
+
+def test_mean_iou_against_masks_by_hand():
+    truth = np.array([[[0, 0, 1, 1], [2, 2, 2, 255]]])  # 255: ignored
+    found = np.array([[[0, 1, 1, 1], [2, 2, 0, 0]]])
+    scores = MeanIoUMetric().score(
+        _scores_for(found), EvalData(x=np.zeros((1, 3, 2, 4), np.float32), y=None, masks=truth)
+    )
+    # class 0: 1 / (2 + 2 - 1) = 1/3; class 1: 2 / (2 + 3 - 2) = 2/3; class 2: 2 / 3
+    assert scores["miou"].value == pytest.approx(100 * (1 / 3 + 2 / 3 + 2 / 3) / 3)
+    assert scores["pixel_accuracy"].value == pytest.approx(100 * 5 / 7)
+    assert scores["miou"].higher_is_better
+
+
+def test_mean_iou_is_label_free_against_the_reference_without_masks():
+    reference = _scores_for([[[0, 1], [2, 2]]])
+    data = EvalData(x=np.zeros((1, 3, 2, 2), np.float32), y=None, reference=reference)
+    assert MeanIoUMetric().score(reference, data)["miou"].value == 100.0
+    moved = _scores_for([[[0, 1], [2, 1]]])
+    # class 1: 1 / 2, class 2: 1 / 2, class 0: 1
+    assert MeanIoUMetric().score(moved, data)["miou"].value == pytest.approx(100 * 2 / 3)
+    assert METRICS.load("miou") is MeanIoUMetric
+
+
+@pytest.mark.parametrize(
+    ("outputs", "masks", "message"),
+    [
+        (np.zeros((1, 3)), None, r"class scores per pixel \(N, classes, H, W\)"),
+        (np.zeros((1, 3, 2, 2)), np.zeros((1, 4, 4), np.int64), "The masks are 4x4"),
+        (np.zeros((1, 3, 2, 2)), np.full((1, 2, 2), 7), "classes outside 0-2"),
+    ],
+    ids=["not-a-map", "mask-size", "mask-classes"],
+)
+def test_mean_iou_refuses_what_it_cannot_score(outputs, masks, message):
+    data = EvalData(x=np.zeros((1, 3, 2, 2), np.float32), y=None, masks=masks)
+    with pytest.raises(UserError, match=message):
+        MeanIoUMetric().score(outputs, data)

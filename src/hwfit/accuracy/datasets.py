@@ -61,6 +61,8 @@ class Dataset:
         image_ids: For COCO data, each sample's image id in ``annotations``.
         image_sizes: For COCO data, each sample's original ``(height, width)``.
         annotations: For COCO data, the annotation file (detection boxes to find).
+        masks: For segmentation data (``masks`` in a ``.npz``), each sample's class per pixel
+            ``(N, H, W)`` int64 (255: ignored), or None.
     """
 
     x: npt.NDArray[np.float32]
@@ -71,6 +73,7 @@ class Dataset:
     image_ids: tuple[int, ...] = ()
     image_sizes: tuple[tuple[int, int], ...] = ()
     annotations: str | None = None
+    masks: npt.NDArray[np.int64] | None = None
 
     def __post_init__(self) -> None:
         if self.x.ndim != 4 or self.x.dtype != np.float32:
@@ -112,6 +115,7 @@ class Dataset:
             image_ids=tuple(self.image_ids[i] for i in idx) if self.image_ids else (),
             image_sizes=tuple(self.image_sizes[i] for i in idx) if self.image_sizes else (),
             annotations=self.annotations,
+            masks=None if self.masks is None else self.masks[idx],
         )
 
 
@@ -356,14 +360,18 @@ def _load_npz(file: Path, preprocess: Preprocess, limit: int | None, seed: int) 
             hint="Use (N, C, H, W) float inputs, or (N, H, W, C) uint8 images.",
         )
     y = _npz_labels(file, arrays.get("y"), len(x))
+    masks = _npz_masks(file, arrays.get("masks"), len(x))
     classes = tuple(str(c) for c in arrays["classes"].ravel()) if "classes" in arrays else ()
     chosen = choose(len(x), y, limit, seed)
     every, y = y, None if y is None else y[chosen]
+    masks = None if masks is None else masks[chosen]
     if x.dtype == np.uint8:
         images = _raw_images(file, x.astype(np.uint8, copy=False), preprocess)
         _check_classes(file, every)
         out = _map(lambda i: preprocess.apply(images(i)), chosen.tolist())
-        return Dataset(x=_stack(out, preprocess), y=y, classes=classes, source=str(file))
+        return Dataset(
+            x=_stack(out, preprocess), y=y, classes=classes, source=str(file), masks=masks
+        )
     if not np.issubdtype(x.dtype, np.floating):
         raise UserError(
             f"'x' in {str(file)!r} is {x.dtype}; hwfit reads uint8 images or float inputs.",
@@ -385,7 +393,11 @@ def _load_npz(file: Path, preprocess: Preprocess, limit: int | None, seed: int) 
         )
     _check_classes(file, every)
     return Dataset(
-        x=np.ascontiguousarray(x[chosen], dtype=np.float32), y=y, classes=classes, source=str(file)
+        x=np.ascontiguousarray(x[chosen], dtype=np.float32),
+        y=y,
+        classes=classes,
+        source=str(file),
+        masks=masks,
     )
 
 
@@ -421,6 +433,26 @@ def _npz_labels(
         f"Labels 'y' in {str(file)!r} are {y.dtype}, not integer class indices.",
         hint="Save y as integers (one class index per sample), not one-hot or names.",
     )
+
+
+def _npz_masks(
+    file: Path, masks: npt.NDArray[np.generic] | None, n: int
+) -> npt.NDArray[np.int64] | None:
+    """Segmentation labels: one integer class per pixel, ``(N, H, W)`` (255: ignored)."""
+    if masks is None:
+        return None
+    if (
+        masks.ndim != 3
+        or masks.shape[0] != n
+        or not (np.issubdtype(masks.dtype, np.integer) or masks.dtype == np.bool_)
+    ):
+        raise UserError(
+            f"'masks' in {str(file)!r} is {masks.dtype} shaped {masks.shape}; segmentation "
+            f"labels are one integer class per pixel for each of the {n} samples.",
+            hint="Save masks as integers shaped (N, H, W), at the model output's size "
+            "(255 marks pixels to ignore).",
+        )
+    return masks.astype(np.int64)
 
 
 def _raw_images(

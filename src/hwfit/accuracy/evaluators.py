@@ -84,6 +84,7 @@ class EvalData:
         annotations: COCO data: the annotation file with the boxes to find.
         decoder: For a detector hwfit knows: its post-processing, raw outputs to boxes
             (``decoder.decode(outputs, image_sizes)``).
+        masks: Segmentation data: each sample's class per pixel ``(N, H, W)`` (255: ignored).
     """
 
     x: npt.NDArray[np.float32]
@@ -95,6 +96,7 @@ class EvalData:
     image_sizes: tuple[tuple[int, int], ...] = ()
     annotations: Path | None = None
     decoder: DetectionDecoder | None = None
+    masks: npt.NDArray[np.int64] | None = None
 
 
 class Predict(Protocol):
@@ -134,12 +136,14 @@ class Metric(abc.ABC):
         name: How the user names it (``--metric``).
         key: The number the budget applies to.
         needs_labels: It cannot score unlabelled data.
-        needs_detector: It scores a detector's two raw outputs through ``data.decoder``.
+        needs_detector: It scores a detector's outputs through ``data.decoder``.
+        needs_map: It scores class scores per pixel, ``(N, classes, H, W)`` (a segmenter's).
     """
 
     name: ClassVar[str]
     needs_labels: ClassVar[bool] = False
     needs_detector: ClassVar[bool] = False
+    needs_map: ClassVar[bool] = False
     from_outputs: ClassVar[bool] = True
 
     def __init__(self, key: str | None = None) -> None:
@@ -296,6 +300,60 @@ class Map50Metric(MapMetric):
     name: ClassVar[str] = "map50"
 
 
+class MeanIoUMetric(Metric):
+    """A segmenter's mean intersection-over-union over classes, in percent; pixel accuracy too.
+
+    The first output holds class scores per pixel ``(N, classes, H, W)``; each pixel's class
+    is its argmax. Against ``data.masks`` (255 ignored) when the data has them; label-free,
+    against the FP32 model's own per-pixel classes, otherwise (the FP32 model scores 100).
+    Intersections and unions are summed over the whole split, and classes absent from both
+    prediction and truth do not count.
+    """
+
+    name: ClassVar[str] = "miou"
+    needs_map: ClassVar[bool] = True
+    ignore_index: ClassVar[int] = 255
+
+    def score(
+        self, outputs: np.ndarray | tuple[np.ndarray, ...], data: EvalData
+    ) -> dict[str, Score]:
+        scores = np.asarray(_first(outputs))
+        if scores.ndim != 4 or scores.shape[1] < 2:
+            raise UserError(
+                f"The metric {self.key} needs class scores per pixel (N, classes, H, W); the "
+                f"model's first output is shaped {scores.shape}.",
+                hint="Guard this model with agreement or your own --metric module:function.",
+            )
+        found = scores.argmax(axis=1)
+        if data.masks is not None:
+            truth = data.masks
+            if truth.shape != found.shape:
+                raise UserError(
+                    f"The masks are {truth.shape[1]}x{truth.shape[2]} per image, the model's "
+                    f"output {found.shape[1]}x{found.shape[2]}.",
+                    hint="Save the masks at the model output's size.",
+                )
+        elif data.reference is not None:
+            truth = np.asarray(_first(data.reference)).argmax(axis=1)
+        else:
+            truth = found  # the reference itself
+        classes = scores.shape[1]
+        keep = truth != self.ignore_index
+        if np.any(truth[keep] >= classes) or np.any(truth[keep] < 0):
+            raise UserError(
+                f"The masks hold classes outside 0-{classes - 1} (the model's {classes}).",
+                hint="Label pixels 0..classes-1, and 255 for pixels to ignore.",
+            )
+        pairs = truth[keep] * classes + found[keep]
+        confusion = np.bincount(pairs, minlength=classes * classes).reshape(classes, classes)
+        inter = np.diag(confusion).astype(np.float64)
+        union = confusion.sum(0) + confusion.sum(1) - inter
+        present = union > 0
+        miou = float(np.mean(inter[present] / union[present])) * 100 if present.any() else 0.0
+        pixels = float(inter.sum() / max(int(confusion.sum()), 1)) * 100
+        return {"miou": Score(miou), "pixel_accuracy": Score(pixels)}
+
+
 #: The built-in metrics; register your own ``Metric`` subclass with ``METRICS.register``.
 METRICS: Registry[Metric] = Registry(
     kind="metric",
@@ -303,6 +361,7 @@ METRICS: Registry[Metric] = Registry(
         "agreement": "hwfit.accuracy.evaluators:AgreementMetric",
         "map": "hwfit.accuracy.evaluators:MapMetric",
         "map50": "hwfit.accuracy.evaluators:Map50Metric",
+        "miou": "hwfit.accuracy.evaluators:MeanIoUMetric",
         "top1": "hwfit.accuracy.evaluators:TopKMetric",
         "top5": "hwfit.accuracy.evaluators:Top5Metric",
     },

@@ -203,15 +203,23 @@ def build_yolo(name: str, size: tuple[int, int]) -> tuple[YoloNetwork, dict[str,
 
     ``name`` is an architecture Ultralytics ships (``yolov8n``, ``yolo11s``...): the model is
     built from ``<name>.yaml`` inside the package; nothing is downloaded. Ultralytics writes
-    its settings file on import: it goes to hwfit's own folder, not the user's home.
+    its settings file on import: it goes to hwfit's own folder, not the user's home. The
+    environment variables its import sets (``OMP_NUM_THREADS=1`` among them) are undone.
     """
+    saved = dict(os.environ)
     os.environ.setdefault("YOLO_OFFLINE", "1")
     if "YOLO_CONFIG_DIR" not in os.environ:
         from hwfit._paths import cache_dir
 
         os.environ["YOLO_CONFIG_DIR"] = str(cache_dir() / "ultralytics")
-    tasks: Any = importlib.import_module("ultralytics.nn.tasks")  # untyped
-    model: Any = tasks.DetectionModel(f"{name}.yaml", nc=80, verbose=False)
+    try:
+        tasks: Any = importlib.import_module("ultralytics.nn.tasks")  # untyped
+        model: Any = tasks.DetectionModel(f"{name}.yaml", nc=80, verbose=False)
+    finally:
+        # Importing Ultralytics sets OMP_NUM_THREADS=1 (and more) for the whole process: every
+        # worker started later would inherit it. Give the environment back as it was.
+        os.environ.clear()
+        os.environ.update(saved)
     model.eval()
     for module in model.modules():
         if type(module).__name__ in ("Detect", "v10Detect"):

@@ -197,7 +197,7 @@ class PreprocessRecord(Protocol):
 
 
 #: The built-in accuracy keys, all percentages: their drops are "points".
-PERCENT_METRICS = frozenset({"agreement", "map", "map50", "top1", "top5"})
+PERCENT_METRICS = frozenset({"agreement", "map", "map50", "miou", "top1", "top5"})
 
 
 @dataclasses.dataclass(frozen=True)

@@ -190,6 +190,7 @@ def eval_data(setup: RunSetup, reference: np.ndarray | tuple[np.ndarray, ...] | 
         image_sizes=val.image_sizes,
         annotations=Path(val.annotations) if val.annotations else None,
         decoder=setup.decoder,
+        masks=val.masks,
     )
 
 

@@ -35,7 +35,13 @@ from hwfit.accuracy import (
     skipped_text,
     split,
 )
-from hwfit.accuracy.evaluators import Evaluate, MapMetric, Metric, resolve_metric
+from hwfit.accuracy.evaluators import (
+    Evaluate,
+    MapMetric,
+    MeanIoUMetric,
+    Metric,
+    resolve_metric,
+)
 from hwfit.accuracy.guard import AccuracyBudget
 from hwfit.artifacts.manifest import MANIFEST_NAME
 from hwfit.errors import UserError
@@ -359,6 +365,8 @@ def _setup(
     decoder = detection_decoder(artifact.info.source) if artifact.is_torch else None
     if metric is None and decoder is not None:
         metric = MapMetric()  # a detector: COCO mAP, or label-free against its FP32 boxes
+    elif metric is None and val.masks is not None:
+        metric = MeanIoUMetric()  # segmentation masks: mean IoU against them
     setup = RunSetup(
         artifact=artifact,
         hardware=hardware,
