@@ -234,15 +234,23 @@ def _environment_kept():
     os.environ.update(saved)
 
 
-def test_building_a_yolo_leaves_the_environment_as_it_was():
-    """Ultralytics' import sets OMP_NUM_THREADS=1; every worker started later would inherit it."""
+def test_yolo_and_map_leave_the_environment_as_it_was():
+    """Ultralytics' import sets OMP_NUM_THREADS=1, OpenCV's (faster-coco-eval imports it) edits
+    LD_LIBRARY_PATH: every worker started later would inherit that, and the fork server would
+    stop forking."""
     script = (
         "import os\n"
         "before = dict(os.environ)\n"
+        "from hwfit.accuracy.coco import coco_map\n"  # first: it imports OpenCV
+        "from hwfit.errors import UserError\n"
+        "try:\n"
+        "    coco_map({'images': [], 'annotations': [], 'categories': []}, [], [])\n"
+        "except UserError:\n"
+        "    pass\n"
         "from hwfit.models import load_model\n"
         "load_model('ultralytics:yolov8n')\n"
         "import sys\n"
-        "assert 'ultralytics' in sys.modules\n"
+        "assert {'ultralytics', 'faster_coco_eval', 'cv2'} <= set(sys.modules)\n"
         "keys = {*before, *os.environ}\n"
         "import json\n"
         "print(json.dumps(sorted(k for k in keys if before.get(k) != os.environ.get(k))))\n"

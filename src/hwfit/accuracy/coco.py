@@ -169,7 +169,10 @@ def coco_map(
     Raises:
         UserError: The truth has no boxes at all (there is nothing to find).
     """
-    from faster_coco_eval import COCO, COCOeval_faster
+    from hwfit._environ import environment_kept
+
+    with environment_kept():  # it imports OpenCV where installed, which edits LD_LIBRARY_PATH
+        from faster_coco_eval import COCO, COCOeval_faster
 
     if not truth["annotations"]:
         raise UserError(

@@ -206,20 +206,16 @@ def build_yolo(name: str, size: tuple[int, int]) -> tuple[YoloNetwork, dict[str,
     its settings file on import: it goes to hwfit's own folder, not the user's home. The
     environment variables its import sets (``OMP_NUM_THREADS=1`` among them) are undone.
     """
-    saved = dict(os.environ)
-    os.environ.setdefault("YOLO_OFFLINE", "1")
-    if "YOLO_CONFIG_DIR" not in os.environ:
-        from hwfit._paths import cache_dir
+    from hwfit._environ import environment_kept
+    from hwfit._paths import cache_dir
 
-        os.environ["YOLO_CONFIG_DIR"] = str(cache_dir() / "ultralytics")
-    try:
+    # Importing Ultralytics sets OMP_NUM_THREADS=1 (and more) for the whole process: every
+    # worker started later would inherit it. The environment is given back as it was.
+    with environment_kept():
+        os.environ.setdefault("YOLO_OFFLINE", "1")
+        os.environ.setdefault("YOLO_CONFIG_DIR", str(cache_dir() / "ultralytics"))
         tasks: Any = importlib.import_module("ultralytics.nn.tasks")  # untyped
         model: Any = tasks.DetectionModel(f"{name}.yaml", nc=80, verbose=False)
-    finally:
-        # Importing Ultralytics sets OMP_NUM_THREADS=1 (and more) for the whole process: every
-        # worker started later would inherit it. Give the environment back as it was.
-        os.environ.clear()
-        os.environ.update(saved)
     model.eval()
     for module in model.modules():
         if type(module).__name__ in ("Detect", "v10Detect"):
