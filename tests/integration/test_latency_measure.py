@@ -89,7 +89,7 @@ def test_measure_onnxruntime_fp32_in_process(tmp_path, db_path):
         Target("onnxruntime", "fp32"), tmp_path, db=db_path, duration_s=QUICK, isolate=False
     ) as measurer:
         small = measurer.measure(tiny_cnn(), SHAPE, key="small")
-        large = measurer.measure(tiny_cnn(), (1, 3, 96, 96), key="large")
+        large = measurer.measure(tiny_cnn(), (1, 3, 160, 160), key="large")
         _sane(small, "fp32")
         _sane(large, "fp32")
         assert large.p50_ms > small.p50_ms  # nine times the pixels
@@ -187,7 +187,11 @@ def test_an_old_latency_sqlite_in_the_work_folder_is_not_read(tmp_path, db_path,
 
 
 def test_measurements_paired_with_a_reference_are_ratios_to_it(tmp_path, db_path):
-    """The reference against itself is ~1x; a model with 9x the pixels is several times it."""
+    """The reference against itself is ~1x; a model with 25x the pixels is several times it.
+
+    (9x the pixels gave only 1.9x with OpenVINO INT8 on an AMX Xeon: a call's fixed cost
+    weighs that much there.)
+    """
     from hwfit.nas.latency import Reference
 
     reference = Reference(tiny_cnn(), SHAPE, "ref")
@@ -196,7 +200,7 @@ def test_measurements_paired_with_a_reference_are_ratios_to_it(tmp_path, db_path
         target, tmp_path, db=db_path, duration_s=0.5, reference=reference
     ) as measurer:
         itself = measurer.measure(tiny_cnn(), SHAPE, key="ref")
-        large = measurer.measure(tiny_cnn(), (1, 3, 96, 96), key="large")
+        large = measurer.measure(tiny_cnn(), (1, 3, 160, 160), key="large")
         scale = measurer.reference_ms
     _sane(itself, "int8")
     _sane(large, "int8")
