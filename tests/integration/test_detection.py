@@ -505,3 +505,29 @@ def test_accuracy_controlled_int8_of_a_detector_searches_by_map(coco, weights, t
     assert "accuracy_control_metric" not in mixed.prepare_details  # the mAP itself, no proxy
     reverted = mixed.prepare_details["int8_compute_layers"]
     assert reverted != "98 of 98" or mixed.accuracy["map"] >= plain.accuracy["map"]
+
+
+@pytest.mark.slow
+def test_onnx_runtimes_qdq_int8_of_a_detector_is_guarded_by_map(coco, weights, tmp_path):
+    """ONNX Runtime's static QDQ INT8 on a detector (about 35 s: slow-marked for suite time)."""
+    result = hwfit.optimize(
+        SSDLITE,
+        str(coco),  # annotated: mAP against the COCO boxes
+        out=tmp_path / "out",
+        weights=str(weights),
+        runtimes=["onnxruntime"],
+        precisions=["fp32", "int8"],
+        calib_size=2,
+        val_size=3,
+        max_accuracy_drop="100",
+        duration_s=0.3,
+        min_time_s=0.1,
+        save=False,
+        tune_trials=0,
+    )
+    assert result.metric == "map"
+    by = {o.candidate.precision: o for o in result.outcomes}
+    assert by["int8"].bench is not None
+    assert by["int8"].bench.executed.precision == "int8"
+    assert {"map", "map50"} <= set(by["int8"].accuracy)
+    assert by["fp32"].accuracy["map"] == pytest.approx(result.baseline.accuracy["map"], abs=1.0)
