@@ -25,6 +25,15 @@ from hwfit.models.detection import DetectionDecoder, Detections, detection_decod
 from hwfit.records import RowState
 
 SSDLITE = "torchvision:ssdlite320_mobilenet_v3_large"
+#: FP32 and INT8 of a detector, measured briefly (speed is not what these tests check).
+DETECTOR_QUICK = {
+    "precisions": ["fp32", "int8"],
+    "calib_size": 2,
+    "duration_s": 0.3,
+    "min_time_s": 0.1,
+    "save": False,
+    "tune_trials": 0,
+}
 
 
 @pytest.fixture(scope="module")
@@ -362,14 +371,9 @@ def detector_run(coco, weights, tmp_path_factory):
         out=tmp_path_factory.mktemp("out") / "ssdlite",
         weights=str(weights),
         runtimes=["openvino"],
-        precisions=["fp32", "int8"],
-        calib_size=2,
         val_size=2,
         max_accuracy_drop="5",
-        duration_s=0.3,
-        min_time_s=0.1,
-        save=False,
-        tune_trials=0,
+        **DETECTOR_QUICK,
     )
 
 
@@ -516,14 +520,9 @@ def test_onnx_runtimes_qdq_int8_of_a_detector_is_guarded_by_map(coco, weights, t
         out=tmp_path / "out",
         weights=str(weights),
         runtimes=["onnxruntime"],
-        precisions=["fp32", "int8"],
-        calib_size=2,
         val_size=3,
         max_accuracy_drop="100",
-        duration_s=0.3,
-        min_time_s=0.1,
-        save=False,
-        tune_trials=0,
+        **DETECTOR_QUICK,
     )
     assert result.metric == "map"
     by = {o.candidate.precision: o for o in result.outcomes}

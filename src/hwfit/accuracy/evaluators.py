@@ -37,6 +37,7 @@ import numpy.typing as npt
 
 from hwfit.accuracy.metrics import fidelity, topk_accuracy
 from hwfit.errors import UserError, first_line
+from hwfit.models.detection import class_axis
 from hwfit.registry import Registry
 
 if TYPE_CHECKING:
@@ -213,7 +214,7 @@ class AgreementMetric(Metric):
                 "cosine": Score(1.0),
                 "max_abs_error": Score(0.0, higher_is_better=False),
             }
-        axis = 1 if data.decoder is None else data.decoder.class_axis  # SSD: the last axis
+        axis = class_axis(data.decoder)  # an SSD's: the last axis
         if axis is None:
             raise UserError(
                 f"The metric {self.key} compares class scores, and this detector's first "

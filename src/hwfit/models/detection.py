@@ -43,6 +43,7 @@ __all__ = [
     "Detections",
     "DetectorSpec",
     "build_detector",
+    "class_axis",
     "detection_decoder",
     "detector_spec",
 ]
@@ -85,7 +86,7 @@ class DetectorSpec:
     @property
     def outputs(self) -> int:
         """How many outputs its network gives."""
-        return {"in_graph": 3, "yolo": 1}.get(self.head, 2)
+        return _OUTPUTS[self.head]
 
     @property
     def postprocess(self) -> str:
@@ -93,7 +94,10 @@ class DetectorSpec:
         return POSTPROCESS[self.head]
 
 
-_HEADS = ("ssd", "retinanet", "in_graph", "yolo")
+_HEADS = tuple(POSTPROCESS)
+#: How many outputs each head's network gives, in the order :meth:`DetectionDecoder.decode`
+#: takes them.
+_OUTPUTS = {"ssd": 2, "retinanet": 2, "in_graph": 3, "yolo": 1}
 _ZERO = (0.0, 0.0, 0.0)
 _ONE = (1.0, 1.0, 1.0)
 
@@ -164,6 +168,15 @@ def build_detector(name: str) -> tuple[Any, DetectionDecoder]:
     return network, DetectionDecoder(**settings)
 
 
+def class_axis(decoder: DetectionDecoder | None) -> int | None:
+    """The class axis of a model's first output, given its detector post-processing or None.
+
+    1 (``(N, classes, ...)``) for a model that is not a detector; the decoder's own for one
+    (an SSD's last axis; None where the first output holds boxes).
+    """
+    return 1 if decoder is None else decoder.class_axis
+
+
 def detector_spec(source: str) -> DetectorSpec | None:
     """The detector spec of a model source (``torchvision:ssd300_vgg16``), None for others."""
     library, _, name = source.partition(":")
@@ -227,8 +240,8 @@ class DetectionDecoder:
 
     @property
     def outputs(self) -> int:
-        """How many outputs of the network it decodes."""
-        return {"in_graph": 3, "yolo": 1}.get(self.head, 2)
+        """How many outputs of the network it decodes (an unknown head: decode refuses it)."""
+        return _OUTPUTS.get(self.head, 2)
 
     @property
     def postprocess(self) -> str:

@@ -18,6 +18,7 @@ import numpy as np
 from hwfit._version import __version__
 from hwfit.bench import pair_rows, run_row, sweep_rows
 from hwfit.errors import HwfitError
+from hwfit.models.detection import class_axis
 from hwfit.records import BenchResult, Candidate, ModelInfo, Outcome, PairedRatio, RunConfig
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ class RunSetup:
 
         None: the first output holds no class scores (a YOLO's, an in-graph detector's).
         """
-        return 1 if self.decoder is None else self.decoder.class_axis
+        return class_axis(self.decoder)
 
     @property
     def val_path(self) -> Path:
